@@ -1,0 +1,455 @@
+//! Schedules of delays between retries, with jitter.
+//!
+//! # Why jitter, and why these presets
+//!
+//! A fleet of clients that all see the same failure at the same moment and retry on the same
+//! schedule hit the recovering dependency in synchronised waves. Jitter spreads each wave out.
+//! The presets are exact so that they are easy to reason about and to test; the layers' *default*
+//! schedule is [`Backoff::default()`]: [`Backoff::standard()`] with [`Jitter::Equal`], which keeps
+//! at least half of each delay (so the schedule still backs off) and randomises the rest.
+//!
+//! "Retries" never count the first call: a schedule of 3 retries makes at most 4 calls.
+//!
+//! | preset | retries | delays (no jitter) |
+//! | --- | --- | --- |
+//! | [`standard()`](Backoff::standard) | 3 | 500 ms, 1 s, 2 s (doubling, cap 20 s) |
+//! | [`extended()`](Backoff::extended) | 5 | 250 ms, 500 ms, 1 s, 2 s, 2 s (doubling, cap 2 s) |
+//!
+//! | jitter | delay for a nominal delay `d` |
+//! | --- | --- |
+//! | [`None`](Jitter::None) | `d` |
+//! | [`Full`](Jitter::Full) | uniform in `[0, d]` |
+//! | [`Equal`](Jitter::Equal) | uniform in `[d/2, d]` |
+//! | [`Decorrelated`](Jitter::Decorrelated) | `min(cap, uniform in [base, 3 · previous])`, starting from `previous = base` |
+//!
+//! No jitter ever exceeds the schedule's cap. Jitter draws from a seeded generator, so the same
+//! seed gives the same delays on every platform.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::backoff::{Backoff, Jitter};
+//!
+//! let ms = Duration::from_millis;
+//! let exact: Vec<_> = Backoff::standard().delays(0).collect();
+//! assert_eq!(exact, [ms(500), ms(1000), ms(2000)]);
+//!
+//! let custom = Backoff::exponential(ms(100), 3.0, ms(1000), 4)?.with_jitter(Jitter::Full);
+//! for d in custom.delays(42) {
+//!     assert!(d <= ms(1000));
+//! }
+//!
+//! // Invalid parameters are an error, never a panic.
+//! assert!(Backoff::exponential(ms(100), 0.5, ms(1000), 3).is_err());
+//! # Ok::<(), steadfast::ConfigError>(())
+//! ```
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::rng::SplitMix64;
+
+/// The most delays an explicit list may hold.
+///
+/// A schedule is `Copy` so that every call can carry its own without sharing or reference
+/// counting; a fixed-size list keeps it so. For longer schedules use
+/// [`exponential`](Backoff::exponential), or [`with_max_retries`](Backoff::with_max_retries) to
+/// repeat a list's last delay.
+pub const MAX_LISTED_DELAYS: usize = 8;
+
+/// How delays are randomised. See the [module docs](self) for the formulas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Jitter {
+    /// Exactly the nominal delay.
+    #[default]
+    None,
+    /// Uniform in `[0, d]`: the widest spread, and the shortest mean delay.
+    Full,
+    /// Uniform in `[d/2, d]`: still backs off, spread over the upper half.
+    Equal,
+    /// `min(cap, uniform in [base, 3 · previous])`: each delay grows from the last one drawn.
+    Decorrelated,
+}
+
+/// A schedule of delays between retries: how many retries, how long before each, and jitter.
+///
+/// `Copy`, and at most a few dozen bytes, so each call carries its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    shape: Shape,
+    max_retries: u32,
+    jitter: Jitter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    /// `min(cap, base · factor^(n-1))` nanoseconds before retry `n`.
+    Exponential { base: u64, factor: f64, cap: u64 },
+    /// `delays[min(n, len) - 1]` nanoseconds before retry `n`.
+    List {
+        delays: [u64; MAX_LISTED_DELAYS],
+        len: u8,
+    },
+}
+
+const MS: u64 = 1_000_000;
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// `x` nanoseconds, rounded half up, never above `cap`; NaN is zero.
+fn capped(x: f64, cap: u64) -> u64 {
+    if x.is_nan() || x <= 0.0 {
+        0
+    } else if x >= cap as f64 {
+        cap
+    } else {
+        ((x + 0.5) as u64).min(cap)
+    }
+}
+
+impl Backoff {
+    /// 3 retries, sleeping exactly 500 ms, 1 s and 2 s (doubling from 500 ms, capped at 20 s if
+    /// more retries are configured). No jitter.
+    pub const fn standard() -> Self {
+        Backoff {
+            shape: Shape::Exponential {
+                base: 500 * MS,
+                factor: 2.0,
+                cap: 20_000 * MS,
+            },
+            max_retries: 3,
+            jitter: Jitter::None,
+        }
+    }
+
+    /// 5 retries, sleeping exactly 250 ms, 500 ms, 1 s, 2 s and 2 s (doubling from 250 ms,
+    /// capped at 2 s). No jitter.
+    pub const fn extended() -> Self {
+        Backoff {
+            shape: Shape::Exponential {
+                base: 250 * MS,
+                factor: 2.0,
+                cap: 2_000 * MS,
+            },
+            max_retries: 5,
+            jitter: Jitter::None,
+        }
+    }
+
+    /// No retries at all.
+    pub const fn none() -> Self {
+        Self::constant(Duration::ZERO, 0)
+    }
+
+    /// `max_retries` retries, each after `delay`.
+    pub const fn constant(delay: Duration, max_retries: u32) -> Self {
+        let d = match delay.as_secs().checked_mul(1_000_000_000) {
+            Some(s) => s.saturating_add(delay.subsec_nanos() as u64),
+            None => u64::MAX,
+        };
+        Backoff {
+            shape: Shape::Exponential {
+                base: d,
+                factor: 1.0,
+                cap: d,
+            },
+            max_retries,
+            jitter: Jitter::None,
+        }
+    }
+
+    /// `max_retries` retries sleeping `base`, `base · factor`, `base · factor²`, … each capped
+    /// at `cap`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] if `factor` is NaN, infinite or below 1, or `cap` is below `base`.
+    pub fn exponential(
+        base: Duration,
+        factor: f64,
+        cap: Duration,
+        max_retries: u32,
+    ) -> Result<Self, ConfigError> {
+        if !(factor.is_finite() && factor >= 1.0) {
+            return Err(ConfigError::invalid(
+                "backoff factor",
+                factor,
+                "a finite number of at least 1",
+            ));
+        }
+        if cap < base {
+            return Err(ConfigError::invalid(
+                "backoff cap",
+                cap,
+                "at least the base delay",
+            ));
+        }
+        Ok(Backoff {
+            shape: Shape::Exponential {
+                base: nanos(base),
+                factor,
+                cap: nanos(cap),
+            },
+            max_retries,
+            jitter: Jitter::None,
+        })
+    }
+
+    /// One retry per delay listed, sleeping exactly those delays (the cap is the longest).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] if more than [`MAX_LISTED_DELAYS`] delays are given.
+    pub fn list(delays: impl IntoIterator<Item = Duration>) -> Result<Self, ConfigError> {
+        let mut out = [0u64; MAX_LISTED_DELAYS];
+        let mut len = 0usize;
+        for d in delays {
+            if len == MAX_LISTED_DELAYS {
+                return Err(ConfigError::invalid(
+                    "backoff delay list length",
+                    len + 1,
+                    "at most 8 delays (use an exponential schedule for longer ones)",
+                ));
+            }
+            out[len] = nanos(d);
+            len += 1;
+        }
+        Ok(Backoff {
+            shape: Shape::List {
+                delays: out,
+                len: len as u8,
+            },
+            max_retries: len as u32,
+            jitter: Jitter::None,
+        })
+    }
+
+    /// The same schedule with another jitter.
+    pub const fn with_jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The same schedule with another number of retries. A list repeats its last delay for
+    /// retries beyond its length.
+    pub const fn with_max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// How many retries the schedule allows (not counting the first call).
+    pub const fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The jitter applied to the nominal delays.
+    pub const fn jitter(&self) -> Jitter {
+        self.jitter
+    }
+
+    /// The longest delay the schedule can produce, with any jitter.
+    pub fn cap(&self) -> Duration {
+        Duration::from_nanos(self.bounds().1)
+    }
+
+    /// The delay before retry number `retry` (1 for the first retry) before jitter, or `None`
+    /// when `retry` is 0 or beyond [`max_retries`](Self::max_retries).
+    pub fn nominal_delay(&self, retry: u32) -> Option<Duration> {
+        (1..=self.max_retries)
+            .contains(&retry)
+            .then(|| Duration::from_nanos(self.nominal_nanos(retry)))
+    }
+
+    /// The jittered delays before each retry, in order, drawn from `seed`.
+    pub fn delays(&self, seed: u64) -> Delays {
+        Delays {
+            backoff: *self,
+            retry: 0,
+            prev: self.bounds().0,
+            rng: SplitMix64::new(seed),
+        }
+    }
+
+    fn nominal_nanos(&self, retry: u32) -> u64 {
+        match self.shape {
+            Shape::Exponential { base, factor, cap } => {
+                if base == 0 || factor == 1.0 {
+                    return base.min(cap);
+                }
+                let exp = i32::try_from(retry - 1).unwrap_or(i32::MAX);
+                capped(base as f64 * factor.powi(exp), cap)
+            }
+            Shape::List { delays, len } => match len {
+                0 => 0,
+                n => delays[(retry as usize).min(n as usize) - 1],
+            },
+        }
+    }
+
+    /// `(base, cap)` in nanoseconds: the first nominal delay and the longest.
+    fn bounds(&self) -> (u64, u64) {
+        match self.shape {
+            Shape::Exponential { base, cap, .. } => (base.min(cap), cap),
+            Shape::List { delays, len } => {
+                let listed = &delays[..len as usize];
+                (
+                    listed.first().copied().unwrap_or(0),
+                    listed.iter().copied().max().unwrap_or(0),
+                )
+            }
+        }
+    }
+}
+
+impl Default for Backoff {
+    /// The layers' default: [`Backoff::standard()`] with [`Jitter::Equal`].
+    fn default() -> Self {
+        Backoff::standard().with_jitter(Jitter::Equal)
+    }
+}
+
+/// The delays of one [`Backoff`] schedule, jittered, in order: the state of one call's retries.
+///
+/// `Copy` and free of shared state; created by [`Backoff::delays`].
+#[derive(Debug, Clone, Copy)]
+pub struct Delays {
+    backoff: Backoff,
+    retry: u32,
+    /// The previous delay drawn, in nanoseconds (decorrelated jitter grows from it).
+    prev: u64,
+    rng: SplitMix64,
+}
+
+impl Delays {
+    /// How many delays have been drawn: the number of retries scheduled so far.
+    pub const fn retries(&self) -> u32 {
+        self.retry
+    }
+}
+
+impl Iterator for Delays {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        if self.retry >= self.backoff.max_retries {
+            return None;
+        }
+        self.retry += 1;
+        let d = self.backoff.nominal_nanos(self.retry);
+        let (base, cap) = self.backoff.bounds();
+        let jittered = match self.backoff.jitter {
+            Jitter::None => d,
+            Jitter::Full => capped(d as f64 * self.rng.next_f64(), d),
+            Jitter::Equal => {
+                let half = d / 2;
+                half + capped((d - half) as f64 * self.rng.next_f64(), d - half)
+            }
+            Jitter::Decorrelated => {
+                let hi = self.prev.saturating_mul(3).max(base);
+                capped(
+                    base as f64 + (hi - base) as f64 * self.rng.next_f64(),
+                    cap.max(base),
+                )
+                .min(cap)
+            }
+        };
+        self.prev = jittered;
+        Some(Duration::from_nanos(jittered))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.backoff.max_retries - self.retry) as usize;
+        (left, Some(left))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn presets_are_exact() {
+        let s: Vec<_> = Backoff::standard().delays(1).collect();
+        assert_eq!(s, [ms(500), ms(1000), ms(2000)]);
+        let e: Vec<_> = Backoff::extended().delays(1).collect();
+        assert_eq!(e, [ms(250), ms(500), ms(1000), ms(2000), ms(2000)]);
+        assert_eq!(Backoff::none().delays(1).count(), 0);
+        assert_eq!(Backoff::standard().with_max_retries(6).cap(), ms(20_000));
+        let more: Vec<_> = Backoff::standard().with_max_retries(7).delays(0).collect();
+        assert_eq!(more[3..], [ms(4000), ms(8000), ms(16000), ms(20000)]);
+    }
+
+    #[test]
+    fn default_is_standard_with_equal_jitter() {
+        let d = Backoff::default();
+        assert_eq!(d.max_retries(), 3);
+        assert_eq!(d.jitter(), Jitter::Equal);
+        for (got, nominal) in d.delays(9).zip([500, 1000, 2000]) {
+            assert!(got >= ms(nominal / 2) && got <= ms(nominal), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn constant_and_list() {
+        let c: Vec<_> = Backoff::constant(ms(30), 3).delays(0).collect();
+        assert_eq!(c, [ms(30); 3]);
+        let l = Backoff::list([ms(10), ms(50), ms(20)]).unwrap();
+        assert_eq!(l.max_retries(), 3);
+        assert_eq!(l.cap(), ms(50));
+        let v: Vec<_> = l.with_max_retries(5).delays(0).collect();
+        assert_eq!(v, [ms(10), ms(50), ms(20), ms(20), ms(20)]);
+        assert_eq!(l.nominal_delay(0), None);
+        assert_eq!(l.nominal_delay(2), Some(ms(50)));
+        assert_eq!(l.nominal_delay(4), None);
+        assert!(Backoff::list(std::iter::repeat_n(ms(1), 9)).is_err());
+        assert_eq!(Backoff::list([]).unwrap().delays(0).count(), 0);
+    }
+
+    #[test]
+    fn invalid_parameters_are_errors() {
+        for f in [0.5, f64::NAN, f64::INFINITY, -2.0] {
+            let e = Backoff::exponential(ms(1), f, ms(2), 3).unwrap_err();
+            assert!(e.to_string().starts_with("backoff factor is"), "{e}");
+        }
+        let e = Backoff::exponential(ms(10), 2.0, ms(5), 3).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "backoff cap is 5ms, expected at least the base delay"
+        );
+    }
+
+    #[test]
+    fn absurd_durations_saturate() {
+        let b = Backoff::exponential(Duration::MAX, 1e300, Duration::MAX, u32::MAX).unwrap();
+        let mut d = b.with_jitter(Jitter::Decorrelated).delays(3);
+        for _ in 0..1000 {
+            assert!(d.next().is_some());
+        }
+        let c = Backoff::constant(Duration::MAX, 2).with_jitter(Jitter::Equal);
+        assert_eq!(c.delays(1).count(), 2);
+        let huge = Backoff::exponential(ms(1), 10.0, Duration::MAX, u32::MAX).unwrap();
+        assert_eq!(huge.nominal_delay(u32::MAX), Some(huge.cap()));
+    }
+
+    #[test]
+    fn jitter_edges() {
+        // Equal jitter of 1 ns: either 0 or 1 ns, never more.
+        let one = Backoff::constant(Duration::from_nanos(1), 50).with_jitter(Jitter::Equal);
+        assert!(one.delays(5).all(|d| d <= Duration::from_nanos(1)));
+        // Zero delays stay zero under every jitter.
+        for j in [Jitter::Full, Jitter::Equal, Jitter::Decorrelated] {
+            let z = Backoff::constant(Duration::ZERO, 5).with_jitter(j);
+            assert!(z.delays(5).all(|d| d.is_zero()));
+        }
+        // Decorrelated on a constant schedule is the constant.
+        let c = Backoff::constant(ms(7), 5).with_jitter(Jitter::Decorrelated);
+        assert!(c.delays(5).all(|d| d == ms(7)));
+    }
+}

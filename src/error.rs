@@ -1,0 +1,96 @@
+//! Errors: the typed configuration error, and the small public errors this library returns.
+//!
+//! Configuration is validated once, when a policy or layer is built, into a [`ConfigError`];
+//! nothing in this crate panics on a configuration value.
+//!
+//! At run time the layers add failure modes of their own (a deadline that expired, later an open
+//! breaker or no endpoint left). Each is a small public struct that callers downcast from the
+//! boxed error, or match on when the layer keeps the inner error type. Every built-in classifier
+//! recognises these errors as [`Outcome::Local`](crate::classify::Outcome::Local), so a retry
+//! stacked over another layer never retries the other layer's verdict.
+
+use std::fmt;
+
+/// A boxed error, as tower layers that add failure modes return them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An invalid configuration value, returned when a policy is built.
+///
+/// The message names the setting, the value given and what was expected, in lowercase, for
+/// example `backoff factor is 0.5, expected a finite number of at least 1`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A setting has a value outside its valid range.
+    #[error("{setting} is {value}, expected {expected}")]
+    Invalid {
+        /// The setting, for example `backoff factor`.
+        setting: &'static str,
+        /// The value given, formatted.
+        value: String,
+        /// What a valid value looks like.
+        expected: &'static str,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(
+        setting: &'static str,
+        value: impl fmt::Debug,
+        expected: &'static str,
+    ) -> Self {
+        ConfigError::Invalid {
+            setting,
+            value: format!("{value:?}"),
+            expected,
+        }
+    }
+}
+
+/// The request's deadline passed before an attempt produced a result.
+///
+/// Returned when the deadline cuts an attempt that is still in flight. When the deadline merely
+/// leaves no room for another attempt, the caller gets the last error instead, which says more.
+///
+/// The retry layer keeps the inner service's error type, so that type must be able to hold this
+/// error: `E: From<DeadlineExceeded>`. [`BoxError`] and [`std::io::Error`] (as
+/// [`TimedOut`](std::io::ErrorKind::TimedOut)) can.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, thiserror::Error)]
+#[error("deadline exceeded")]
+#[non_exhaustive]
+pub struct DeadlineExceeded;
+
+impl DeadlineExceeded {
+    /// The error. (The struct is `#[non_exhaustive]` so that it can carry detail later.)
+    pub const fn new() -> Self {
+        DeadlineExceeded
+    }
+}
+
+impl From<DeadlineExceeded> for std::io::Error {
+    fn from(e: DeadlineExceeded) -> Self {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_lowercase_without_period() {
+        let e = ConfigError::invalid("backoff factor", 0.5, "a finite number of at least 1");
+        assert_eq!(
+            e.to_string(),
+            "backoff factor is 0.5, expected a finite number of at least 1"
+        );
+        assert_eq!(DeadlineExceeded.to_string(), "deadline exceeded");
+    }
+
+    #[test]
+    fn io_error_keeps_the_source() {
+        let e: std::io::Error = DeadlineExceeded.into();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert!(e.get_ref().unwrap().is::<DeadlineExceeded>());
+    }
+}

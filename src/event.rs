@@ -1,0 +1,163 @@
+//! What the layers report as they work: one [`Event`] enum and one hook trait, [`OnEvent`].
+//!
+//! A hook is a generic parameter of each layer, so the default, `()`, compiles to nothing: no
+//! allocation, no dynamic dispatch, no branch. Closures `Fn(&Event<'_>)` are hooks, which is the
+//! usual way to feed metrics; with the `tracing` feature, [`TracingEvents`] emits every event as a
+//! `tracing` event. Events borrow what they name (an endpoint's `&str`) and are `Copy`, so
+//! building one allocates nothing.
+//!
+//! Hooks run inline, on the task that made the call: keep them quick and never block in them.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::sync::Arc;
+//! use steadfast::event::{Event, OnEvent};
+//!
+//! let retries = Arc::new(AtomicU64::new(0));
+//! let counter = retries.clone();
+//! let hook = move |event: &Event<'_>| {
+//!     if let Event::Retry { .. } = event {
+//!         counter.fetch_add(1, Ordering::Relaxed);
+//!     }
+//! };
+//! # hook.on_event(&Event::Retry { endpoint: None, attempt: 2, delay: Default::default(), budget_level: None });
+//! # assert_eq!(retries.load(Ordering::Relaxed), 1);
+//! ```
+
+use std::time::Duration;
+
+use crate::classify::Outcome;
+
+/// Something a layer did, with what metrics need to count it.
+///
+/// `#[non_exhaustive]`: later layers add variants, so match with a `_` arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// An attempt finished, or was cut by the attempt timeout (then its outcome is
+    /// `Transient { Timeout }`).
+    Attempt {
+        /// The endpoint that answered, when the layer knows endpoints by name.
+        endpoint: Option<&'a str>,
+        /// The attempt's number: 1 for the first call.
+        attempt: u32,
+        /// What it meant.
+        outcome: Outcome,
+    },
+    /// Another attempt is scheduled after `delay`; its tokens are already withdrawn.
+    Retry {
+        /// The endpoint it will go to, when the layer knows endpoints by name.
+        endpoint: Option<&'a str>,
+        /// The number of the attempt that will be made: 2 for the first retry.
+        attempt: u32,
+        /// How long the call sleeps first.
+        delay: Duration,
+        /// Tokens left in the budget after the withdrawal (`None`: unlimited).
+        budget_level: Option<u32>,
+    },
+    /// The call stops retrying and returns its last failure.
+    GaveUp {
+        /// The endpoint of the last attempt, when the layer knows endpoints by name.
+        endpoint: Option<&'a str>,
+        /// How many attempts were made.
+        attempts: u32,
+        /// Why no further attempt is made.
+        reason: GiveUpReason,
+        /// Tokens in the budget (`None`: unlimited).
+        budget_level: Option<u32>,
+    },
+    /// The deadline cut an attempt in flight: the caller gets
+    /// [`DeadlineExceeded`](crate::DeadlineExceeded).
+    DeadlineExceeded {
+        /// The endpoint of the attempt cut, when the layer knows endpoints by name.
+        endpoint: Option<&'a str>,
+        /// The number of the attempt cut.
+        attempt: u32,
+    },
+}
+
+/// Why a call with a retryable failure makes no further attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GiveUpReason {
+    /// The schedule has no retries left.
+    RetriesExhausted,
+    /// The budget holds less than the attempt's cost.
+    BudgetExhausted,
+    /// The next sleep would leave no room for an attempt before the deadline.
+    Deadline,
+    /// The server's `Retry-After` hint is beyond the configured cap.
+    RetryAfterTooLong,
+    /// The request may not be replayed.
+    NotReplayable,
+}
+
+/// Receives [`Event`]s. `()` ignores them; closures `Fn(&Event<'_>)` are hooks.
+pub trait OnEvent {
+    /// Called inline for every event.
+    fn on_event(&self, event: &Event<'_>);
+}
+
+impl OnEvent for () {
+    #[inline(always)]
+    fn on_event(&self, _: &Event<'_>) {}
+}
+
+impl<F> OnEvent for F
+where
+    F: Fn(&Event<'_>),
+{
+    #[inline]
+    fn on_event(&self, event: &Event<'_>) {
+        self(event)
+    }
+}
+
+/// Emits every event as a `tracing` event with structured fields, under the target
+/// `steadfast`: attempts at `DEBUG` (`WARN` for a failure), retries at `INFO`, giving up and
+/// deadline cuts at `WARN`.
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingEvents;
+
+#[cfg(feature = "tracing")]
+impl OnEvent for TracingEvents {
+    fn on_event(&self, event: &Event<'_>) {
+        use tracing::{debug, info, warn};
+        match *event {
+            Event::Attempt {
+                endpoint,
+                attempt,
+                outcome,
+            } => {
+                if outcome.is_retryable() {
+                    warn!(target: "steadfast", endpoint, attempt, ?outcome, "attempt failed");
+                } else {
+                    debug!(target: "steadfast", endpoint, attempt, ?outcome, "attempt finished");
+                }
+            }
+            Event::Retry {
+                endpoint,
+                attempt,
+                delay,
+                budget_level,
+            } => {
+                info!(target: "steadfast", endpoint, attempt, ?delay, budget_level, "retrying");
+            }
+            Event::GaveUp {
+                endpoint,
+                attempts,
+                reason,
+                budget_level,
+            } => {
+                warn!(target: "steadfast", endpoint, attempts, ?reason, budget_level, "giving up");
+            }
+            Event::DeadlineExceeded { endpoint, attempt } => {
+                warn!(target: "steadfast", endpoint, attempt, "deadline exceeded");
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The pure core: backoff schedules, the retry budget, classification and deadlines.
+
+mod backoff;
+mod budget;
+mod classify;
