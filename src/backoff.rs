@@ -267,10 +267,46 @@ impl Backoff {
     pub fn delays(&self, seed: u64) -> Delays {
         Delays {
             backoff: *self,
+            cursor: self.cursor(seed),
+        }
+    }
+
+    /// The start of one call's walk through this schedule.
+    pub(crate) fn cursor(&self, seed: u64) -> Cursor {
+        Cursor {
             retry: 0,
             prev: self.bounds().0,
             rng: SplitMix64::new(seed),
         }
+    }
+
+    /// The next jittered delay of the walk at `c`, or `None` when no retry is left.
+    pub(crate) fn next_delay(&self, c: &mut Cursor) -> Option<Duration> {
+        if c.retry >= self.max_retries {
+            return None;
+        }
+        c.retry += 1;
+        let d = self.nominal_nanos(c.retry);
+        let (base, cap) = self.bounds();
+        let jittered = match self.jitter {
+            Jitter::None => d,
+            Jitter::Full => capped(d as f64 * c.rng.next_f64(), d),
+            Jitter::Equal => {
+                let half = d / 2;
+                half + capped((d - half) as f64 * c.rng.next_f64(), d - half)
+            }
+            Jitter::Decorrelated => {
+                let hi = c.prev.saturating_mul(3).max(base);
+                capped(base as f64 + (hi - base) as f64 * c.rng.next_f64(), cap)
+            }
+        };
+        c.prev = jittered;
+        Some(Duration::from_nanos(jittered))
+    }
+
+    /// How many retries are left after the walk at `c`.
+    pub(crate) fn remaining(&self, c: &Cursor) -> u32 {
+        self.max_retries.saturating_sub(c.retry)
     }
 
     fn nominal_nanos(&self, retry: u32) -> u64 {
@@ -311,22 +347,26 @@ impl Default for Backoff {
     }
 }
 
-/// The delays of one [`Backoff`] schedule, jittered, in order: the state of one call's retries.
-///
-/// `Copy` and free of shared state; created by [`Backoff::delays`].
+/// One call's walk through a schedule: which retry is next, the last delay drawn (decorrelated
+/// jitter grows from it) and the jitter generator. 24 bytes; the schedule itself stays shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    retry: u32,
+    prev: u64,
+    rng: SplitMix64,
+}
+
+/// The delays of one [`Backoff`] schedule, jittered, in order; created by [`Backoff::delays`].
 #[derive(Debug, Clone, Copy)]
 pub struct Delays {
     backoff: Backoff,
-    retry: u32,
-    /// The previous delay drawn, in nanoseconds (decorrelated jitter grows from it).
-    prev: u64,
-    rng: SplitMix64,
+    cursor: Cursor,
 }
 
 impl Delays {
     /// How many delays have been drawn: the number of retries scheduled so far.
     pub const fn retries(&self) -> u32 {
-        self.retry
+        self.cursor.retry
     }
 }
 
@@ -334,37 +374,16 @@ impl Iterator for Delays {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        if self.retry >= self.backoff.max_retries {
-            return None;
-        }
-        self.retry += 1;
-        let d = self.backoff.nominal_nanos(self.retry);
-        let (base, cap) = self.backoff.bounds();
-        let jittered = match self.backoff.jitter {
-            Jitter::None => d,
-            Jitter::Full => capped(d as f64 * self.rng.next_f64(), d),
-            Jitter::Equal => {
-                let half = d / 2;
-                half + capped((d - half) as f64 * self.rng.next_f64(), d - half)
-            }
-            Jitter::Decorrelated => {
-                let hi = self.prev.saturating_mul(3).max(base);
-                capped(
-                    base as f64 + (hi - base) as f64 * self.rng.next_f64(),
-                    cap.max(base),
-                )
-                .min(cap)
-            }
-        };
-        self.prev = jittered;
-        Some(Duration::from_nanos(jittered))
+        self.backoff.next_delay(&mut self.cursor)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = (self.backoff.max_retries - self.retry) as usize;
+        let left = self.backoff.remaining(&self.cursor) as usize;
         (left, Some(left))
     }
 }
+
+impl ExactSizeIterator for Delays {}
 
 #[cfg(test)]
 mod tests {

@@ -31,12 +31,7 @@
 //! the bucket is full, a first-try success only loads the word: a healthy service's calls never
 //! write to the shared cache line.
 //!
-//! Calls do not reference-count the budget. Its state lives in a cache-padded cell from a
-//! process-wide pool; a budget *leases* a cell and its calls address it directly. The cell's word
-//! carries the lease's epoch beside the level, and a cell goes back to the pool with its epoch
-//! advanced when the last clone of its budget is dropped, so an operation from a call that
-//! outlived its budget fails its compare-and-swap and changes nothing. The pool holds at most as
-//! many 64-byte cells as there were budgets alive at once.
+//! The bucket's word sits alone on its cache line, so two busy budgets never contend.
 //!
 //! # Examples
 //!
@@ -56,8 +51,8 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::classify::Outcome;
 use crate::error::ConfigError;
@@ -70,9 +65,9 @@ use crate::error::ConfigError;
 /// layers, give each a clone.
 #[derive(Clone)]
 pub struct RetryBudget {
-    view: BudgetView,
-    /// Keeps the cell leased while any clone lives; `None` for an unlimited budget.
-    _lease: Option<Arc<Lease>>,
+    /// The bucket's level; `None` for an unlimited budget.
+    cell: Option<Arc<Cell>>,
+    config: Config,
 }
 
 /// The configuration of a [`RetryBudget`]; every value has the default shown.
@@ -116,12 +111,8 @@ impl RetryBudget {
     /// A budget that never runs out and costs nothing to use (no shared state at all).
     pub fn unlimited() -> Self {
         RetryBudget {
-            view: BudgetView {
-                cell: None,
-                epoch: 0,
-                config: STANDARD,
-            },
-            _lease: None,
+            cell: None,
+            config: STANDARD,
         }
     }
 
@@ -131,46 +122,56 @@ impl RetryBudget {
     }
 
     fn with_config(config: Config) -> Self {
-        let lease = Lease::acquire(config.capacity);
         RetryBudget {
-            view: BudgetView {
-                cell: Some(lease.cell),
-                epoch: lease.epoch,
-                config,
-            },
-            _lease: Some(Arc::new(lease)),
+            cell: Some(Arc::new(Cell {
+                level: AtomicU32::new(config.capacity),
+            })),
+            config,
         }
     }
 
     /// Tokens in the bucket now, or `None` for an unlimited budget.
     #[inline]
     pub fn level(&self) -> Option<u32> {
-        self.view.level()
+        Some(self.cell.as_ref()?.level.load(Ordering::Relaxed))
     }
 
     /// The bucket's capacity, or `None` for an unlimited budget.
     pub fn capacity(&self) -> Option<u32> {
-        self.view.cell.map(|_| self.view.config.capacity)
+        self.cell.as_ref().map(|_| self.config.capacity)
     }
 
     /// What an attempt following `outcome` costs: the timeout cost after a timeout, else the
     /// retry cost (0 for an unlimited budget).
     #[inline]
     pub fn cost_after(&self, outcome: &Outcome) -> u32 {
-        self.view.cost_after(outcome)
+        match self.cell {
+            None => 0,
+            Some(_) if outcome.is_timeout() => self.config.timeout_cost,
+            Some(_) => self.config.retry_cost,
+        }
     }
 
     /// Takes the cost of an attempt that follows `outcome`, or returns `None` when the bucket
     /// holds less than that: then the caller returns its last failure instead of retrying.
     #[inline]
     pub fn try_withdraw(&self, outcome: &Outcome) -> Option<Withdrawal> {
-        self.view.try_withdraw(outcome)
+        let amount = self.cost_after(outcome);
+        let Some(cell) = &self.cell else {
+            return Some(Withdrawal { amount: 0 });
+        };
+        cell.level
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |level| {
+                level.checked_sub(amount)
+            })
+            .ok()
+            .map(|_| Withdrawal { amount })
     }
 
     /// Gives back the tokens of an attempt that was never sent.
     #[inline]
     pub fn refund(&self, withdrawal: Withdrawal) {
-        self.view.deposit(withdrawal.amount)
+        self.deposit(withdrawal.amount)
     }
 
     /// Records a successful request: `last` is the withdrawal of its last attempt, or `None`
@@ -179,14 +180,25 @@ impl RetryBudget {
     /// withdrawal's cost.
     #[inline]
     pub fn on_success(&self, last: Option<Withdrawal>) {
-        self.view.on_success(last)
+        match last {
+            None => self.deposit(self.config.success_deposit),
+            Some(w) => self.deposit(w.amount),
+        }
     }
 
-    /// A `Copy` view for one call to carry without reference counting.
+    /// Adds `amount`, clamped at the capacity; writes nothing when that changes nothing.
     #[inline]
-    #[allow(dead_code)] // the layers use it
-    pub(crate) fn view(&self) -> BudgetView {
-        self.view
+    fn deposit(&self, amount: u32) {
+        let Some(cell) = &self.cell else { return };
+        let capacity = self.config.capacity;
+        if amount == 0 || cell.level.load(Ordering::Relaxed) >= capacity {
+            return;
+        }
+        let _ = cell
+            .level
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |level| {
+                (level < capacity).then(|| level.saturating_add(amount).min(capacity))
+            });
     }
 }
 
@@ -202,9 +214,9 @@ impl fmt::Debug for RetryBudget {
         f.debug_struct("RetryBudget")
             .field("level", &self.level())
             .field("capacity", &self.capacity())
-            .field("retry_cost", &self.view.config.retry_cost)
-            .field("timeout_cost", &self.view.config.timeout_cost)
-            .field("success_deposit", &self.view.config.success_deposit)
+            .field("retry_cost", &self.config.retry_cost)
+            .field("timeout_cost", &self.config.timeout_cost)
+            .field("success_deposit", &self.config.success_deposit)
             .finish()
     }
 }
@@ -244,9 +256,11 @@ impl RetryBudgetBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when the capacity is 0 or above 2³¹, or a cost exceeds the capacity (it
-    /// could never be paid: use [`Backoff::none()`](crate::backoff::Backoff::none) to turn
-    /// retries off).
+    /// [`ConfigError`] when the capacity is 0 or above 2³¹.
+    ///
+    /// A cost above the capacity is allowed: it can never be paid, so failures of that kind
+    /// are never retried (a bucket of 7 with the standard costs retries failures once, and never
+    /// retries a timeout).
     pub fn build(self) -> Result<RetryBudget, ConfigError> {
         let c = self.config;
         if c.capacity == 0 || c.capacity > MAX_CAPACITY {
@@ -256,160 +270,15 @@ impl RetryBudgetBuilder {
                 "between 1 and 2147483648",
             ));
         }
-        for (setting, cost) in [
-            ("budget retry cost", c.retry_cost),
-            ("budget timeout cost", c.timeout_cost),
-        ] {
-            if cost > c.capacity {
-                return Err(ConfigError::invalid(
-                    setting,
-                    cost,
-                    "at most the budget capacity",
-                ));
-            }
-        }
         Ok(RetryBudget::with_config(c))
     }
 }
 
 const MAX_CAPACITY: u32 = 1 << 31;
-const LEVEL_MASK: u64 = u32::MAX as u64;
-
-/// One bucket's word: the lease epoch in the high half, the level in the low half. Padded to a
-/// cache line so that two busy budgets never share one.
+/// The bucket's level, alone on its cache line so that two busy budgets never share one.
 #[repr(align(64))]
 struct Cell {
-    word: AtomicU64,
-}
-
-/// Cells no budget holds now, ready for reuse.
-static POOL: Mutex<Vec<&'static Cell>> = Mutex::new(Vec::new());
-
-/// A budget's hold on one cell; dropping it returns the cell.
-struct Lease {
-    cell: &'static Cell,
-    epoch: u32,
-}
-
-impl Lease {
-    fn acquire(level: u32) -> Self {
-        let reused = POOL.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let cell = reused.unwrap_or_else(|| {
-            Box::leak(Box::new(Cell {
-                word: AtomicU64::new(0),
-            }))
-        });
-        // The epoch was advanced when the cell was released, so calls of its last owner no
-        // longer match it; only this lease writes the new level.
-        let epoch = (cell.word.load(Ordering::Acquire) >> 32) as u32;
-        cell.word.store(pack(epoch, level), Ordering::Release);
-        Lease { cell, epoch }
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        // Advance the epoch (wrapping): every operation of a call still in flight now fails.
-        self.cell.word.fetch_add(1 << 32, Ordering::AcqRel);
-        POOL.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(self.cell);
-    }
-}
-
-const fn pack(epoch: u32, level: u32) -> u64 {
-    ((epoch as u64) << 32) | level as u64
-}
-
-/// What one call carries to use its budget: `Copy`, without reference counting.
-#[derive(Clone, Copy)]
-pub(crate) struct BudgetView {
-    cell: Option<&'static Cell>,
-    epoch: u32,
-    config: Config,
-}
-
-impl fmt::Debug for BudgetView {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BudgetView")
-            .field("level", &self.level())
-            .finish()
-    }
-}
-
-impl BudgetView {
-    #[inline]
-    pub(crate) fn level(&self) -> Option<u32> {
-        let word = self.cell?.word.load(Ordering::Relaxed);
-        ((word >> 32) as u32 == self.epoch).then_some((word & LEVEL_MASK) as u32)
-    }
-
-    #[inline]
-    pub(crate) fn cost_after(&self, outcome: &Outcome) -> u32 {
-        match self.cell {
-            None => 0,
-            Some(_) if outcome.is_timeout() => self.config.timeout_cost,
-            Some(_) => self.config.retry_cost,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn try_withdraw(&self, outcome: &Outcome) -> Option<Withdrawal> {
-        let amount = self.cost_after(outcome);
-        let Some(cell) = self.cell else {
-            return Some(Withdrawal { amount: 0 });
-        };
-        let mut word = cell.word.load(Ordering::Relaxed);
-        loop {
-            let level = (word & LEVEL_MASK) as u32;
-            if (word >> 32) as u32 != self.epoch || level < amount {
-                return None;
-            }
-            match cell.word.compare_exchange_weak(
-                word,
-                pack(self.epoch, level - amount),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Some(Withdrawal { amount }),
-                Err(actual) => word = actual,
-            }
-        }
-    }
-
-    /// Adds `amount`, clamped at the capacity; writes nothing when that changes nothing.
-    #[inline]
-    pub(crate) fn deposit(&self, amount: u32) {
-        let Some(cell) = self.cell else { return };
-        if amount == 0 {
-            return;
-        }
-        let mut word = cell.word.load(Ordering::Relaxed);
-        loop {
-            let level = (word & LEVEL_MASK) as u32;
-            if (word >> 32) as u32 != self.epoch || level >= self.config.capacity {
-                return;
-            }
-            let new = level.saturating_add(amount).min(self.config.capacity);
-            match cell.word.compare_exchange_weak(
-                word,
-                pack(self.epoch, new),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(actual) => word = actual,
-            }
-        }
-    }
-
-    #[inline]
-    pub(crate) fn on_success(&self, last: Option<Withdrawal>) {
-        match last {
-            None => self.deposit(self.config.success_deposit),
-            Some(w) => self.deposit(w.amount),
-        }
-    }
+    level: AtomicU32,
 }
 
 #[cfg(test)]
@@ -468,33 +337,22 @@ mod tests {
     fn invalid_configuration() {
         assert!(RetryBudget::builder().capacity(0).build().is_err());
         assert!(RetryBudget::builder().capacity(u32::MAX).build().is_err());
-        let e = RetryBudget::builder()
-            .capacity(4)
-            .build()
-            .unwrap_err()
-            .to_string();
+        let e = RetryBudget::builder().capacity(0).build().unwrap_err();
         assert_eq!(
-            e,
-            "budget retry cost is 5, expected at most the budget capacity"
+            e.to_string(),
+            "budget capacity is 0, expected between 1 and 2147483648"
         );
+        let small = RetryBudget::builder().capacity(7).build().unwrap();
+        assert!(
+            small.try_withdraw(&Outcome::timeout()).is_none(),
+            "never paid"
+        );
+        assert!(small.try_withdraw(&Outcome::failed()).is_some());
         assert!(
             RetryBudget::builder()
                 .capacity(MAX_CAPACITY)
                 .build()
                 .is_ok()
         );
-    }
-
-    #[test]
-    fn a_call_outliving_its_budget_cannot_touch_the_reused_cell() {
-        let old = RetryBudget::builder().capacity(50).build().unwrap();
-        let stale = old.view();
-        drop(old);
-        // Whichever cell the new budget gets (perhaps the same one), the stale view is dead.
-        let fresh = RetryBudget::builder().capacity(50).build().unwrap();
-        assert!(stale.try_withdraw(&Outcome::failed()).is_none());
-        stale.deposit(1);
-        assert_eq!(stale.level(), None);
-        assert_eq!(fresh.level(), Some(50));
     }
 }

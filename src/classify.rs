@@ -60,12 +60,12 @@ use std::any::Any;
 use std::error::Error;
 use std::time::Duration;
 
-use crate::error::{BoxError, DeadlineExceeded};
+use crate::error::{AttemptTimedOut, BoxError, DeadlineExceeded};
 
 /// The one list of this library's own error types; `$e` is a `&dyn Any` or a `&dyn Error`.
 macro_rules! own_error_types {
     ($e:expr) => {
-        $e.is::<DeadlineExceeded>()
+        $e.is::<DeadlineExceeded>() || $e.is::<AttemptTimedOut>()
     };
 }
 
@@ -286,8 +286,8 @@ where
     }
 }
 
-/// Whether `err` is, or wraps, an error this library produced (such as
-/// [`DeadlineExceeded`]).
+/// Whether `err` is, or wraps, an error this library produced ([`DeadlineExceeded`],
+/// [`AttemptTimedOut`]).
 ///
 /// It recognises the error types themselves, and [`BoxError`], `Box<dyn Error>`,
 /// `Box<dyn Error + Send>` and [`std::io::Error`] whose source chain contains one.

@@ -73,6 +73,32 @@ impl From<DeadlineExceeded> for std::io::Error {
     }
 }
 
+/// The last attempt was cut by the per-attempt timeout, and no further attempt was allowed.
+///
+/// There is no error from the dependency to return in that case (the attempt was abandoned), so
+/// the layer returns this one. Like [`DeadlineExceeded`], the caller's error type must be able to
+/// hold it: `E: From<AttemptTimedOut>`; [`BoxError`] and [`std::io::Error`] can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("attempt timed out after {timeout:?}")]
+#[non_exhaustive]
+pub struct AttemptTimedOut {
+    /// How long the attempt was allowed to run.
+    pub timeout: std::time::Duration,
+}
+
+impl AttemptTimedOut {
+    /// The error for an attempt cut after `timeout`.
+    pub const fn new(timeout: std::time::Duration) -> Self {
+        AttemptTimedOut { timeout }
+    }
+}
+
+impl From<AttemptTimedOut> for std::io::Error {
+    fn from(e: AttemptTimedOut) -> Self {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +111,10 @@ mod tests {
             "backoff factor is 0.5, expected a finite number of at least 1"
         );
         assert_eq!(DeadlineExceeded.to_string(), "deadline exceeded");
+        assert_eq!(
+            AttemptTimedOut::new(std::time::Duration::from_millis(250)).to_string(),
+            "attempt timed out after 250ms"
+        );
     }
 
     #[test]

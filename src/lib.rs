@@ -3,14 +3,40 @@
 //! Keeps calls to remote dependencies working through transient faults, sustained outages and
 //! whole-region failures, as composable [`tower`](https://docs.rs/tower) layers.
 //!
-//! This release holds the core every layer stands on. It is plain Rust, with no runtime: every
-//! decision is a function of its inputs and of `now` passed in.
+//! # Layers
+//!
+//! - [`retry`]: retry on one endpoint with backoff, jitter, a budget, a deadline, an attempt
+//!   timeout and server push-back ([`RetryLayer`], [`RetryPolicy`]); the same policy runs async
+//!   closures that are not services, such as AWS SDK calls ([`RetryPolicy::run`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::{BoxError, RetryLayer, RetryPolicy};
+//! use tower::ServiceBuilder;
+//!
+//! # fn wrap<S>(client: S) -> Result<(), BoxError>
+//! # where S: tower::Service<u32, Error = BoxError> + Clone {
+//! let policy = RetryPolicy::builder()
+//!     .deadline(Duration::from_secs(10))
+//!     .attempt_timeout(Duration::from_secs(2))
+//!     .build()?;
+//! let client = ServiceBuilder::new().layer(RetryLayer::new(policy)).service(client);
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The core
+//!
+//! Plain Rust, with no runtime: every decision is a function of its inputs and of `now` passed
+//! in, so it is tested without a clock.
 //!
 //! - [`classify`]: what a finished attempt means ([`Outcome`]), defined once for retry, breaker,
 //!   failover and health.
 //! - [`backoff`]: schedules of delays with jitter ([`Backoff`]).
 //! - [`budget`]: the token bucket that caps the load retries add ([`RetryBudget`]).
 //! - [`deadline`]: one deadline per request ([`Deadline`]).
+//! - [`replay`]: whether and how a request is sent again ([`replay::Replay`]).
 //! - [`event`]: what the layers report ([`Event`], [`OnEvent`]).
 //! - [`error`]: the typed configuration error and the library's own errors.
 //!
@@ -33,11 +59,14 @@ pub mod classify;
 pub mod deadline;
 pub mod error;
 pub mod event;
+pub mod replay;
+pub mod retry;
 mod rng;
 
 pub use backoff::{Backoff, Jitter};
 pub use budget::RetryBudget;
 pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
-pub use error::{BoxError, ConfigError, DeadlineExceeded};
+pub use error::{AttemptTimedOut, BoxError, ConfigError, DeadlineExceeded};
 pub use event::{Event, OnEvent};
+pub use retry::{Retry, RetryLayer, RetryPolicy};

@@ -41,6 +41,50 @@ pub fn allocations_per_call(n: u64, mut f: impl FnMut()) -> f64 {
     ALLOCS.load(Ordering::Relaxed) as f64 / n as f64
 }
 
+/// Polls `fut` to completion with a no-op waker: no executor overhead in the measurement. The
+/// inner services wake themselves, so polling again at once is correct.
+pub fn drive<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+/// One call as a caller makes it: `poll_ready`, then `call`, then the response future.
+pub fn one_call<S: tower::Service<R>, R>(svc: &mut S, req: R) -> Result<S::Response, S::Error> {
+    drive(std::future::poll_fn(|cx| svc.poll_ready(cx)))?;
+    drive(svc.call(req))
+}
+
+/// A response future that returns `Pending` once (waking itself) before completing, as a real
+/// response would: an always-ready future makes lazily created timers look free.
+pub struct YieldOnce<T>(Option<T>, bool);
+
+impl<T> YieldOnce<T> {
+    pub fn new(value: T) -> Self {
+        YieldOnce(Some(value), false)
+    }
+}
+
+impl<T: Unpin> std::future::Future for YieldOnce<T> {
+    type Output = T;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        if self.1 {
+            std::task::Poll::Ready(self.0.take().expect("polled after completion"))
+        } else {
+            self.1 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
 /// Runs `iters` calls of `f` on each of two OS threads, released together, and returns the
 /// wall time. Criterion divides by `iters`, so the figure is the time one thread takes per call
 /// while the other runs too: with both cores busy, that is the CPU time per call.
@@ -50,6 +94,12 @@ pub fn on_two_threads<F: FnMut()>(iters: u64, make: impl Fn() -> F + Sync) -> Du
         for _ in 0..2 {
             let (barrier, make) = (&barrier, &make);
             s.spawn(move || {
+                // Layers with timers register them with the runtime of the calling thread.
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .unwrap();
+                let _guard = rt.enter();
                 let mut f = make();
                 barrier.wait();
                 for _ in 0..iters {

@@ -1,0 +1,307 @@
+//! The retry layer's happy path (the first attempt succeeds) against the bare service and the
+//! peers, in the same run: tower `Retry` with a never-retrying policy, tower `Retry` with a
+//! `TpsBudget`, and tower-resilience's retry (0.14). Two inner services: an always-ready
+//! `service_fn` (the floor), and a realistic one (an HTTP-like request whose headers are cloned
+//! for replay, and a response future that is pending once). One thread, and two threads sharing
+//! one layer (each thread its own clone).
+//!
+//! `cargo bench --bench retry`
+
+mod support;
+
+use std::future::{Ready, ready};
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
+use steadfast::BoxError;
+use steadfast::retry::{RetryLayer, RetryPolicy};
+use support::{YieldOnce, on_two_threads, one_call};
+use tower::retry::budget::{Budget as _, TpsBudget};
+use tower::{Layer, Service};
+
+#[global_allocator]
+static ALLOC: support::Counting = support::Counting;
+
+/// An HTTP-like request: what a replayable client request carries.
+#[derive(Clone)]
+struct HttpReq {
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+}
+
+fn http_req() -> HttpReq {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", "dynamodb.us-east-2.amazonaws.com".parse().unwrap());
+    headers.insert("user-agent", "steadfast-bench/0.1".parse().unwrap());
+    headers.insert("accept", "application/json".parse().unwrap());
+    headers.insert(
+        "x-request-id",
+        "5f0c6a7e-8d1b-4a55-9a10-3c1f8b1e2d4f".parse().unwrap(),
+    );
+    HttpReq {
+        method: http::Method::GET,
+        uri: "http://dynamodb.us-east-2.amazonaws.com/items/42"
+            .parse()
+            .unwrap(),
+        headers,
+    }
+}
+
+/// The always-ready inner service.
+#[derive(Clone, Copy)]
+struct Floor;
+
+impl Service<u64> for Floor {
+    type Response = u64;
+    type Error = BoxError;
+    type Future = Ready<Result<u64, BoxError>>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, x: u64) -> Self::Future {
+        ready(Ok(x))
+    }
+}
+
+/// The realistic inner service: answers a status after one pending poll.
+#[derive(Clone, Copy)]
+struct Realistic;
+
+impl Service<HttpReq> for Realistic {
+    type Response = u16;
+    type Error = BoxError;
+    type Future = YieldOnce<Result<u16, BoxError>>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, r: HttpReq) -> Self::Future {
+        // Read the request as a client would, so that nothing is optimised away.
+        let _ = black_box((&r.method, &r.uri, r.headers.len()));
+        YieldOnce::new(Ok(200))
+    }
+}
+
+/// tower's retry policy that never retries: the cost of the layer alone.
+#[derive(Clone)]
+struct Never;
+
+impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for Never {
+    type Future = Ready<()>;
+    fn retry(&mut self, _: &mut Req, _: &mut Result<Res, E>) -> Option<Self::Future> {
+        None
+    }
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        Some(req.clone())
+    }
+}
+
+/// tower's retry policy with a `TpsBudget`: deposits on success, withdraws to retry.
+#[derive(Clone)]
+struct Budgeted(Arc<TpsBudget>);
+
+impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for Budgeted {
+    type Future = Ready<()>;
+    fn retry(&mut self, _: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+        match result {
+            Ok(_) => {
+                self.0.deposit();
+                None
+            }
+            Err(_) => self.0.withdraw().then(|| ready(())),
+        }
+    }
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        Some(req.clone())
+    }
+}
+
+fn steadfast_default() -> RetryPolicy {
+    RetryPolicy::builder().build().unwrap()
+}
+
+fn steadfast_deadline() -> RetryPolicy {
+    RetryPolicy::builder()
+        .deadline(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+fn steadfast_deadline_and_timeout() -> RetryPolicy {
+    RetryPolicy::builder()
+        .deadline(Duration::from_secs(5))
+        .attempt_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap()
+}
+
+/// Benchmarks one call through `svc`, on one thread and on two.
+fn both<S, R>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, svc: S, req: impl Fn() -> R + Sync)
+where
+    S: Service<R> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
+    let mut one = svc.clone();
+    g.bench_function(format!("1 thread/{name}"), |b| {
+        b.iter(|| black_box(one_call(&mut one, req()).unwrap()))
+    });
+    // Each thread takes its own clone, as a service cloned per connection or task would be.
+    let proto = std::sync::Mutex::new(svc);
+    g.bench_function(format!("2 threads/{name}"), |b| {
+        b.iter_custom(|iters| {
+            on_two_threads(iters, || {
+                let mut mine = proto.lock().unwrap().clone();
+                let req = &req;
+                move || {
+                    black_box(one_call(&mut mine, req()).unwrap());
+                }
+            })
+        })
+    });
+}
+
+/// Every contender around `inner`, in one group.
+fn contenders<S, R>(c: &mut Criterion, group: &str, inner: S, req: impl Fn() -> R + Sync + Copy)
+where
+    S: Service<R, Error = BoxError> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    R: Clone + Send + 'static,
+{
+    let mut g = c.benchmark_group(group);
+    both(&mut g, "bare service", inner.clone(), req);
+    both(
+        &mut g,
+        "steadfast Retry (default budget)",
+        RetryLayer::new(steadfast_default()).layer(inner.clone()),
+        req,
+    );
+    let leaked: &'static RetryPolicy = Box::leak(Box::new(steadfast_default()));
+    both(
+        &mut g,
+        "steadfast Retry, &'static policy",
+        RetryLayer::new(leaked).layer(inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
+        "steadfast Retry + deadline",
+        RetryLayer::new(steadfast_deadline()).layer(inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
+        "steadfast Retry + deadline + attempt timeout",
+        RetryLayer::new(steadfast_deadline_and_timeout()).layer(inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
+        "tower Retry (never retries)",
+        tower::retry::Retry::new(Never, inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
+        "tower Retry + TpsBudget",
+        tower::retry::Retry::new(Budgeted(Arc::new(TpsBudget::default())), inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
+        "tower-resilience retry 0.14",
+        tower_resilience_retry::RetryLayer::<R, S::Response, BoxError>::builder()
+            .build()
+            .layer(inner),
+        req,
+    );
+    g.finish();
+}
+
+fn report_allocations() {
+    fn per_call<S: Service<R> + Clone, R>(svc: &S, req: impl Fn() -> R) -> f64 {
+        let mut s = svc.clone();
+        support::allocations_per_call(10_000, || {
+            let _ = one_call(&mut s, req());
+        })
+    }
+    println!(
+        "allocations per call (always-ready / realistic; the realistic request's headers are cloned for replay by every retry layer):"
+    );
+    macro_rules! row {
+        ($name:expr, $make:expr) => {
+            println!(
+                "  {:<48} {:>5} / {:>5}",
+                $name,
+                per_call(&$make(Floor), || 7u64),
+                per_call(&$make(Realistic), http_req) - per_call(&Realistic, http_req)
+            );
+        };
+    }
+    row!("bare service", |s| s);
+    row!("steadfast Retry (default budget)", |s| RetryLayer::new(
+        steadfast_default()
+    )
+    .layer(s));
+    let leaked: &'static RetryPolicy = Box::leak(Box::new(steadfast_default()));
+    row!("steadfast Retry, &'static policy", |s| RetryLayer::new(
+        leaked
+    )
+    .layer(s));
+    row!("steadfast Retry + deadline", |s| RetryLayer::new(
+        steadfast_deadline()
+    )
+    .layer(s));
+    row!("steadfast Retry + deadline + attempt timeout", |s| {
+        RetryLayer::new(steadfast_deadline_and_timeout()).layer(s)
+    });
+    row!("tower Retry (never retries)", |s| tower::retry::Retry::new(
+        Never, s
+    ));
+    row!("tower Retry + TpsBudget", |s| tower::retry::Retry::new(
+        Budgeted(Arc::new(TpsBudget::default())),
+        s
+    ));
+    println!(
+        "  {:<48} {:>5} / {:>5}",
+        "tower-resilience retry 0.14",
+        per_call(
+            &tower_resilience_retry::RetryLayer::<u64, u64, BoxError>::builder()
+                .build()
+                .layer(Floor),
+            || 7u64
+        ),
+        per_call(
+            &tower_resilience_retry::RetryLayer::<HttpReq, u16, BoxError>::builder()
+                .build()
+                .layer(Realistic),
+            http_req
+        ) - per_call(&Realistic, http_req)
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    report_allocations();
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    contenders(&mut c, "retry/always-ready", Floor, || 7u64);
+    // Built once; each call clones it, as a caller holding a request template would.
+    let template = http_req();
+    contenders(&mut c, "retry/realistic", Realistic, || template.clone());
+    c.final_summary();
+}

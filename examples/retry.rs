@@ -1,0 +1,201 @@
+//! Retrying an HTTP call through transient failures, end to end.
+//!
+//! The example starts a small HTTP server on loopback that is having a bad moment: it pushes
+//! back once with `429 Too Many Requests` and `Retry-After: 1`, then fails twice with
+//! `503 Service Unavailable`, then answers `200 OK`. A `reqwest` client wrapped in the retry
+//! layer calls it once and gets the `200`, after 3 retries.
+//!
+//! It shows:
+//!
+//! - how to make a `reqwest` client a tower service, and how to replay its requests
+//!   (`Request::try_clone`), since `reqwest::Request` is not `Clone`;
+//! - a classifier that maps HTTP statuses to outcomes and reads the server's `Retry-After`;
+//! - an event hook that prints every attempt, every retry and giving up.
+//!
+//! The schedule is `Backoff::standard()` without jitter (500 ms, 1 s, 2 s), so the output is the
+//! same on every run. The first retry waits 1 s, not 500 ms: a `Retry-After` hint longer than
+//! the schedule's delay wins. The run takes about 4 seconds.
+//!
+//! `cargo run --example retry`
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use reqwest::StatusCode;
+use reqwest::header::RETRY_AFTER;
+use steadfast::backoff::Backoff;
+use steadfast::event::Event;
+use steadfast::retry::{RetryLayer, RetryPolicy};
+use steadfast::{BoxError, Outcome, TransientKind};
+use tokio::net::TcpListener;
+use tower::{Layer, Service, ServiceExt};
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let (url, requests_seen) = start_flaky_server().await?;
+    println!("server listening on {url}");
+
+    let policy = RetryPolicy::builder()
+        .backoff(Backoff::standard())
+        .classifier(classify)
+        .replay(|req: &reqwest::Request| req.try_clone())
+        .on_event(print_event)
+        .build()?;
+    let mut client = RetryLayer::new(policy).layer(Http::new()?);
+
+    let request = reqwest::Request::new(reqwest::Method::GET, url.parse()?);
+    let response = client.ready().await?.call(request).await?;
+
+    let status = response.status();
+    let body = response.text().await?;
+    println!("final answer: {status}, body {body:?}");
+    println!(
+        "the server saw {} requests",
+        requests_seen.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+/// Prints what the retry layer does. Hooks run inline on the calling task: keep them quick.
+fn print_event(event: &Event<'_>) {
+    match event {
+        Event::Attempt {
+            attempt, outcome, ..
+        } => println!("attempt {attempt}: {outcome:?}"),
+        Event::Retry {
+            attempt,
+            delay,
+            budget_level,
+            ..
+        } => println!(
+            "  retrying: attempt {attempt} in {delay:?}, budget left: {}",
+            budget_level.map_or("unlimited".to_string(), |level| level.to_string())
+        ),
+        Event::GaveUp {
+            attempts, reason, ..
+        } => println!("  giving up after {attempts} attempts: {reason:?}"),
+        _ => {}
+    }
+}
+
+/// Maps a finished attempt to an outcome: 2xx succeeds; 429 is push-back and 5xx a server
+/// failure, both retried, after the server's `Retry-After` if it sent one; any other status is
+/// a correct answer, returned as it is. An error retries too: as "never sent" when the
+/// connection could not be made, else as a failure that the server may have seen.
+fn classify(result: &Result<reqwest::Response, BoxError>) -> Outcome {
+    let response = match result {
+        Ok(response) => response,
+        Err(err) => {
+            return match err.downcast_ref::<reqwest::Error>() {
+                Some(err) if err.is_connect() => Outcome::not_sent(),
+                _ => Outcome::failed(),
+            };
+        }
+    };
+    let status = response.status();
+    if status.is_success() {
+        Outcome::Success
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
+        Outcome::throttled(retry_after(response))
+    } else if status.is_server_error() {
+        Outcome::Transient {
+            kind: TransientKind::Failed,
+            retry_after: retry_after(response),
+        }
+    } else {
+        Outcome::Rejected
+    }
+}
+
+/// The `Retry-After` header in seconds. A missing or malformed header, or the HTTP-date form,
+/// gives no hint rather than an error: the schedule's delay applies.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    let seconds = value.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// A `reqwest` client as a tower service, with its errors boxed.
+#[derive(Clone)]
+struct Http {
+    client: reqwest::Client,
+}
+
+impl Http {
+    fn new() -> Result<Self, BoxError> {
+        // the server is on loopback: keep a proxy set in the environment out of the way
+        let client = reqwest::Client::builder().no_proxy().build()?;
+        Ok(Http { client })
+    }
+}
+
+impl Service<reqwest::Request> for Http {
+    type Response = reqwest::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<reqwest::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: reqwest::Request) -> Self::Future {
+        let client = self.client.clone();
+        Box::pin(async move { client.execute(request).await.map_err(BoxError::from) })
+    }
+}
+
+/// Starts the flaky server on a free loopback port. Returns its URL and a count of the requests
+/// it has received.
+async fn start_flaky_server() -> Result<(String, Arc<AtomicUsize>), BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_request| {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    async move { Ok::<_, Infallible>(flaky_answer(n)) }
+                });
+                // a connection that breaks only ends that connection
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((url, requests))
+}
+
+/// The answer to the server's `n`th request (from 0): 429 with `Retry-After: 1`, then 503
+/// twice, then 200 from then on.
+fn flaky_answer(n: usize) -> hyper::Response<Full<Bytes>> {
+    let (status, body) = match n {
+        0 => (StatusCode::TOO_MANY_REQUESTS, "slow down"),
+        1 | 2 => (StatusCode::SERVICE_UNAVAILABLE, "try again later"),
+        _ => (StatusCode::OK, "hello from the server"),
+    };
+    let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));
+    }
+    response
+}

@@ -1,0 +1,543 @@
+//! The retry policy: validated configuration, and the pure rule deciding what follows an attempt.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::backoff::{Backoff, Cursor};
+use crate::budget::{RetryBudget, Withdrawal};
+use crate::classify::{DefaultClassifier, Outcome};
+use crate::deadline::Deadline;
+use crate::error::ConfigError;
+use crate::event::GiveUpReason;
+use crate::replay::CloneReplay;
+use crate::rng;
+
+/// The `Copy` part of a policy, carried by every call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Settings {
+    pub(crate) backoff: Backoff,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) retry_after_cap: Duration,
+}
+
+/// The default cap on a server's `Retry-After` hint: 20 s.
+pub const DEFAULT_RETRY_AFTER_CAP: Duration = Duration::from_secs(20);
+
+/// How a [`Retry`](super::Retry) retries: the schedule, budget, deadline, attempt timeout,
+/// `Retry-After` cap, classifier, replay hook and event hook. Built by
+/// [`RetryPolicy::builder`], validated once.
+///
+/// A policy is also a retry loop for async closures that are not services:
+/// [`run`](Self::run).
+///
+/// # Clone
+///
+/// A policy is one shared allocation: clones share everything (the budget, the jitter seed
+/// stream, the classifier and the hooks), and cloning one is a reference-count increment. Each
+/// call holds a clone, so the policy lives as long as any call that may still retry, even when
+/// the service that made it is gone (as with `ServiceExt::oneshot`).
+pub struct RetryPolicy<C = DefaultClassifier, R = CloneReplay, H = ()> {
+    inner: Arc<Inner<C, R, H>>,
+}
+
+struct Inner<C, R, H> {
+    settings: Settings,
+    budget: RetryBudget,
+    seeds: AtomicU64,
+    classifier: C,
+    replay: R,
+    hook: H,
+}
+
+impl<C, R, H> Clone for RetryPolicy<C, R, H> {
+    fn clone(&self) -> Self {
+        RetryPolicy {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A builder with every default: `Backoff::default()` (standard, equal jitter), a fresh
+    /// standard budget, no deadline, no attempt timeout, `Retry-After` capped at 20 s.
+    pub fn builder() -> RetryPolicyBuilder {
+        RetryPolicyBuilder {
+            settings: Settings {
+                backoff: Backoff::default(),
+                deadline: None,
+                attempt_timeout: None,
+                retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
+            },
+            budget: None,
+            seed: None,
+            classifier: DefaultClassifier,
+            replay: CloneReplay,
+            hook: (),
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    /// Every default (see [`RetryPolicy::builder`]).
+    fn default() -> Self {
+        match RetryPolicy::builder().build() {
+            Ok(p) => p,
+            Err(_) => unreachable!("the defaults are valid"),
+        }
+    }
+}
+
+impl<C, R, H> RetryPolicy<C, R, H> {
+    /// The budget this policy's calls draw from.
+    pub fn budget(&self) -> &RetryBudget {
+        &self.inner.budget
+    }
+
+    /// The schedule of delays.
+    pub fn backoff(&self) -> &Backoff {
+        &self.inner.settings.backoff
+    }
+
+    /// The deadline of each call, measured from the call, if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.inner.settings.deadline
+    }
+
+    /// The limit on each attempt, if any.
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.inner.settings.attempt_timeout
+    }
+
+    /// The longest `Retry-After` hint honoured.
+    pub fn retry_after_cap(&self) -> Duration {
+        self.inner.settings.retry_after_cap
+    }
+
+    /// The classifier.
+    pub fn classifier(&self) -> &C {
+        &self.inner.classifier
+    }
+
+    /// The replay hook.
+    pub fn replay(&self) -> &R {
+        &self.inner.replay
+    }
+
+    /// The event hook.
+    pub fn hook(&self) -> &H {
+        &self.inner.hook
+    }
+
+    /// The next seed of this policy's stream: distinct for every service and every run.
+    pub(crate) fn next_seed(&self) -> u64 {
+        rng::mix(self.inner.seeds.fetch_add(rng::GOLDEN, Ordering::Relaxed))
+    }
+}
+
+impl<C: fmt::Debug, R: fmt::Debug, H> fmt::Debug for RetryPolicy<C, R, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("RetryPolicy")
+            .field("backoff", &i.settings.backoff)
+            .field("budget", &i.budget)
+            .field("deadline", &i.settings.deadline)
+            .field("attempt_timeout", &i.settings.attempt_timeout)
+            .field("retry_after_cap", &i.settings.retry_after_cap)
+            .field("classifier", &i.classifier)
+            .field("replay", &i.replay)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`RetryPolicy`]; each setter documents its default.
+pub struct RetryPolicyBuilder<C = DefaultClassifier, R = CloneReplay, H = ()> {
+    settings: Settings,
+    budget: Option<RetryBudget>,
+    seed: Option<u64>,
+    classifier: C,
+    replay: R,
+    hook: H,
+}
+
+impl<C: fmt::Debug, R: fmt::Debug, H> fmt::Debug for RetryPolicyBuilder<C, R, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryPolicyBuilder")
+            .field("settings", &self.settings)
+            .field("budget", &self.budget)
+            .field("seed", &self.seed)
+            .field("classifier", &self.classifier)
+            .field("replay", &self.replay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C, R, H> RetryPolicyBuilder<C, R, H> {
+    /// The schedule of delays between attempts. Default: [`Backoff::default()`], which is
+    /// [`Backoff::standard()`] (3 retries: 500 ms, 1 s, 2 s) with equal jitter.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.settings.backoff = backoff;
+        self
+    }
+
+    /// The budget retries draw from; pass clones of one budget to share it between layers.
+    /// Default: a fresh [`RetryBudget::standard()`] for this policy, shared by its clones and by
+    /// every service its layer builds.
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The deadline of the whole call, retries and sleeps included, measured from the call.
+    /// Default: none.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.settings.deadline = Some(deadline);
+        self
+    }
+
+    /// The longest one attempt may run (including waiting for the service to be ready for a
+    /// retry); an attempt cut by it counts as `Transient { Timeout }` and may be retried.
+    /// Default: none.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// The longest `Retry-After` hint honoured; a longer hint ends the call with the server's
+    /// answer at once. Default: 20 s.
+    pub fn retry_after_cap(mut self, cap: Duration) -> Self {
+        self.settings.retry_after_cap = cap;
+        self
+    }
+
+    /// The seed of the jitter, for reproducible delays. Default: a seed drawn per process.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The classifier of attempts. Default: [`DefaultClassifier`]. Whatever it is, this
+    /// library's own errors are [`Outcome::Local`] and never retried.
+    pub fn classifier<C2>(self, classifier: C2) -> RetryPolicyBuilder<C2, R, H> {
+        RetryPolicyBuilder {
+            settings: self.settings,
+            budget: self.budget,
+            seed: self.seed,
+            classifier,
+            replay: self.replay,
+            hook: self.hook,
+        }
+    }
+
+    /// How a request is copied for another attempt ([`Replay`](crate::replay::Replay)).
+    /// Default: [`CloneReplay`].
+    pub fn replay<R2>(self, replay: R2) -> RetryPolicyBuilder<C, R2, H> {
+        RetryPolicyBuilder {
+            settings: self.settings,
+            budget: self.budget,
+            seed: self.seed,
+            classifier: self.classifier,
+            replay,
+            hook: self.hook,
+        }
+    }
+
+    /// The hook that receives [`Event`](crate::event::Event)s. Default: `()`, which ignores
+    /// them at no cost.
+    pub fn on_event<H2>(self, hook: H2) -> RetryPolicyBuilder<C, R, H2> {
+        RetryPolicyBuilder {
+            settings: self.settings,
+            budget: self.budget,
+            seed: self.seed,
+            classifier: self.classifier,
+            replay: self.replay,
+            hook,
+        }
+    }
+
+    /// The validated policy.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the deadline or the attempt timeout is zero.
+    pub fn build(self) -> Result<RetryPolicy<C, R, H>, ConfigError> {
+        for (setting, value) in [
+            ("retry deadline", self.settings.deadline),
+            ("retry attempt timeout", self.settings.attempt_timeout),
+        ] {
+            if value.is_some_and(|d| d.is_zero()) {
+                return Err(ConfigError::invalid(setting, value, "more than zero"));
+            }
+        }
+        Ok(RetryPolicy {
+            inner: Arc::new(Inner {
+                settings: self.settings,
+                budget: self.budget.unwrap_or_default(),
+                seeds: AtomicU64::new(self.seed.unwrap_or_else(rng::entropy_seed)),
+                classifier: self.classifier,
+                replay: self.replay,
+                hook: self.hook,
+            }),
+        })
+    }
+}
+
+/// How a service and its calls hold a [`RetryPolicy`]: an owned clone (each call adds one
+/// reference count, so the policy lives as long as any call), or a `&'static` reference (no
+/// per-call cost at all, for a policy defined once at startup).
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use steadfast::retry::{RetryLayer, RetryPolicy};
+///
+/// static POLICY: LazyLock<RetryPolicy> = LazyLock::new(RetryPolicy::default);
+/// let layer = RetryLayer::new(&*POLICY); // calls reference-count nothing
+/// # let _ = layer;
+/// ```
+pub trait PolicyRef: Clone {
+    /// The classifier of attempts.
+    type Classifier;
+    /// The replay hook.
+    type Replay;
+    /// The event hook.
+    type Hook;
+
+    /// The policy.
+    fn policy(&self) -> &RetryPolicy<Self::Classifier, Self::Replay, Self::Hook>;
+}
+
+impl<C, R, H> PolicyRef for RetryPolicy<C, R, H> {
+    type Classifier = C;
+    type Replay = R;
+    type Hook = H;
+
+    #[inline]
+    fn policy(&self) -> &RetryPolicy<C, R, H> {
+        self
+    }
+}
+
+impl<C, R, H> PolicyRef for &'static RetryPolicy<C, R, H> {
+    type Classifier = C;
+    type Replay = R;
+    type Hook = H;
+
+    #[inline]
+    fn policy(&self) -> &RetryPolicy<C, R, H> {
+        self
+    }
+}
+
+/// What follows a finished attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Return the result as it is: a success, `Rejected` or `Local`.
+    Return,
+    /// Return the result: it was retryable, but no further attempt is allowed.
+    GiveUp(GiveUpReason),
+    /// Sleep `delay`, then send another attempt paid for by `withdrawal`.
+    Retry {
+        delay: Duration,
+        withdrawal: Withdrawal,
+    },
+}
+
+/// The rule, in the order the checks apply: only a transient outcome is retried; it needs a
+/// retry left in the schedule, a copy of the request, a `Retry-After` hint within the cap (the
+/// delay is the larger of the hint and the schedule), room for an attempt before the deadline
+/// after the delay, and the attempt's cost in the budget. `now` is read only with a deadline.
+pub(crate) fn decide<C, R, H>(
+    outcome: &Outcome,
+    policy: &RetryPolicy<C, R, H>,
+    cursor: &mut Cursor,
+    can_replay: bool,
+    deadline: Deadline,
+    now: impl FnOnce() -> Instant,
+) -> Decision {
+    if !outcome.is_retryable() {
+        return Decision::Return;
+    }
+    let Some(scheduled) = policy.backoff().next_delay(cursor) else {
+        return Decision::GiveUp(GiveUpReason::RetriesExhausted);
+    };
+    if !can_replay {
+        return Decision::GiveUp(GiveUpReason::NotReplayable);
+    }
+    let delay = match outcome.retry_after() {
+        Some(hint) if hint > policy.retry_after_cap() => {
+            return Decision::GiveUp(GiveUpReason::RetryAfterTooLong);
+        }
+        Some(hint) => scheduled.max(hint),
+        None => scheduled,
+    };
+    if deadline.is_some() && !deadline.fits_after(now(), delay) {
+        return Decision::GiveUp(GiveUpReason::Deadline);
+    }
+    match policy.budget().try_withdraw(outcome) {
+        Some(withdrawal) => Decision::Retry { delay, withdrawal },
+        None => Decision::GiveUp(GiveUpReason::BudgetExhausted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    struct Case {
+        budget: RetryBudget,
+        policy: RetryPolicy,
+        cursor: Cursor,
+        now: Instant,
+    }
+
+    impl Case {
+        fn new() -> Self {
+            Self::with_budget(RetryBudget::standard())
+        }
+
+        fn with_budget(budget: RetryBudget) -> Self {
+            let policy = RetryPolicy::builder()
+                .backoff(Backoff::standard())
+                .budget(budget.clone())
+                .build()
+                .unwrap();
+            Case {
+                budget,
+                policy,
+                cursor: Backoff::standard().cursor(0),
+                now: Instant::now(),
+            }
+        }
+
+        fn decide(&mut self, o: Outcome, replay: bool, deadline: Deadline) -> Decision {
+            let now = self.now;
+            decide(&o, &self.policy, &mut self.cursor, replay, deadline, || now)
+        }
+    }
+
+    fn retry_after(d: Decision) -> Duration {
+        match d {
+            Decision::Retry { delay, .. } => delay,
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_transient_outcomes_are_retried() {
+        let mut c = Case::new();
+        for o in [Outcome::Success, Outcome::Rejected, Outcome::Local] {
+            assert_eq!(c.decide(o, true, Deadline::none()), Decision::Return);
+        }
+        assert_eq!(c.budget.level(), Some(500));
+        assert_eq!(
+            retry_after(c.decide(Outcome::failed(), true, Deadline::none())),
+            ms(500)
+        );
+        assert_eq!(c.budget.level(), Some(495));
+        assert_eq!(
+            retry_after(c.decide(Outcome::timeout(), true, Deadline::none())),
+            ms(1000)
+        );
+        assert_eq!(c.budget.level(), Some(485), "a timeout costs 10");
+    }
+
+    #[test]
+    fn schedule_exhaustion_and_replay() {
+        let mut c = Case::new();
+        assert_eq!(
+            c.decide(Outcome::failed(), false, Deadline::none()),
+            Decision::GiveUp(GiveUpReason::NotReplayable)
+        );
+        let mut c = Case::new();
+        for _ in 0..3 {
+            let _ = retry_after(c.decide(Outcome::failed(), true, Deadline::none()));
+        }
+        assert_eq!(
+            c.decide(Outcome::throttled(Some(ms(1))), true, Deadline::none()),
+            Decision::GiveUp(GiveUpReason::RetriesExhausted),
+            "a hint after the last retry adds no retry"
+        );
+    }
+
+    #[test]
+    fn retry_after_is_the_larger_and_capped() {
+        let hint = |d| Outcome::throttled(Some(d));
+        let mut c = Case::new();
+        assert_eq!(
+            retry_after(c.decide(hint(ms(100)), true, Deadline::none())),
+            ms(500)
+        );
+        assert_eq!(
+            retry_after(c.decide(hint(ms(3000)), true, Deadline::none())),
+            ms(3000)
+        );
+        assert_eq!(
+            retry_after(c.decide(hint(Duration::ZERO), true, Deadline::none())),
+            ms(2000)
+        );
+        let mut c = Case::new();
+        assert_eq!(
+            retry_after(c.decide(hint(ms(20_000)), true, Deadline::none())),
+            ms(20_000)
+        );
+        assert_eq!(
+            c.decide(hint(ms(20_001)), true, Deadline::none()),
+            Decision::GiveUp(GiveUpReason::RetryAfterTooLong)
+        );
+    }
+
+    #[test]
+    fn deadline_leaves_room_or_gives_up() {
+        let mut c = Case::new();
+        let d = Deadline::after(c.now, ms(501));
+        assert_eq!(retry_after(c.decide(Outcome::failed(), true, d)), ms(500));
+        let mut c = Case::new();
+        let d = Deadline::after(c.now, ms(500));
+        assert_eq!(
+            c.decide(Outcome::failed(), true, d),
+            Decision::GiveUp(GiveUpReason::Deadline)
+        );
+        assert_eq!(c.budget.level(), Some(500), "nothing withdrawn");
+    }
+
+    #[test]
+    fn empty_budget_gives_up() {
+        let mut c = Case::with_budget(RetryBudget::builder().capacity(9).build().unwrap());
+        let _ = retry_after(c.decide(Outcome::failed(), true, Deadline::none()));
+        assert_eq!(
+            c.decide(Outcome::failed(), true, Deadline::none()),
+            Decision::GiveUp(GiveUpReason::BudgetExhausted)
+        );
+        assert_eq!(c.budget.level(), Some(4));
+    }
+
+    #[test]
+    fn invalid_settings() {
+        let e = RetryPolicy::builder()
+            .deadline(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "retry deadline is Some(0ns), expected more than zero"
+        );
+        assert!(
+            RetryPolicy::builder()
+                .attempt_timeout(Duration::ZERO)
+                .build()
+                .is_err()
+        );
+        assert!(
+            RetryPolicy::builder()
+                .deadline(Duration::MAX)
+                .build()
+                .is_ok()
+        );
+    }
+}

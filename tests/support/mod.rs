@@ -1,0 +1,188 @@
+//! Shared by the test binaries: a scripted service and a classifier over its responses.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use steadfast::{BoxError, Outcome};
+use tokio::time::Instant;
+
+/// A response of the scripted service: an HTTP-like status and an optional `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resp {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Answer with this status at once.
+    Status(u16),
+    /// Answer 429 (or 503) with a `Retry-After` hint.
+    Hint(u16, Duration),
+    /// Fail with an error (transient under `classify`).
+    Err(&'static str),
+    /// Never answer.
+    Hang,
+    /// Answer with this step after a delay.
+    After(Duration, Box<Step>),
+}
+
+/// A service answering each call with the next step of its script (then 200 forever), recording
+/// the instant of every call. Clones share the script and the record.
+#[derive(Clone)]
+pub struct Scripted {
+    state: Arc<Mutex<State>>,
+}
+
+struct State {
+    steps: VecDeque<Step>,
+    start: Instant,
+    calls: Vec<Duration>,
+    requests: Vec<u32>,
+    /// While set, `poll_ready` stays pending.
+    not_ready: bool,
+    /// Futures still alive (created and not yet dropped).
+    live: usize,
+}
+
+impl Scripted {
+    pub fn new(steps: impl IntoIterator<Item = Step>) -> Self {
+        Scripted {
+            state: Arc::new(Mutex::new(State {
+                steps: steps.into_iter().collect(),
+                start: Instant::now(),
+                calls: Vec::new(),
+                requests: Vec::new(),
+                not_ready: false,
+                live: 0,
+            })),
+        }
+    }
+
+    /// `n` failures (500) then 200 forever.
+    pub fn failing(n: usize) -> Self {
+        Self::new(std::iter::repeat_n(Step::Status(500), n))
+    }
+
+    /// How many calls were made.
+    pub fn count(&self) -> usize {
+        self.state.lock().unwrap().calls.len()
+    }
+
+    /// When each call was made, since the service was created.
+    pub fn instants(&self) -> Vec<Duration> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// The requests received, in order.
+    pub fn requests(&self) -> Vec<u32> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Response futures created and not yet dropped.
+    pub fn live(&self) -> usize {
+        self.state.lock().unwrap().live
+    }
+
+    pub fn set_not_ready(&self, not_ready: bool) {
+        self.state.lock().unwrap().not_ready = not_ready;
+    }
+}
+
+/// Counts itself out of `live` when dropped.
+struct Live(Arc<Mutex<State>>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().live -= 1;
+    }
+}
+
+async fn answer(step: Step) -> Result<Resp, BoxError> {
+    let mut step = step;
+    loop {
+        return match step {
+            Step::Status(status) => Ok(Resp {
+                status,
+                retry_after: None,
+            }),
+            Step::Hint(status, d) => Ok(Resp {
+                status,
+                retry_after: Some(d),
+            }),
+            Step::Err(e) => Err(e.into()),
+            Step::Hang => std::future::pending().await,
+            Step::After(d, next) => {
+                tokio::time::sleep(d).await;
+                step = *next;
+                continue;
+            }
+        };
+    }
+}
+
+impl tower::Service<u32> for Scripted {
+    type Response = Resp;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Resp, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        if self.state.lock().unwrap().not_ready {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn call(&mut self, req: u32) -> Self::Future {
+        let step = {
+            let mut s = self.state.lock().unwrap();
+            let at = s.start.elapsed();
+            s.calls.push(at);
+            s.requests.push(req);
+            s.live += 1;
+            s.steps.pop_front().unwrap_or(Step::Status(200))
+        };
+        let live = Live(self.state.clone());
+        Box::pin(async move {
+            let _live = live;
+            answer(step).await
+        })
+    }
+}
+
+/// HTTP-like classification of the scripted responses.
+pub fn classify(r: &Result<Resp, BoxError>) -> Outcome {
+    match r {
+        Ok(Resp {
+            status: 200..=299, ..
+        }) => Outcome::Success,
+        Ok(Resp {
+            status: 429,
+            retry_after,
+        }) => Outcome::throttled(*retry_after),
+        Ok(Resp {
+            status: 500..=599,
+            retry_after,
+        }) => Outcome::Transient {
+            kind: steadfast::TransientKind::Failed,
+            retry_after: *retry_after,
+        },
+        Ok(_) => Outcome::Rejected,
+        Err(_) => Outcome::failed(),
+    }
+}
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
