@@ -299,6 +299,11 @@ fn main() {
         .configure_from_args()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
+    // The price of one clock read in this build (tokio's, as the layer reads it), for the
+    // "one clock read plus ..." comparison of the deadline rows.
+    c.bench_function("reference/tokio Instant::now", |b| {
+        b.iter(|| black_box(tokio::time::Instant::now()))
+    });
     contenders(&mut c, "retry/always-ready", Floor, || 7u64);
     // Built once; each call clones it, as a caller holding a request template would.
     let template = http_req();

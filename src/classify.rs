@@ -290,7 +290,9 @@ where
 /// [`AttemptTimedOut`]).
 ///
 /// It recognises the error types themselves, and [`BoxError`], `Box<dyn Error>`,
-/// `Box<dyn Error + Send>` and [`std::io::Error`] whose source chain contains one.
+/// `Box<dyn Error + Send>` and [`std::io::Error`] that are, wrap, or have in their source chain
+/// one of them. A caller's own error type (an enum with a variant holding `DeadlineExceeded`) is
+/// opaque to it: classify such a variant as [`Outcome::Local`] in your classifier.
 pub fn is_own_error<E: 'static>(err: &E) -> bool {
     let any: &dyn Any = err;
     if let Some(b) = any.downcast_ref::<BoxError>() {
@@ -313,6 +315,16 @@ fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
     while let Some(e) = cur {
         if own_error_types!(e) {
             return true;
+        }
+        // `io::Error::source` skips the error it wraps (it returns *that* error's source), so
+        // look inside explicitly.
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if chain_has_own(inner) {
+                return true;
+            }
         }
         cur = e.source();
     }

@@ -73,10 +73,11 @@ impl From<DeadlineExceeded> for std::io::Error {
     }
 }
 
-/// The last attempt was cut by the per-attempt timeout, and no further attempt was allowed.
+/// The last attempt was cut by the per-attempt timeout (or its service did not become ready
+/// within it), and no further attempt was allowed.
 ///
-/// There is no error from the dependency to return in that case (the attempt was abandoned), so
-/// the layer returns this one. Like [`DeadlineExceeded`], the caller's error type must be able to
+/// There is no error from the dependency to return in that case (the attempt was abandoned, or
+/// never sent), so the layer returns this one. Like [`DeadlineExceeded`], the caller's error type must be able to
 /// hold it: `E: From<AttemptTimedOut>`; [`BoxError`] and [`std::io::Error`] can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("attempt timed out after {timeout:?}")]

@@ -22,10 +22,9 @@
 //!         counter.fetch_add(1, Ordering::Relaxed);
 //!     }
 //! };
-//! # hook.on_event(&Event::Retry { endpoint: None, attempt: 2, delay: Default::default(), budget_level: None });
-//! # assert_eq!(retries.load(Ordering::Relaxed), 1);
-//! ```
+//! //! ```
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::classify::Outcome;
@@ -36,8 +35,10 @@ use crate::classify::Outcome;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event<'a> {
-    /// An attempt finished, or was cut by the attempt timeout (then its outcome is
-    /// `Transient { Timeout }`).
+    /// An attempt finished; or was cut by the attempt timeout or the deadline (its outcome is
+    /// then `Transient { Timeout }`); or its service did not become ready in time (then it was
+    /// never sent, and its outcome is `Transient { NotSent }`).
+    #[non_exhaustive]
     Attempt {
         /// The endpoint that answered, when the layer knows endpoints by name.
         endpoint: Option<&'a str>,
@@ -47,6 +48,7 @@ pub enum Event<'a> {
         outcome: Outcome,
     },
     /// Another attempt is scheduled after `delay`; its tokens are already withdrawn.
+    #[non_exhaustive]
     Retry {
         /// The endpoint it will go to, when the layer knows endpoints by name.
         endpoint: Option<&'a str>,
@@ -58,6 +60,7 @@ pub enum Event<'a> {
         budget_level: Option<u32>,
     },
     /// The call stops retrying and returns its last failure.
+    #[non_exhaustive]
     GaveUp {
         /// The endpoint of the last attempt, when the layer knows endpoints by name.
         endpoint: Option<&'a str>,
@@ -70,6 +73,7 @@ pub enum Event<'a> {
     },
     /// The deadline cut an attempt in flight: the caller gets
     /// [`DeadlineExceeded`](crate::DeadlineExceeded).
+    #[non_exhaustive]
     DeadlineExceeded {
         /// The endpoint of the attempt cut, when the layer knows endpoints by name.
         endpoint: Option<&'a str>,
@@ -90,8 +94,28 @@ pub enum GiveUpReason {
     Deadline,
     /// The server's `Retry-After` hint is beyond the configured cap.
     RetryAfterTooLong,
-    /// The request may not be replayed.
+    /// The request may not be replayed (after this outcome).
     NotReplayable,
+    /// The next delay is too long to represent as an instant (an absurd `Retry-After` or
+    /// schedule).
+    DelayOutOfRange,
+    /// The service failed to become ready for the next attempt; its `poll_ready` error is
+    /// returned.
+    NotReady,
+}
+
+impl fmt::Display for GiveUpReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GiveUpReason::RetriesExhausted => "no retries left",
+            GiveUpReason::BudgetExhausted => "retry budget exhausted",
+            GiveUpReason::Deadline => "no room for another attempt before the deadline",
+            GiveUpReason::RetryAfterTooLong => "retry-after hint beyond the cap",
+            GiveUpReason::NotReplayable => "request may not be replayed",
+            GiveUpReason::DelayOutOfRange => "next delay out of range",
+            GiveUpReason::NotReady => "service failed to become ready",
+        })
+    }
 }
 
 /// Receives [`Event`]s. `()` ignores them; closures `Fn(&Event<'_>)` are hooks.

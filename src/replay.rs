@@ -19,11 +19,52 @@
 //! assert!(replay.replay(&Req { method: "POST" }).is_none());
 //! ```
 
-/// Makes the copy of a request that a further attempt will send, or declines.
+/// Makes the copy of a request that a further attempt will send, or declines; and decides,
+/// after each failure, whether that copy may be sent.
+///
+/// The copy is made before the first attempt (the attempt consumes the request), when nothing
+/// is known yet of how it will fail. [`may_replay`](Replay::may_replay) is asked after a
+/// failure, with its outcome, so a hook can follow DESIGN's replay rule for HTTP: an idempotent
+/// request may always be replayed, any request may be replayed after `NotSent` (it never
+/// reached the server), and a request that may have been applied needs an explicit marker.
+///
+/// ```
+/// use steadfast::classify::Outcome;
+/// use steadfast::replay::Replay;
+///
+/// #[derive(Clone)]
+/// struct Req { method: &'static str }
+///
+/// struct HttpRule;
+///
+/// impl Replay<Req> for HttpRule {
+///     fn replay(&self, req: &Req) -> Option<Req> {
+///         Some(req.clone()) // always keep a copy...
+///     }
+///     fn may_replay(&self, req: &Req, after: &Outcome) -> bool {
+///         // ...but send a POST again only if the first one provably never arrived.
+///         matches!(req.method, "GET" | "PUT" | "DELETE") || !after.may_have_been_applied()
+///     }
+/// }
+///
+/// let post = Req { method: "POST" };
+/// assert!(HttpRule.may_replay(&post, &Outcome::not_sent()));
+/// assert!(!HttpRule.may_replay(&post, &Outcome::failed()));
+/// ```
 pub trait Replay<Req> {
-    /// A copy of `req` to send again, or `None` if it must not be sent again.
+    /// A copy of `req` to send again, or `None` if it must never be sent again.
     fn replay(&self, req: &Req) -> Option<Req>;
+
+    /// Whether the copy `req` may be sent after a failure with outcome `after`. By default,
+    /// always.
+    #[inline]
+    fn may_replay(&self, req: &Req, after: &Outcome) -> bool {
+        let _ = (req, after);
+        true
+    }
 }
+
+use crate::classify::Outcome;
 
 /// Replays every request by cloning it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -4,7 +4,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep, sleep_until};
@@ -16,7 +15,7 @@ use crate::budget::Withdrawal;
 use crate::classify::{Classify, Outcome, outcome_of};
 use crate::deadline::Deadline;
 use crate::error::{AttemptTimedOut, DeadlineExceeded};
-use crate::event::{Event, OnEvent};
+use crate::event::{Event, GiveUpReason, OnEvent};
 use crate::replay::Replay;
 
 pin_project! {
@@ -24,8 +23,7 @@ pin_project! {
     /// [`RetryPolicy::run`](super::RetryPolicy::run).
     ///
     /// It owns what its retries need: the service, a copy of the request, its place in the
-    /// schedule, and a clone of the policy (one reference-count increment). Creating one
-    /// allocates nothing.
+    /// schedule, and its handle on the policy. Creating one allocates nothing.
     ///
     /// # Cancellation
     ///
@@ -39,8 +37,8 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future>,
-        // One timer, created on first need and reset after: the attempt's limit, then the
-        // backoff sleep, then the next attempt's limit.
+        // One timer, created on first need and reset after: an attempt's limit, the backoff
+        // sleep, the next attempt's limit.
         #[pin]
         timer: Option<Sleep>,
         call: Call<S, Req, P>,
@@ -50,11 +48,11 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F> {
-        // An attempt is in flight.
+        // Attempt `call.attempt` is in flight.
         Calling { #[pin] fut: F },
         // Sleeping before the next attempt, on the timer.
         Sleeping,
-        // Waiting for the service to be ready for the next attempt.
+        // Waiting for the service to be ready for attempt `call.attempt + 1`.
         Readying,
         Done,
     }
@@ -68,16 +66,16 @@ struct Call<S, Req, P: PolicyRef> {
     policy: P,
     cursor: Cursor,
     deadline: Deadline,
-    /// The number of the current attempt: 1 for the first.
+    /// The number of the last attempt sent (or given up on while getting ready); 0 before any.
     attempt: u32,
-    /// What the timer is armed for during the current attempt.
+    /// What the timer is armed for in the current phase (readiness, or the attempt in flight).
     limit: Limit,
     tokens: Tokens,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Limit {
-    /// Not armed for this attempt yet (or no limit is configured).
+    /// Not armed in this phase yet (or no limit is configured).
     Unarmed,
     /// Armed at the deadline: the call ends when it fires.
     Deadline,
@@ -85,10 +83,14 @@ enum Limit {
     Attempt,
 }
 
-/// How an attempt was cut by the timer.
-enum Cut {
-    Deadline,
-    Attempt,
+/// What ended a step: a result to classify, or a limit that fired.
+enum Step<T> {
+    Finished(T),
+    /// The limit `cut` fired; `sent` tells whether the attempt had been sent.
+    Cut {
+        cut: Limit,
+        sent: bool,
+    },
 }
 
 /// The call's withdrawals: one for an attempt not sent yet (refunded if the call ends or is
@@ -132,33 +134,24 @@ where
     P::Replay: Replay<Req>,
 {
     /// Sends the first attempt on `service`, which must be ready.
-    pub(crate) fn start(mut service: S, req: Req, handle: P, seed: u64) -> Self {
-        let policy = handle.policy();
-        let deadline = match policy.deadline() {
-            Some(d) => Deadline::after(now(), d),
-            None => Deadline::none(),
-        };
-        let backoff = policy.backoff();
-        let request = if backoff.max_retries() > 0 {
-            policy.replay().replay(&req)
-        } else {
-            None
-        };
-        let cursor = backoff.cursor(seed);
-        let fut = service.call(req);
+    pub(crate) fn start(service: S, req: Req, handle: P, seed: u64) -> Self {
+        let mut call = Call::new(service, handle, seed);
+        let fut = call.send(req);
         ResponseFuture {
             state: State::Calling { fut },
             timer: None,
-            call: Call {
-                service,
-                request,
-                policy: handle,
-                cursor,
-                deadline,
-                attempt: 1,
-                limit: Limit::Unarmed,
-                tokens: Tokens::default(),
-            },
+            call,
+        }
+    }
+
+    /// Sends the first attempt when first polled, once `service` is ready.
+    pub(crate) fn lazy(service: S, req: Req, handle: P, seed: u64) -> Self {
+        let mut call = Call::new(service, handle, seed);
+        call.request = Some(req);
+        ResponseFuture {
+            state: State::Readying,
+            timer: None,
+            call,
         }
     }
 }
@@ -167,44 +160,93 @@ impl<S, Req, P> Call<S, Req, P>
 where
     S: Service<Req>,
     P: PolicyRef,
-    P::Hook: OnEvent,
 {
-    /// Polls the limit on the current attempt (or readiness for it), arming the timer the first
-    /// time the attempt is pending. Pending when no limit is configured.
+    fn new(service: S, handle: P, seed: u64) -> Self {
+        let policy = handle.policy();
+        let deadline = match policy.deadline() {
+            Some(d) => Deadline::after(now(), d),
+            None => Deadline::none(),
+        };
+        let cursor = policy.backoff().cursor(seed);
+        Call {
+            service,
+            request: None,
+            policy: handle,
+            cursor,
+            deadline,
+            attempt: 0,
+            limit: Limit::Unarmed,
+            tokens: Tokens::default(),
+        }
+    }
+
+    /// Sends the next attempt on the (ready) service, keeping a copy of the request if another
+    /// attempt may follow. Its pending tokens are now spent.
+    fn send(&mut self, req: Req) -> S::Future
+    where
+        P::Replay: Replay<Req>,
+    {
+        let policy = self.policy.policy();
+        if policy.backoff().remaining(&self.cursor) > 0 {
+            self.request = policy.replay().replay(&req);
+        }
+        self.tokens.spent = self.tokens.pending.take().or(self.tokens.spent.take());
+        self.attempt = self.attempt.saturating_add(1);
+        self.limit = Limit::Unarmed;
+        self.service.call(req)
+    }
+
+    /// The end of the current phase: the earlier of the deadline and the attempt timeout from
+    /// now. `None` when neither is configured (or the timeout is too long to represent).
+    fn limit_end(&self) -> Option<(Instant, Limit)> {
+        let deadline = self.deadline.instant().map(Instant::from_std);
+        let attempt_end = self
+            .policy
+            .policy()
+            .attempt_timeout()
+            .and_then(|t| Instant::now().checked_add(t));
+        match (deadline, attempt_end) {
+            (None, None) => None,
+            (Some(d), Some(a)) if a < d => Some((a, Limit::Attempt)),
+            (Some(d), _) => Some((d, Limit::Deadline)),
+            (None, Some(a)) => Some((a, Limit::Attempt)),
+        }
+    }
+
+    /// Polls the limit of the current phase, arming the timer the first time the phase is
+    /// pending. Pending forever when no limit applies.
     fn poll_limit(
         &mut self,
         mut timer: Pin<&mut Option<Sleep>>,
         cx: &mut Context<'_>,
-    ) -> Poll<Cut> {
+    ) -> Poll<Limit> {
         if self.limit == Limit::Unarmed {
-            let deadline = self.deadline.instant().map(Instant::from_std);
-            let attempt_end = self
-                .policy
-                .policy()
-                .attempt_timeout()
-                .map(|t| Instant::now() + t);
-            let (at, limit) = match (deadline, attempt_end) {
-                (None, None) => return Poll::Pending,
-                (Some(d), Some(a)) if a < d => (a, Limit::Attempt),
-                (Some(d), _) => (d, Limit::Deadline),
-                (None, Some(a)) => (a, Limit::Attempt),
+            let Some((at, limit)) = self.limit_end() else {
+                return Poll::Pending;
             };
             arm(timer.as_mut(), at);
             self.limit = limit;
         }
-        let Some(sleep) = timer.as_pin_mut() else {
-            return Poll::Pending;
-        };
-        ready!(sleep.poll(cx));
-        Poll::Ready(match self.limit {
-            Limit::Deadline => Cut::Deadline,
-            _ => Cut::Attempt,
-        })
+        match timer.as_pin_mut() {
+            Some(sleep) => sleep.poll(cx).map(|()| self.limit),
+            None => Poll::Pending,
+        }
     }
 
-    /// Records the outcome of the current attempt and decides what follows. On `Some(delay)` a
-    /// retry is scheduled (its tokens are pending); on `None` the call returns.
-    fn after(&mut self, outcome: Outcome) -> Option<Duration> {
+    /// The limit of the current phase if it has already passed (checked before sending, so that
+    /// an attempt is never sent once its time is up).
+    fn limit_passed(&self, timer: Pin<&mut Option<Sleep>>) -> Option<Limit> {
+        let sleep = timer.as_pin_mut()?;
+        (self.limit != Limit::Unarmed && Instant::now() >= sleep.deadline()).then_some(self.limit)
+    }
+
+    /// Records the outcome of the current attempt and decides what follows: `Some(instant)` to
+    /// sleep until before the next attempt (its tokens are pending), `None` to return.
+    fn after(&mut self, outcome: Outcome) -> Option<Instant>
+    where
+        P::Replay: Replay<Req>,
+        P::Hook: OnEvent,
+    {
         let attempt = self.attempt;
         let policy = self.policy.policy();
         let budget = policy.budget();
@@ -217,7 +259,10 @@ where
             budget.on_success(self.tokens.spent.take());
             return None;
         }
-        let can_replay = self.request.is_some();
+        let can_replay = self
+            .request
+            .as_ref()
+            .is_some_and(|r| policy.replay().may_replay(r, &outcome));
         match decide(
             &outcome,
             policy,
@@ -236,31 +281,31 @@ where
                 });
                 None
             }
-            Decision::Retry { delay, withdrawal } => {
+            Decision::Retry {
+                delay,
+                until,
+                withdrawal,
+            } => {
                 self.tokens.pending = Some(withdrawal);
                 policy.hook().on_event(&Event::Retry {
                     endpoint: None,
-                    attempt: attempt + 1,
+                    attempt: attempt.saturating_add(1),
                     delay,
                     budget_level: budget.level(),
                 });
-                Some(delay)
+                Some(Instant::from_std(until))
             }
         }
     }
 
-    /// The error for an attempt cut by the timer, when no retry follows.
-    fn cut_error(&self, cut: &Cut) -> S::Error
+    /// The error for an attempt cut by its timeout (or not ready within it), when no retry
+    /// follows.
+    fn timed_out(&self) -> S::Error
     where
-        S::Error: From<DeadlineExceeded> + From<AttemptTimedOut>,
+        S::Error: From<AttemptTimedOut>,
     {
-        match cut {
-            Cut::Deadline => DeadlineExceeded::new().into(),
-            Cut::Attempt => {
-                AttemptTimedOut::new(self.policy.policy().attempt_timeout().unwrap_or_default())
-                    .into()
-            }
-        }
+        let timeout = self.policy.policy().attempt_timeout().unwrap_or_default();
+        AttemptTimedOut::new(timeout).into()
     }
 }
 
@@ -279,18 +324,13 @@ where
         let mut this = self.project();
         let call = this.call;
         loop {
-            // What ended the current step: a result to classify, or a cut with the outcome it
-            // stands for.
-            let (outcome, result, cut) = match this.state.as_mut().project() {
+            let step = match this.state.as_mut().project() {
                 StateProj::Calling { fut } => match fut.poll(cx) {
-                    Poll::Ready(result) => {
-                        let classifier = call.policy.policy().classifier();
-                        (outcome_of(classifier, &result), Some(result), None)
-                    }
-                    Poll::Pending => {
-                        let cut = ready!(call.poll_limit(this.timer.as_mut(), cx));
-                        (Outcome::timeout(), None, Some(cut))
-                    }
+                    Poll::Ready(result) => Step::Finished(result),
+                    Poll::Pending => Step::Cut {
+                        cut: ready!(call.poll_limit(this.timer.as_mut(), cx)),
+                        sent: true,
+                    },
                 },
                 StateProj::Sleeping => {
                     if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
@@ -301,65 +341,86 @@ where
                     continue;
                 }
                 StateProj::Readying => match call.service.poll_ready(cx) {
-                    Poll::Ready(Ok(())) => {
-                        let Some(req) = call.request.take() else {
-                            unreachable!("a retry is only scheduled with a copy of the request")
-                        };
-                        let policy = call.policy.policy();
-                        if policy.backoff().remaining(&call.cursor) > 0 {
-                            call.request = policy.replay().replay(&req);
+                    Poll::Ready(Ok(())) => match call.limit_passed(this.timer.as_mut()) {
+                        Some(cut) => Step::Cut { cut, sent: false },
+                        None => {
+                            let Some(req) = call.request.take() else {
+                                unreachable!("an attempt is only scheduled with a request")
+                            };
+                            let fut = call.send(req);
+                            this.state.set(State::Calling { fut });
+                            continue;
                         }
-                        call.tokens.spent = call.tokens.pending.take();
-                        call.attempt += 1;
-                        let fut = call.service.call(req);
-                        this.state.set(State::Calling { fut });
-                        continue;
-                    }
+                    },
                     Poll::Ready(Err(e)) => {
                         call.refund_pending();
+                        let policy = call.policy.policy();
+                        policy.hook().on_event(&Event::GaveUp {
+                            endpoint: None,
+                            attempts: call.attempt,
+                            reason: GiveUpReason::NotReady,
+                            budget_level: policy.budget().level(),
+                        });
                         this.state.set(State::Done);
                         return Poll::Ready(Err(e));
                     }
-                    Poll::Pending => {
-                        let cut = ready!(call.poll_limit(this.timer.as_mut(), cx));
-                        // The attempt was never sent: its tokens go back.
-                        call.refund_pending();
-                        (Outcome::not_sent(), None, Some(cut))
-                    }
+                    Poll::Pending => Step::Cut {
+                        cut: ready!(call.poll_limit(this.timer.as_mut(), cx)),
+                        sent: false,
+                    },
                 },
                 StateProj::Done => panic!("ResponseFuture polled after completion"),
             };
-            if let Some(Cut::Deadline) = cut {
-                let hook = call.policy.policy().hook();
-                hook.on_event(&Event::Attempt {
-                    endpoint: None,
-                    attempt: call.attempt,
-                    outcome,
-                });
-                hook.on_event(&Event::DeadlineExceeded {
-                    endpoint: None,
-                    attempt: call.attempt,
-                });
-                this.state.set(State::Done);
-                return Poll::Ready(Err(DeadlineExceeded::new().into()));
-            }
+            let (outcome, result) = match step {
+                Step::Finished(result) => {
+                    let outcome = outcome_of(call.policy.policy().classifier(), &result);
+                    (outcome, Some(result))
+                }
+                Step::Cut { cut, sent } => {
+                    let outcome = if sent {
+                        Outcome::timeout()
+                    } else {
+                        // The attempt never got its service ready: it was not sent, and its
+                        // tokens go back; it still counts as an attempt of the schedule.
+                        call.refund_pending();
+                        call.attempt = call.attempt.saturating_add(1);
+                        Outcome::not_sent()
+                    };
+                    if cut == Limit::Deadline {
+                        let hook = call.policy.policy().hook();
+                        let attempt = call.attempt;
+                        hook.on_event(&Event::Attempt {
+                            endpoint: None,
+                            attempt,
+                            outcome,
+                        });
+                        hook.on_event(&Event::DeadlineExceeded {
+                            endpoint: None,
+                            attempt,
+                        });
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(DeadlineExceeded::new().into()));
+                    }
+                    (outcome, None)
+                }
+            };
             match call.after(outcome) {
                 None => {
                     this.state.set(State::Done);
-                    return Poll::Ready(match (result, cut) {
-                        (Some(result), _) => result,
-                        (None, cut) => Err(call.cut_error(&cut.unwrap_or(Cut::Attempt))),
-                    });
+                    return Poll::Ready(result.unwrap_or_else(|| Err(call.timed_out())));
                 }
-                Some(delay) => {
+                Some(until) => {
                     drop(result);
-                    if delay.is_zero() {
+                    if until <= Instant::now() {
+                        // No sleep: go straight to readiness, but yield first so that a service
+                        // failing at once with zero delays cannot hold the thread.
                         call.limit = Limit::Unarmed;
                         this.state.set(State::Readying);
-                    } else {
-                        arm(this.timer.as_mut(), Instant::now() + delay);
-                        this.state.set(State::Sleeping);
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
                     }
+                    arm(this.timer.as_mut(), until);
+                    this.state.set(State::Sleeping);
                 }
             }
         }

@@ -24,8 +24,9 @@
 //!   is not started: the last result is returned at once instead.
 //! - **Attempt timeout**: an attempt still running after it is dropped and counts as
 //!   `Transient { Timeout }` (costing the budget's timeout cost if retried). If no retry follows,
-//!   the caller gets [`AttemptTimedOut`]. For a retry, the timeout also bounds waiting for the
-//!   service to become ready.
+//!   the caller gets [`AttemptTimedOut`]. For a retry, it also bounds waiting for the service to
+//!   become ready; the attempt then gets a full timeout of its own (within the deadline), and is
+//!   never sent once the deadline or that wait's limit has passed.
 //! - **Push-back**: a `Retry-After` hint makes the delay `max(schedule delay, hint)`. A hint
 //!   above the cap, or one that would cross the deadline, returns the server's answer at once.
 //!   A hint uses a retry of the schedule like any other failure; after the last retry it adds
@@ -44,8 +45,15 @@
 //! cost; `Rejected` and `Local` results deposit nothing. An empty bucket returns the last result.
 //!
 //! A retry waits for the service to be ready (`poll_ready`) after its sleep. An error from
-//! `poll_ready` is returned as it is; waiting longer than the attempt timeout counts as
-//! `Transient { NotSent }` for that attempt, which may itself be retried.
+//! `poll_ready` is returned as it is; waiting longer than the attempt timeout counts as an
+//! attempt with outcome `Transient { NotSent }` (it uses a retry of the schedule, costs nothing,
+//! and may itself be retried).
+//!
+//! Whether a request may be sent again is the [`Replay`] hook's: it copies the request before
+//! the first attempt, and may decline to send the copy after a given outcome (for example, a
+//! POST only after `NotSent`). The deadline is measured from the call on tokio's clock (so a
+//! paused test clock controls it), and [`RetryPolicy::run`] calls its closure for the first
+//! time when first polled.
 //!
 //! # Performance
 //!
@@ -252,7 +260,7 @@ impl<C, R, H> RetryPolicy<C, R, H> {
         H: OnEvent,
         E: From<DeadlineExceeded> + From<AttemptTimedOut> + 'static,
     {
-        ResponseFuture::start(FnService(f), (), self.clone(), self.next_seed())
+        ResponseFuture::lazy(FnService(f), (), self.clone(), self.next_seed())
     }
 }
 

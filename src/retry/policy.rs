@@ -137,7 +137,7 @@ impl<C, R, H> RetryPolicy<C, R, H> {
     }
 }
 
-impl<C: fmt::Debug, R: fmt::Debug, H> fmt::Debug for RetryPolicy<C, R, H> {
+impl<C, R, H> fmt::Debug for RetryPolicy<C, R, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
         f.debug_struct("RetryPolicy")
@@ -146,8 +146,8 @@ impl<C: fmt::Debug, R: fmt::Debug, H> fmt::Debug for RetryPolicy<C, R, H> {
             .field("deadline", &i.settings.deadline)
             .field("attempt_timeout", &i.settings.attempt_timeout)
             .field("retry_after_cap", &i.settings.retry_after_cap)
-            .field("classifier", &i.classifier)
-            .field("replay", &i.replay)
+            .field("classifier", &std::any::type_name::<C>())
+            .field("replay", &std::any::type_name::<R>())
             .finish_non_exhaustive()
     }
 }
@@ -162,14 +162,14 @@ pub struct RetryPolicyBuilder<C = DefaultClassifier, R = CloneReplay, H = ()> {
     hook: H,
 }
 
-impl<C: fmt::Debug, R: fmt::Debug, H> fmt::Debug for RetryPolicyBuilder<C, R, H> {
+impl<C, R, H> fmt::Debug for RetryPolicyBuilder<C, R, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryPolicyBuilder")
             .field("settings", &self.settings)
             .field("budget", &self.budget)
             .field("seed", &self.seed)
-            .field("classifier", &self.classifier)
-            .field("replay", &self.replay)
+            .field("classifier", &std::any::type_name::<C>())
+            .field("replay", &std::any::type_name::<R>())
             .finish_non_exhaustive()
     }
 }
@@ -197,16 +197,16 @@ impl<C, R, H> RetryPolicyBuilder<C, R, H> {
         self
     }
 
-    /// The longest one attempt may run (including waiting for the service to be ready for a
-    /// retry); an attempt cut by it counts as `Transient { Timeout }` and may be retried.
-    /// Default: none.
+    /// The longest one attempt may run; an attempt cut by it counts as `Transient { Timeout }`
+    /// and may be retried. It also bounds, separately, waiting for the service to be ready for a
+    /// retry. A timeout too long to represent as an instant means none. Default: none.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.settings.attempt_timeout = Some(timeout);
         self
     }
 
     /// The longest `Retry-After` hint honoured; a longer hint ends the call with the server's
-    /// answer at once. Default: 20 s.
+    /// answer at once (so does a delay too long to represent as an instant). Default: 20 s.
     pub fn retry_after_cap(mut self, cap: Duration) -> Self {
         self.settings.retry_after_cap = cap;
         self
@@ -337,17 +337,19 @@ pub(crate) enum Decision {
     Return,
     /// Return the result: it was retryable, but no further attempt is allowed.
     GiveUp(GiveUpReason),
-    /// Sleep `delay`, then send another attempt paid for by `withdrawal`.
+    /// Sleep `delay`, until `until`, then send another attempt paid for by `withdrawal`.
     Retry {
         delay: Duration,
+        until: Instant,
         withdrawal: Withdrawal,
     },
 }
 
 /// The rule, in the order the checks apply: only a transient outcome is retried; it needs a
-/// retry left in the schedule, a copy of the request, a `Retry-After` hint within the cap (the
-/// delay is the larger of the hint and the schedule), room for an attempt before the deadline
-/// after the delay, and the attempt's cost in the budget. `now` is read only with a deadline.
+/// retry left in the schedule, a copy of the request that may be replayed after this outcome, a
+/// `Retry-After` hint within the cap (the delay is the larger of the hint and the schedule), a
+/// delay whose end is a representable instant, room for an attempt before the deadline after the
+/// delay, and the attempt's cost in the budget. `now` is read once, only for a retryable outcome.
 pub(crate) fn decide<C, R, H>(
     outcome: &Outcome,
     policy: &RetryPolicy<C, R, H>,
@@ -372,11 +374,19 @@ pub(crate) fn decide<C, R, H>(
         Some(hint) => scheduled.max(hint),
         None => scheduled,
     };
-    if deadline.is_some() && !deadline.fits_after(now(), delay) {
+    let now = now();
+    let Some(until) = now.checked_add(delay) else {
+        return Decision::GiveUp(GiveUpReason::DelayOutOfRange);
+    };
+    if !deadline.fits_after(now, delay) {
         return Decision::GiveUp(GiveUpReason::Deadline);
     }
     match policy.budget().try_withdraw(outcome) {
-        Some(withdrawal) => Decision::Retry { delay, withdrawal },
+        Some(withdrawal) => Decision::Retry {
+            delay,
+            until,
+            withdrawal,
+        },
         None => Decision::GiveUp(GiveUpReason::BudgetExhausted),
     }
 }
@@ -423,7 +433,10 @@ mod tests {
 
     fn retry_after(d: Decision) -> Duration {
         match d {
-            Decision::Retry { delay, .. } => delay,
+            Decision::Retry { delay, until, .. } => {
+                assert!(until.duration_since(Instant::now()) <= delay);
+                delay
+            }
             other => panic!("expected a retry, got {other:?}"),
         }
     }
@@ -504,6 +517,26 @@ mod tests {
             Decision::GiveUp(GiveUpReason::Deadline)
         );
         assert_eq!(c.budget.level(), Some(500), "nothing withdrawn");
+    }
+
+    #[test]
+    fn an_unrepresentable_delay_gives_up() {
+        let policy = RetryPolicy::builder()
+            .retry_after_cap(Duration::MAX)
+            .build()
+            .unwrap();
+        let mut cursor = Backoff::standard().cursor(0);
+        let hint = Outcome::throttled(Some(Duration::MAX));
+        let d = decide(
+            &hint,
+            &policy,
+            &mut cursor,
+            true,
+            Deadline::none(),
+            Instant::now,
+        );
+        assert_eq!(d, Decision::GiveUp(GiveUpReason::DelayOutOfRange));
+        assert_eq!(policy.budget().level(), Some(500));
     }
 
     #[test]

@@ -37,6 +37,20 @@ fn own_errors_in_every_shape() -> Vec<(&'static str, Outcome)> {
         ),
         ("source chain", c.classify(&Err::<(), _>(chained))),
         ("box dyn error", c.classify(&Err::<(), _>(dyn_error))),
+        (
+            "io error inside a box",
+            c.classify(&Err::<(), BoxError>(Box::new(std::io::Error::from(
+                DeadlineExceeded::new(),
+            )))),
+        ),
+        (
+            "io error deep in a chain",
+            c.classify(&Err::<(), BoxError>(Box::new(Wrapper(Box::new(
+                std::io::Error::from(steadfast::AttemptTimedOut::new(
+                    std::time::Duration::from_secs(1),
+                )),
+            ))))),
+        ),
     ]
 }
 

@@ -479,6 +479,191 @@ async fn readiness_for_a_retry_is_bounded_by_the_attempt_timeout() {
     assert_eq!(budget.level(), Some(500), "so its tokens came back");
 }
 
+#[tokio::test(start_paused = true)]
+async fn readiness_near_the_limit_sends_with_a_fresh_attempt_timeout() {
+    // Retry sleeps until 100 ms; the service is ready at 390 ms, within the 300 ms readiness
+    // limit; the attempt then gets its own 300 ms and answers after 50 ms.
+    let svc = Scripted::new([
+        Step::Status(500),
+        Step::After(ms(50), Box::new(Step::Status(200))),
+    ]);
+    let mut retry = layered(
+        builder(Backoff::constant(ms(100), 1)).attempt_timeout(ms(300)),
+        &svc,
+    );
+    let fut = retry.ready().await.unwrap().call(1);
+    tokio::time::sleep(ms(1)).await; // let nothing run yet: the call is not polled
+    svc.not_ready_for(ms(389));
+    let start = Instant::now();
+    assert_eq!(status(fut.await), 200);
+    assert_eq!(svc.instants(), [ms(0), ms(390)]);
+    assert_eq!(start.elapsed(), ms(439));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_is_never_sent_once_the_deadline_has_passed() {
+    let svc = Scripted::failing(1);
+    let rec = Recorder::default();
+    let budget = RetryBudget::standard();
+    let mut retry = layered(
+        builder(Backoff::constant(ms(100), 1))
+            .deadline(ms(400))
+            .budget(budget.clone())
+            .on_event(rec.clone()),
+        &svc,
+    );
+    let start = Instant::now();
+    let fut = retry.ready().await.unwrap().call(1);
+    // Ready exactly at the deadline, in the very poll that the deadline's timer causes.
+    svc.ready_from(start + ms(400));
+    let err = fut.await.unwrap_err();
+    assert!(err.is::<DeadlineExceeded>(), "{err}");
+    assert_eq!(start.elapsed(), ms(400));
+    assert_eq!(svc.count(), 1, "the retry was not sent at the deadline");
+    assert_eq!(budget.level(), Some(500), "its tokens came back");
+    assert_eq!(
+        rec.take(),
+        [
+            Rec::Attempt(1, Outcome::failed()),
+            Rec::Retry(2, ms(100), Some(495)),
+            Rec::Attempt(2, Outcome::not_sent()),
+            Rec::Deadline(2),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_not_ready_in_time_is_numbered_and_retried_for_free() {
+    let svc = Scripted::failing(1);
+    let rec = Recorder::default();
+    let budget = RetryBudget::standard();
+    let mut retry = layered(
+        builder(Backoff::constant(ms(100), 2))
+            .attempt_timeout(ms(300))
+            .budget(budget.clone())
+            .on_event(rec.clone()),
+        &svc,
+    );
+    let fut = retry.ready().await.unwrap().call(1);
+    svc.not_ready_for(ms(550));
+    assert_eq!(status(fut.await), 200);
+    assert_eq!(svc.instants(), [ms(0), ms(550)]);
+    assert_eq!(
+        rec.take(),
+        [
+            Rec::Attempt(1, Outcome::failed()),
+            Rec::Retry(2, ms(100), Some(495)),
+            Rec::Attempt(2, Outcome::not_sent()),
+            Rec::Retry(3, ms(100), Some(495)),
+            Rec::Attempt(3, Outcome::Success),
+        ]
+    );
+    assert_eq!(budget.level(), Some(500));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poll_ready_error_ends_the_call_with_it() {
+    let svc = Scripted::failing(1);
+    let rec = Recorder::default();
+    let budget = RetryBudget::standard();
+    let mut retry = layered(
+        builder(Backoff::standard())
+            .budget(budget.clone())
+            .on_event(rec.clone()),
+        &svc,
+    );
+    let fut = retry.ready().await.unwrap().call(1);
+    svc.fail_ready("connection pool closed");
+    assert_eq!(fut.await.unwrap_err().to_string(), "connection pool closed");
+    assert_eq!(svc.count(), 1);
+    assert_eq!(budget.level(), Some(500));
+    assert_eq!(
+        rec.take().last(),
+        Some(&Rec::GaveUp(1, GiveUpReason::NotReady))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn absurd_durations_never_panic() {
+    // An attempt timeout too long to represent is no attempt timeout.
+    let svc = Scripted::new([Step::Hang]);
+    let mut retry = layered(
+        builder(Backoff::standard())
+            .attempt_timeout(Duration::MAX)
+            .deadline(secs(1)),
+        &svc,
+    );
+    assert!(call(&mut retry).await.unwrap_err().is::<DeadlineExceeded>());
+    let svc = Scripted::new([Step::After(secs(3), Box::new(Step::Status(200)))]);
+    let mut retry = layered(
+        builder(Backoff::standard()).attempt_timeout(Duration::MAX),
+        &svc,
+    );
+    assert_eq!(status(call(&mut retry).await), 200);
+    // A hint too long to sleep gives up with the server's answer.
+    let svc = Scripted::new([Step::Hint(429, Duration::MAX)]);
+    let rec = Recorder::default();
+    let mut retry = layered(
+        builder(Backoff::standard())
+            .retry_after_cap(Duration::MAX)
+            .on_event(rec.clone()),
+        &svc,
+    );
+    assert_eq!(status(call(&mut retry).await), 429);
+    assert_eq!(
+        rec.take().last(),
+        Some(&Rec::GaveUp(1, GiveUpReason::DelayOutOfRange))
+    );
+    // Huge schedules and retry counts.
+    let huge = Backoff::exponential(Duration::MAX, 1e300, Duration::MAX, u32::MAX).unwrap();
+    let svc = Scripted::failing(1);
+    let mut retry = layered(builder(huge).deadline(secs(5)), &svc);
+    assert_eq!(
+        status(call(&mut retry).await),
+        500,
+        "the sleep does not fit the deadline"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_delay_retries_yield_to_other_tasks() {
+    let svc = Scripted::failing(1000);
+    let mut retry = layered(
+        builder(Backoff::constant(Duration::ZERO, 1000)).budget(RetryBudget::unlimited()),
+        &svc,
+    );
+    let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let t = ticks.clone();
+    let other = tokio::spawn(async move {
+        loop {
+            t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::task::yield_now().await;
+        }
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(status(call(&mut retry).await), 200);
+    other.abort();
+    assert_eq!(svc.count(), 1001);
+    assert!(
+        ticks.load(std::sync::atomic::Ordering::Relaxed) > 100,
+        "the other task ran meanwhile"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn decorrelated_jitter_through_the_layer_stays_within_base_and_cap() {
+    let b = Backoff::exponential(ms(100), 2.0, ms(1000), 6)
+        .unwrap()
+        .with_jitter(steadfast::Jitter::Decorrelated);
+    let svc = Scripted::failing(6);
+    let mut retry = layered(builder(b).seed(3), &svc);
+    assert_eq!(status(call(&mut retry).await), 200);
+    let t = svc.instants();
+    for gap in t.windows(2).map(|w| w[1] - w[0]) {
+        assert!(gap >= ms(100) && gap <= ms(1000), "{t:?}");
+    }
+}
+
 // ---------------------------------------------------------------- push-back
 
 async fn second_call_after_hint(hint: Duration) -> Vec<Duration> {
@@ -563,6 +748,47 @@ async fn a_request_the_replay_hook_declines_is_sent_once() {
     let mut retry = layered(builder(Backoff::standard()).replay(odd_only), &svc);
     assert_eq!(status(retry.ready().await.unwrap().call(9).await), 200);
     assert_eq!(svc.requests(), [9, 9]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_copy_may_be_declined_after_an_outcome_that_may_have_been_applied() {
+    /// Copies every request, but sends the copy only if the first never reached the server.
+    #[derive(Clone)]
+    struct OnlyIfNotSent;
+    impl steadfast::replay::Replay<u32> for OnlyIfNotSent {
+        fn replay(&self, r: &u32) -> Option<u32> {
+            Some(*r)
+        }
+        fn may_replay(&self, _: &u32, after: &Outcome) -> bool {
+            !after.may_have_been_applied()
+        }
+    }
+    let refused: Classifier = |r| match r {
+        Err(e) if e.to_string() == "refused" => Outcome::not_sent(),
+        other => support::classify(other),
+    };
+    let svc = Scripted::new([Step::Status(503)]);
+    let mut retry = RetryLayer::new(
+        RetryPolicy::builder()
+            .classifier(refused)
+            .replay(OnlyIfNotSent)
+            .build()
+            .unwrap(),
+    )
+    .layer(svc.clone());
+    assert_eq!(status(call(&mut retry).await), 503);
+    assert_eq!(svc.count(), 1, "a 503 may have been applied: not replayed");
+    let svc = Scripted::new([Step::Err("refused")]);
+    let mut retry = RetryLayer::new(
+        RetryPolicy::builder()
+            .classifier(refused)
+            .replay(OnlyIfNotSent)
+            .build()
+            .unwrap(),
+    )
+    .layer(svc.clone());
+    assert_eq!(status(call(&mut retry).await), 200);
+    assert_eq!(svc.count(), 2, "never sent: replayed");
 }
 
 // ---------------------------------------------------------------- cancellation
@@ -729,6 +955,20 @@ async fn run_retries_an_async_closure_on_the_same_schedule() {
     assert_eq!(answer, 3);
     assert_eq!(*calls.lock().unwrap(), [ms(0), ms(500), ms(1500)]);
     assert_eq!(policy.budget().level(), Some(495));
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_calls_nothing_until_polled() {
+    let policy = RetryPolicy::default();
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let fut = policy.run(|| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        async { Ok::<_, BoxError>(()) }
+    });
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 0);
+    fut.await.unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -45,8 +45,13 @@ struct State {
     start: Instant,
     calls: Vec<Duration>,
     requests: Vec<u32>,
-    /// While set, `poll_ready` stays pending.
+    /// While set, `poll_ready` stays pending (and wakes its callers when cleared).
     not_ready: bool,
+    waiting: Vec<std::task::Waker>,
+    /// When set, `poll_ready` fails with it.
+    ready_error: Option<&'static str>,
+    /// When set, `poll_ready` is pending (registering no wake-up of its own) until this instant.
+    ready_from: Option<Instant>,
     /// Futures still alive (created and not yet dropped).
     live: usize,
 }
@@ -60,6 +65,9 @@ impl Scripted {
                 calls: Vec::new(),
                 requests: Vec::new(),
                 not_ready: false,
+                waiting: Vec::new(),
+                ready_error: None,
+                ready_from: None,
                 live: 0,
             })),
         }
@@ -91,7 +99,31 @@ impl Scripted {
     }
 
     pub fn set_not_ready(&self, not_ready: bool) {
-        self.state.lock().unwrap().not_ready = not_ready;
+        let mut s = self.state.lock().unwrap();
+        s.not_ready = not_ready;
+        if !not_ready {
+            s.waiting.drain(..).for_each(|w| w.wake());
+        }
+    }
+
+    /// Not ready from now until `after` has passed (on tokio's clock).
+    pub fn not_ready_for(&self, after: Duration) {
+        self.set_not_ready(true);
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            me.set_not_ready(false);
+        });
+    }
+
+    /// Ready only from `at` on, and only when polled for another reason then: the caller's own
+    /// timers decide when it is polled.
+    pub fn ready_from(&self, at: Instant) {
+        self.state.lock().unwrap().ready_from = Some(at);
+    }
+
+    pub fn fail_ready(&self, error: &'static str) {
+        self.state.lock().unwrap().ready_error = Some(error);
     }
 }
 
@@ -132,8 +164,14 @@ impl tower::Service<u32> for Scripted {
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Resp, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        if self.state.lock().unwrap().not_ready {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        let mut s = self.state.lock().unwrap();
+        if let Some(e) = s.ready_error {
+            Poll::Ready(Err(e.into()))
+        } else if s.not_ready {
+            s.waiting.push(cx.waker().clone());
+            Poll::Pending
+        } else if s.ready_from.is_some_and(|t| Instant::now() < t) {
             Poll::Pending
         } else {
             Poll::Ready(Ok(()))
