@@ -32,6 +32,29 @@ use std::time::{Duration, Instant};
 
 pub use crate::error::DeadlineExceeded;
 
+/// The current instant, given or read lazily: an [`Instant`], or a closure that reads a clock.
+///
+/// The pure core takes `now` through this trait so that a caller on a hot path passes a closure
+/// and pays for a clock read only when the core needs one.
+pub trait Now {
+    /// The instant.
+    fn now(self) -> Instant;
+}
+
+impl Now for Instant {
+    #[inline]
+    fn now(self) -> Instant {
+        self
+    }
+}
+
+impl<F: FnOnce() -> Instant> Now for F {
+    #[inline]
+    fn now(self) -> Instant {
+        self()
+    }
+}
+
 /// The instant by which a request must be done, or none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Deadline {

@@ -94,6 +94,26 @@ impl AttemptTimedOut {
     }
 }
 
+/// A circuit breaker rejected the call without sending it: the dependency is considered down.
+///
+/// Returned at once by the [breaker layer](crate::breaker), whose error type is
+/// [`BoxError`]; downcast to read [`retry_in`](Self::retry_in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("circuit breaker open")]
+#[non_exhaustive]
+pub struct BreakerOpen {
+    /// How long until the breaker admits probes, when it is known (not while it is forced open,
+    /// nor while it is half-open with every probe slot taken).
+    pub retry_in: Option<std::time::Duration>,
+}
+
+impl BreakerOpen {
+    /// The error, with the time until the breaker admits probes if known.
+    pub const fn new(retry_in: Option<std::time::Duration>) -> Self {
+        BreakerOpen { retry_in }
+    }
+}
+
 impl From<AttemptTimedOut> for std::io::Error {
     fn from(e: AttemptTimedOut) -> Self {
         std::io::Error::new(std::io::ErrorKind::TimedOut, e)

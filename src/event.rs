@@ -27,6 +27,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::breaker::{BreakerState, TransitionReason};
 use crate::classify::Outcome;
 
 /// Something a layer did, with what metrics need to count it.
@@ -70,6 +71,20 @@ pub enum Event<'a> {
         reason: GiveUpReason,
         /// Tokens in the budget (`None`: unlimited).
         budget_level: Option<u32>,
+    },
+    /// A circuit breaker changed state.
+    #[non_exhaustive]
+    BreakerTransition {
+        /// The breaker's name, if it was given one.
+        breaker: Option<&'a str>,
+        /// The state it left.
+        from: BreakerState,
+        /// The state it entered.
+        to: BreakerState,
+        /// Why.
+        reason: TransitionReason,
+        /// The generation of the new state.
+        generation: u64,
     },
     /// The deadline cut an attempt in flight: the caller gets
     /// [`DeadlineExceeded`](crate::DeadlineExceeded).
@@ -140,8 +155,8 @@ where
 }
 
 /// Emits every event as a `tracing` event with structured fields, under the target
-/// `steadfast`: attempts at `DEBUG` (`WARN` for a failure), retries at `INFO`, giving up and
-/// deadline cuts at `WARN`.
+/// `steadfast`: attempts at `DEBUG` (`WARN` for a failure), retries at `INFO`, giving up,
+/// deadline cuts and breaker transitions at `WARN`.
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 #[derive(Debug, Clone, Copy, Default)]
@@ -181,6 +196,15 @@ impl OnEvent for TracingEvents {
             }
             Event::DeadlineExceeded { endpoint, attempt } => {
                 warn!(target: "steadfast", endpoint, attempt, "deadline exceeded");
+            }
+            Event::BreakerTransition {
+                breaker,
+                from,
+                to,
+                reason,
+                generation,
+            } => {
+                warn!(target: "steadfast", breaker, %from, %to, ?reason, generation, "circuit breaker transition");
             }
         }
     }

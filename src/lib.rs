@@ -26,6 +26,10 @@
 //! # }
 //! ```
 //!
+//! - [`breaker`]: circuit breakers with consecutive and failure-rate trips, half-open probing,
+//!   generations and manual control ([`CircuitBreaker`], [`CircuitBreakerLayer`]); the permit
+//!   API drives one from any loop (the failover uses it per region).
+//!
 //! # The core
 //!
 //! Plain Rust, with no runtime: every decision is a function of its inputs and of `now` passed
@@ -54,6 +58,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backoff;
+pub mod breaker;
 pub mod budget;
 pub mod classify;
 pub mod deadline;
@@ -64,9 +69,10 @@ pub mod retry;
 mod rng;
 
 pub use backoff::{Backoff, Jitter};
+pub use breaker::{CircuitBreaker, CircuitBreakerLayer};
 pub use budget::RetryBudget;
 pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
-pub use error::{AttemptTimedOut, BoxError, ConfigError, DeadlineExceeded};
+pub use error::{AttemptTimedOut, BoxError, BreakerOpen, ConfigError, DeadlineExceeded};
 pub use event::{Event, OnEvent};
 pub use retry::{Retry, RetryLayer, RetryPolicy};

@@ -1,0 +1,424 @@
+//! Circuit breakers: leave a sick dependency alone, and find its recovery with a few probes.
+//!
+//! # Why a breaker
+//!
+//! When a dependency is down, every call to it waits for a timeout and then fails: callers pile
+//! up, threads and connections are held, and the retries of every client keep the dependency
+//! from recovering. A breaker notices that calls are failing, *opens*, and for a while rejects
+//! calls at once, without touching the dependency. Then it lets a few *probe* calls through
+//! (*half-open*): if they succeed, the dependency has recovered and the breaker *closes*; if one
+//! fails, it opens again. Real requests are the probes, so recovery is found without a separate
+//! health check (the failover layer adds those), and a failed probe costs one request, which
+//! the failover hops to another region.
+//!
+//! # States and rules
+//!
+//! | state | admits | leaves when |
+//! | --- | --- | --- |
+//! | Closed | every call | a trip rule fires → Open |
+//! | Open | nothing (`BreakerOpen { retry_in }`) | the open duration passes, or a health signal arrives → HalfOpen |
+//! | HalfOpen | up to `probes` calls at once | `required_successes` probes succeed → Closed; one fails, or they take longer than the maximum wait → Open |
+//! | ForcedOpen | nothing | an operator calls [`reset`](CircuitBreaker::reset) |
+//! | Disabled | every call, recording nothing | an operator calls [`reset`](CircuitBreaker::reset) |
+//!
+//! Trip rules (Closed → Open): **consecutive failures** (default 5), or the **failure rate** over
+//! a sliding window of the last `window` counted calls (default: at least 50 % of the last 100,
+//! evaluated as soon as the window holds `minimum_calls` = 20 calls, not only once it is full).
+//! What counts is [`Outcome::breaker_effect`](crate::Outcome::breaker_effect): `NotSent`,
+//! `Timeout` and `Failed` are failures; `Rejected` (a 404), `Throttled` (push-back) and `Local`
+//! are ignored, unless `rejected_counts_as_success` is set.
+//!
+//! The open duration (default 30 s) may grow with each consecutive trip (`open_growth`, up to
+//! `max_open_duration`), and goes back to its base when the breaker closes.
+//!
+//! # Permits and generations
+//!
+//! Every state has a *generation*, advanced by every transition. Admission returns a
+//! [`Permit`] stamped with the generation, and the outcome is recorded through it. An outcome
+//! from an older generation changes nothing: a slow success admitted before an outage can never
+//! close a half-open breaker, and a failure from before a reset cannot count against the new
+//! window. A permit dropped unused gives its half-open slot back, so a cancelled probe never
+//! leaves the breaker stuck half-open (and the maximum half-open wait reopens it if probes hang).
+//!
+//! # Time
+//!
+//! The breaker itself reads no clock: every method that needs the time takes `now`. Feed it
+//! from one clock. The layer uses tokio's ([`tokio::time::Instant`], converted with
+//! `into_std()`), so that `tokio::time::pause()` controls it in tests; a caller driving the same
+//! breaker by hand alongside the layer must pass instants from that clock too, not
+//! `std::time::Instant::now()`, which does not advance with a paused tokio clock.
+//!
+//! # Cost
+//!
+//! The closed path takes no lock, allocates nothing and reads no clock: admission is one load of
+//! the state word, and a success adds one to a counter on a cache line of the calling thread's
+//! own. Failures and transitions take a lock, and bring the ordered window up to date then. The
+//! one approximation this brings: a success recorded at the same moment as a failure, on another
+//! thread, may be placed just after that failure in the window rather than just before it (the
+//! counts are exact; only the order of outcomes that raced may differ).
+//!
+//! # Examples
+//!
+//! The pure permit API, as a failover or any custom loop uses it:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use steadfast::breaker::{BreakerState, CircuitBreaker};
+//! use steadfast::Outcome;
+//!
+//! let breaker = CircuitBreaker::builder().consecutive_failures(2).build()?;
+//! let t0 = Instant::now();
+//! for _ in 0..2 {
+//!     let permit = breaker.try_acquire(t0).expect("closed");
+//!     permit.record(&Outcome::failed(), t0);
+//! }
+//! assert_eq!(breaker.state(), BreakerState::Open);
+//! let rejected = breaker.try_acquire(t0 + Duration::from_secs(10)).unwrap_err();
+//! assert_eq!(rejected.retry_in, Some(Duration::from_secs(20)));
+//! // After the open duration, a probe is admitted.
+//! let probe = breaker.try_acquire(t0 + Duration::from_secs(30)).expect("a probe");
+//! assert_eq!(breaker.state(), BreakerState::HalfOpen);
+//! # drop(probe);
+//! # Ok::<(), steadfast::ConfigError>(())
+//! ```
+//!
+//! As a tower layer:
+//!
+//! ```
+//! use steadfast::breaker::{CircuitBreaker, CircuitBreakerLayer};
+//! use steadfast::BoxError;
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let breaker = CircuitBreaker::builder().name("payments").build()?;
+//! let svc = CircuitBreakerLayer::new(breaker.clone())
+//!     .layer(service_fn(|x: u32| async move { Ok::<_, BoxError>(x * 2) }));
+//! assert_eq!(svc.oneshot(21).await?, 42);
+//! # Ok(())
+//! # }
+//! ```
+
+mod future;
+mod layer;
+mod state;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use self::future::ResponseFuture;
+pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
+pub use self::state::{BreakerState, MAX_PROBES, MAX_WINDOW, Rejected, Snapshot, TransitionReason};
+use self::state::{Config, DEFAULT, Shared, Ticket};
+use crate::classify::Outcome;
+use crate::deadline::Now;
+pub use crate::error::BreakerOpen;
+use crate::error::ConfigError;
+use crate::event::OnEvent;
+
+/// A circuit breaker. See the [module docs](self).
+///
+/// # Clone
+///
+/// A cheap handle: clones share one breaker (one state, one window). Give each guarded
+/// dependency its own breaker, and one breaker to every service that calls that dependency.
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.shared.fmt(f)
+    }
+}
+
+impl Default for CircuitBreaker {
+    /// A breaker with every default (see [`CircuitBreaker::builder`]).
+    fn default() -> Self {
+        CircuitBreaker {
+            shared: Arc::new(Shared::new(DEFAULT, None, None)),
+        }
+    }
+}
+
+impl CircuitBreaker {
+    /// A builder with every default.
+    pub fn builder() -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder {
+            config: DEFAULT,
+            name: None,
+            hook: None,
+        }
+    }
+
+    /// Admits a call (a [`Permit`] to record its outcome through), or rejects it. `now` is an
+    /// [`Instant`] or a closure reading a clock; it is read only when the breaker is not closed.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] while open, forced open, or half-open with every probe slot taken.
+    #[inline]
+    pub fn try_acquire(&self, now: impl Now) -> Result<Permit<&CircuitBreaker>, Rejected> {
+        Permit::acquire(self, now)
+    }
+
+    /// The current state.
+    #[inline]
+    pub fn state(&self) -> BreakerState {
+        self.shared.state().1
+    }
+
+    /// The current state's generation.
+    pub fn generation(&self) -> u64 {
+        self.shared.state().0
+    }
+
+    /// The breaker's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.shared.name.as_deref()
+    }
+
+    /// A consistent view of the state, the window and the timers at `now`.
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        self.shared.snapshot(now)
+    }
+
+    /// An external sign of health (a passing health check): an open breaker moves to HalfOpen
+    /// at once, so probes can confirm the recovery. It never overrides a forced-open breaker,
+    /// and does nothing in any other state.
+    pub fn signal_healthy(&self, now: Instant) {
+        let (generation, state) = self.shared.state();
+        if state == BreakerState::Open {
+            self.shared.transition(
+                generation,
+                BreakerState::HalfOpen,
+                TransitionReason::HealthSignal,
+                now,
+            );
+        }
+    }
+
+    /// Opens the breaker until [`reset`](Self::reset), whatever calls and health checks say.
+    pub fn force_open(&self) {
+        self.manual(BreakerState::ForcedOpen, TransitionReason::ForcedOpen)
+    }
+
+    /// Switches the breaker off until [`reset`](Self::reset): it admits every call and records
+    /// nothing.
+    pub fn disable(&self) {
+        self.manual(BreakerState::Disabled, TransitionReason::Disabled)
+    }
+
+    /// Closes the breaker with an empty window and the base open duration.
+    pub fn reset(&self) {
+        self.manual(BreakerState::Closed, TransitionReason::Reset)
+    }
+
+    fn manual(&self, to: BreakerState, reason: TransitionReason) {
+        // Manual transitions involve no timer; the instant is only a base for later ones.
+        self.shared.force(to, reason, Instant::now());
+    }
+}
+
+/// How a permit (and the breaker layer) holds its breaker: an owned [`CircuitBreaker`] (one
+/// reference count per call), or a reference, such as a `&'static CircuitBreaker` (none).
+pub trait BreakerRef {
+    /// The breaker.
+    fn breaker(&self) -> &CircuitBreaker;
+}
+
+impl BreakerRef for CircuitBreaker {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        self
+    }
+}
+
+impl BreakerRef for &CircuitBreaker {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        self
+    }
+}
+
+/// Admission to one call: record its outcome with [`record`](Self::record). Dropping it unused
+/// gives a half-open probe slot back.
+#[must_use = "a permit records the call's outcome; drop it only if the call was not made"]
+pub struct Permit<B: BreakerRef> {
+    breaker: B,
+    ticket: Ticket,
+    recorded: bool,
+}
+
+impl<B: BreakerRef> Permit<B> {
+    /// Admits a call on `breaker`, or rejects it (see [`CircuitBreaker::try_acquire`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] while open, forced open, or half-open with every probe slot taken.
+    #[inline]
+    pub fn acquire(breaker: B, now: impl Now) -> Result<Self, Rejected> {
+        let ticket = breaker.breaker().shared.acquire(now)?;
+        Ok(Permit {
+            breaker,
+            ticket,
+            recorded: false,
+        })
+    }
+
+    /// The generation the permit was issued in.
+    pub fn generation(&self) -> u64 {
+        self.ticket.generation()
+    }
+
+    /// Whether the permit holds a half-open probe slot.
+    pub fn is_probe(&self) -> bool {
+        self.ticket.is_probe()
+    }
+
+    /// Records the call's outcome. `now` is read only if the outcome may change the state.
+    #[inline]
+    pub fn record(mut self, outcome: &Outcome, now: impl Now) {
+        self.recorded = true;
+        self.breaker
+            .breaker()
+            .shared
+            .record(self.ticket, outcome, now);
+    }
+}
+
+impl<B: BreakerRef> Drop for Permit<B> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.breaker.breaker().shared.release(self.ticket);
+        }
+    }
+}
+
+impl<B: BreakerRef> fmt::Debug for Permit<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("generation", &self.generation())
+            .field("probe", &self.is_probe())
+            .finish()
+    }
+}
+
+/// Builds a [`CircuitBreaker`]; every setter documents its default.
+pub struct CircuitBreakerBuilder {
+    config: Config,
+    name: Option<Box<str>>,
+    hook: Option<Box<dyn OnEvent + Send + Sync>>,
+}
+
+impl fmt::Debug for CircuitBreakerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreakerBuilder")
+            .field("config", &self.config)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CircuitBreakerBuilder {
+    /// Trip when at least this share of the calls in the window failed, in (0, 1]. Default 0.5.
+    pub fn failure_rate(mut self, rate: f64) -> Self {
+        self.config.failure_rate = rate;
+        self
+    }
+
+    /// How many of the most recent counted calls the failure rate is computed over. Default
+    /// 100.
+    pub fn window(mut self, calls: u32) -> Self {
+        self.config.window = calls;
+        self
+    }
+
+    /// The failure rate is evaluated once the window holds this many calls. Default 20.
+    pub fn minimum_calls(mut self, calls: u32) -> Self {
+        self.config.minimum_calls = calls;
+        self
+    }
+
+    /// Trip after this many failures in a row; `None` turns the rule off. Default 5.
+    pub fn consecutive_failures(mut self, failures: impl Into<Option<u32>>) -> Self {
+        self.config.consecutive_failures = failures.into();
+        self
+    }
+
+    /// How long the breaker stays open before admitting probes. Default 30 s.
+    pub fn open_duration(mut self, duration: Duration) -> Self {
+        self.config.open_duration = duration;
+        if self.config.max_open_duration < duration {
+            self.config.max_open_duration = duration;
+        }
+        self
+    }
+
+    /// Grow the open duration by `factor` on every consecutive trip (without closing in
+    /// between), up to `max`; it returns to its base when the breaker closes. Default: no
+    /// growth.
+    pub fn open_growth(mut self, factor: f64, max: Duration) -> Self {
+        self.config.open_growth = factor;
+        self.config.max_open_duration = max;
+        self
+    }
+
+    /// How many probe calls a half-open breaker admits at once. Default 3.
+    pub fn probes(mut self, probes: u32) -> Self {
+        self.config.probes = probes;
+        self
+    }
+
+    /// How many probes must succeed for the breaker to close. Default 3.
+    pub fn required_successes(mut self, successes: u32) -> Self {
+        self.config.required_successes = successes;
+        self
+    }
+
+    /// The longest a breaker stays half-open waiting for its probes before opening again.
+    /// Default: the open duration.
+    pub fn half_open_max_wait(mut self, wait: Duration) -> Self {
+        self.config.half_open_max_wait = Some(wait);
+        self
+    }
+
+    /// Count `Rejected` outcomes (a 404: the dependency answered) as successes rather than
+    /// ignoring them. Default: ignored.
+    pub fn rejected_counts_as_success(mut self, yes: bool) -> Self {
+        self.config.rejected_counts_as_success = yes;
+        self
+    }
+
+    /// A name for events and debugging, such as the dependency's. Default: none.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into().into_boxed_str());
+        self
+    }
+
+    /// The hook that receives every transition as an
+    /// [`Event::BreakerTransition`](crate::event::Event::BreakerTransition). Transitions are
+    /// rare, so the hook is stored boxed. Default: none.
+    pub fn on_event(mut self, hook: impl OnEvent + Send + Sync + 'static) -> Self {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// The breaker, closed.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] unless: the failure rate is in (0, 1]; the window is at least the minimum
+    /// number of calls, which is at least 1; the consecutive-failure limit, if any, is at least
+    /// 1; durations are more than zero and the maximum open duration at least the open
+    /// duration; the growth factor is finite and at least 1; probes ≥ required successes ≥ 1.
+    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        self.config.validate()?;
+        Ok(CircuitBreaker {
+            shared: Arc::new(Shared::new(self.config, self.name, self.hook)),
+        })
+    }
+}
