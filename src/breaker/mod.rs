@@ -55,7 +55,10 @@
 //! own. Failures and transitions take a lock, and bring the ordered window up to date then. The
 //! one approximation this brings: a success recorded at the same moment as a failure, on another
 //! thread, may be placed just after that failure in the window rather than just before it (the
-//! counts are exact; only the order of outcomes that raced may differ).
+//! counts are exact; only the order of outcomes that raced may differ). The per-thread counters
+//! and the run of failures carry their generation's tag and change only by a compare-and-swap
+//! that checks it, so an outcome racing a transition (a reset, a trip) never counts in the next
+//! generation.
 //!
 //! # Examples
 //!

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -266,12 +266,21 @@ struct Padded<T>(T);
 /// Successes counted per thread since the window was last brought up to date.
 const SHARDS: usize = 8;
 
+#[inline]
 fn my_shard() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+        // Const-initialised: reading it needs no lazy-initialisation check.
+        static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
     }
-    SHARD.with(|s| *s)
+    SHARD.with(|s| match s.get() {
+        usize::MAX => {
+            let shard = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            s.set(shard);
+            shard
+        }
+        shard => shard,
+    })
 }
 
 /// The ordered window of the last `cap` counted outcomes, as runs.
@@ -335,12 +344,14 @@ pub(crate) struct Shared {
     /// The generation (high bits) and the state (low 3 bits): every call loads it, only
     /// transitions store it.
     word: AtomicU64,
-    /// Closed: the current run of failures. Written on a failure, and on the first success after
-    /// one.
-    consecutive: AtomicU32,
+    /// Closed: the current run of failures, tagged with its generation (see [`tagged`]). Written
+    /// on a failure, and on the first success after one.
+    consecutive: AtomicU64,
     /// Closed: whether the window holds the minimum number of calls; from then on a success can
     /// never trip the breaker, so successes only count themselves in their shard.
     warm: AtomicBool,
+    /// Closed: successes per thread since the window was last brought up to date, tagged with
+    /// their generation.
     shards: [Padded<AtomicU64>; SHARDS],
     /// Open: when probes may start, in nanoseconds since `base`.
     half_open_at: AtomicU64,
@@ -364,6 +375,23 @@ fn unpack(word: u64) -> (u64, BreakerState) {
         word >> STATE_BITS,
         BreakerState::from_code(word & ((1 << STATE_BITS) - 1)),
     )
+}
+
+/// Counters that must never carry an outcome of one generation into the next (the run of
+/// failures, the success shards) hold the generation's low 24 bits beside a 40-bit count, and
+/// are only changed by a compare-and-swap that checks the tag: a stale outcome racing a
+/// transition can never land in the new generation's counts.
+const TAG_SHIFT: u32 = 40;
+const COUNT_MASK: u64 = (1 << TAG_SHIFT) - 1;
+const TAG_MASK: u64 = (1 << 24) - 1;
+
+fn tagged(generation: u64, count: u64) -> u64 {
+    ((generation & TAG_MASK) << TAG_SHIFT) | count.min(COUNT_MASK)
+}
+
+/// The count of a tagged counter, if it belongs to `generation`.
+fn count_in(word: u64, generation: u64) -> Option<u64> {
+    (word >> TAG_SHIFT == generation & TAG_MASK).then_some(word & COUNT_MASK)
 }
 
 fn pack_probes(generation: u64, successes: u32, in_flight: u32) -> u64 {
@@ -409,7 +437,7 @@ impl Shared {
             name,
             hook,
             word: AtomicU64::new(pack(0, BreakerState::Closed)),
-            consecutive: AtomicU32::new(0),
+            consecutive: AtomicU64::new(tagged(0, 0)),
             warm: AtomicBool::new(false),
             shards: Default::default(),
             half_open_at: AtomicU64::new(0),
@@ -542,17 +570,27 @@ impl Shared {
         }
         match (state, ticket.kind, effect) {
             (BreakerState::Closed, TicketKind::Closed, BreakerEffect::Success) => {
-                if self.consecutive.load(Ordering::Relaxed) != 0 {
-                    self.consecutive.store(0, Ordering::Relaxed);
+                // The first success after failures ends their run (a read, no write, otherwise).
+                let run = self.consecutive.load(Ordering::Relaxed);
+                if count_in(run, generation).is_some_and(|n| n > 0) {
+                    let _ = self.consecutive.compare_exchange(
+                        run,
+                        tagged(generation, 0),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
                 }
                 if self.warm.load(Ordering::Relaxed) {
-                    self.shards[my_shard()].0.fetch_add(1, Ordering::Relaxed);
+                    let _ = self.shards[my_shard()].0.fetch_update(
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                        |w| count_in(w, generation).map(|n| tagged(generation, n + 1)),
+                    );
                 } else {
                     self.closed_outcome(generation, false, now.now());
                 }
             }
             (BreakerState::Closed, TicketKind::Closed, BreakerEffect::Failure) => {
-                self.consecutive.fetch_add(1, Ordering::Relaxed);
                 self.closed_outcome(generation, true, now.now());
             }
             (BreakerState::HalfOpen, TicketKind::Probe, effect) => {
@@ -564,11 +602,16 @@ impl Shared {
 
     /// Brings the window up to date with the successes counted in the shards (they all came
     /// before whatever is being recorded now).
-    fn flush(&self, slow: &mut Slow) {
+    fn flush(&self, slow: &mut Slow, generation: u64) {
         let pending: u64 = self
             .shards
             .iter()
-            .map(|s| s.0.swap(0, Ordering::Relaxed))
+            .filter_map(|s| {
+                count_in(
+                    s.0.swap(tagged(generation, 0), Ordering::Relaxed),
+                    generation,
+                )
+            })
             .sum();
         let pending = u32::try_from(pending).unwrap_or(u32::MAX);
         slow.window.push(false, pending, self.config.window);
@@ -580,17 +623,25 @@ impl Shared {
         if self.state() != (generation, BreakerState::Closed) {
             return;
         }
-        self.flush(&mut slow);
+        self.flush(&mut slow, generation);
         slow.window.push(failure, 1, self.config.window);
+        let mut run = 0;
+        if failure {
+            // Under the lock, after the state check: a stale failure never gets here.
+            let before = self
+                .consecutive
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                    Some(tagged(generation, count_in(w, generation).unwrap_or(0) + 1))
+                })
+                .unwrap_or_default();
+            run = count_in(before, generation).unwrap_or(0) + 1;
+        }
         let c = &self.config;
         let w = &slow.window;
         if w.calls >= c.minimum_calls {
             self.warm.store(true, Ordering::Relaxed);
         }
-        let reason = if failure
-            && c.consecutive_failures
-                .is_some_and(|n| self.consecutive.load(Ordering::Relaxed) >= n)
-        {
+        let reason = if failure && c.consecutive_failures.is_some_and(|n| run >= u64::from(n)) {
             TransitionReason::ConsecutiveFailures
         } else if w.calls >= c.minimum_calls
             && f64::from(w.failures) >= c.failure_rate * f64::from(w.calls)
@@ -697,9 +748,9 @@ impl Shared {
             }
             BreakerState::Closed => {
                 slow.trips = 0;
-                self.clear_window(slow);
+                self.clear_window(slow, next);
             }
-            BreakerState::ForcedOpen | BreakerState::Disabled => self.clear_window(slow),
+            BreakerState::ForcedOpen | BreakerState::Disabled => self.clear_window(slow, next),
         }
         self.word.store(pack(next, to), Ordering::Release);
         Some(Transition {
@@ -710,13 +761,15 @@ impl Shared {
         })
     }
 
-    fn clear_window(&self, slow: &mut Slow) {
+    /// Empties the window and the counters, tagging them with the `generation` about to begin.
+    fn clear_window(&self, slow: &mut Slow, generation: u64) {
         slow.window.clear();
         for s in &self.shards {
-            s.0.store(0, Ordering::Relaxed);
+            s.0.store(tagged(generation, 0), Ordering::Relaxed);
         }
         self.warm.store(false, Ordering::Relaxed);
-        self.consecutive.store(0, Ordering::Relaxed);
+        self.consecutive
+            .store(tagged(generation, 0), Ordering::Relaxed);
     }
 
     fn emit(&self, t: Option<Transition>) {
@@ -735,7 +788,7 @@ impl Shared {
         let mut slow = self.lock();
         let (generation, state) = self.state();
         if state == BreakerState::Closed {
-            self.flush(&mut slow);
+            self.flush(&mut slow, generation);
         }
         let w = &slow.window;
         let t = self.nanos(now);
@@ -746,7 +799,11 @@ impl Shared {
             failures: w.failures,
             failure_rate: (w.calls >= self.config.minimum_calls && w.calls > 0)
                 .then(|| f64::from(w.failures) / f64::from(w.calls)),
-            consecutive_failures: self.consecutive.load(Ordering::Relaxed),
+            // The run that tripped the breaker stays visible until it closes again.
+            consecutive_failures: u32::try_from(
+                self.consecutive.load(Ordering::Relaxed) & COUNT_MASK,
+            )
+            .unwrap_or(u32::MAX),
             half_open_in: (state == BreakerState::Open).then(|| {
                 Duration::from_nanos(self.half_open_at.load(Ordering::Acquire).saturating_sub(t))
             }),
@@ -792,6 +849,23 @@ mod tests {
         let secs: Vec<_> = (1..=6).map(|k| c.open_duration(k).as_secs()).collect();
         assert_eq!(secs, [30, 60, 120, 240, 300, 300]);
         assert_eq!(c.open_duration(u32::MAX), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn tagged_counters_belong_to_one_generation() {
+        let w = tagged(7, 3);
+        assert_eq!(count_in(w, 7), Some(3));
+        assert_eq!(count_in(w, 8), None);
+        assert_eq!(
+            count_in(tagged(7, u64::MAX), 7),
+            Some(COUNT_MASK),
+            "saturates"
+        );
+        assert_eq!(
+            count_in(tagged(TAG_MASK + 1 + 7, 1), 7),
+            Some(1),
+            "the tag wraps"
+        );
     }
 
     #[test]

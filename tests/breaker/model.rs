@@ -1,1 +1,890 @@
-//! placeholder
+//! A model-based property test of the breaker's permit API.
+//!
+//! [`Model`] is a deliberately simple reference written from the rules of issue 4 (not from the
+//! implementation): a plain state enum, a generation, a `VecDeque` of the last `window` counted
+//! outcomes, a consecutive-failure counter, the number of consecutive trips, the open and
+//! half-open timers as offsets from a fixed `t0`, the probes in flight and their successes, and
+//! the outstanding permits. Arbitrary interleavings of `Acquire`, `Complete`, `Drop`, `Advance`,
+//! manual operations and `HealthPass` run against both, and after every step they must agree on
+//! the admission decision (with `retry_in`), the permit's generation and probe flag, the state,
+//! the generation, the snapshot's counts and timers, and the transitions reported to the hook.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use steadfast::Outcome;
+use steadfast::breaker::{
+    BreakerState, CircuitBreaker, Permit, Rejected, Snapshot, TransitionReason,
+};
+use steadfast::event::Event;
+
+// ---------------------------------------------------------------- operations
+
+/// What a completed call answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Success,
+    Failed,
+    Timeout,
+    NotSent,
+    Throttled,
+    Rejected,
+    Local,
+}
+
+impl Kind {
+    fn outcome(self) -> Outcome {
+        match self {
+            Kind::Success => Outcome::Success,
+            Kind::Failed => Outcome::failed(),
+            Kind::Timeout => Outcome::timeout(),
+            Kind::NotSent => Outcome::not_sent(),
+            Kind::Throttled => Outcome::throttled(None),
+            Kind::Rejected => Outcome::Rejected,
+            Kind::Local => Outcome::Local,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `try_acquire(now)`, keeping the permit under this id (nothing if the id holds one).
+    Acquire(u8),
+    /// Record an outcome through the permit held under this id (nothing if none).
+    Complete(u8, Kind),
+    /// Drop the permit held under this id unused (nothing if none).
+    Drop(u8),
+    /// Move the virtual clock forward by this many milliseconds.
+    Advance(u64),
+    ForceOpen,
+    Disable,
+    Reset,
+    /// `signal_healthy(now)`.
+    HealthPass,
+}
+
+/// A small configuration; every duration is a whole number of milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+struct Cfg {
+    failure_rate: f64,
+    window: u32,
+    minimum_calls: u32,
+    consecutive: Option<u32>,
+    open_secs: u64,
+    /// 1.0 or 2.0; the maximum open duration is four times the base.
+    growth: f64,
+    probes: u32,
+    required: u32,
+    half_open_max_wait_ms: Option<u64>,
+    rejected_counts_as_success: bool,
+}
+
+impl Cfg {
+    fn base(&self) -> Duration {
+        Duration::from_secs(self.open_secs)
+    }
+
+    fn max_open(&self) -> Duration {
+        self.base() * 4
+    }
+
+    /// The open duration of the `k`-th consecutive trip (from 1): min(max, base · growthᵏ⁻¹).
+    fn open_for(&self, k: u32) -> Duration {
+        let mut d = self.base();
+        for _ in 1..k {
+            if d >= self.max_open() {
+                break;
+            }
+            d *= self.growth as u32;
+        }
+        d.min(self.max_open())
+    }
+
+    fn half_open_max_wait(&self) -> Duration {
+        self.half_open_max_wait_ms
+            .map_or(self.base(), Duration::from_millis)
+    }
+
+    fn breaker(&self, events: Arc<Mutex<Vec<Transition>>>) -> CircuitBreaker {
+        let mut b = CircuitBreaker::builder()
+            .name("model")
+            .failure_rate(self.failure_rate)
+            .window(self.window)
+            .minimum_calls(self.minimum_calls)
+            .consecutive_failures(self.consecutive)
+            .open_duration(self.base())
+            .open_growth(self.growth, self.max_open())
+            .probes(self.probes)
+            .required_successes(self.required)
+            .rejected_counts_as_success(self.rejected_counts_as_success)
+            .on_event(move |e: &Event<'_>| {
+                if let Event::BreakerTransition {
+                    from,
+                    to,
+                    reason,
+                    generation,
+                    ..
+                } = e
+                {
+                    events
+                        .lock()
+                        .unwrap()
+                        .push((*from, *to, *reason, *generation));
+                }
+            });
+        if let Some(ms) = self.half_open_max_wait_ms {
+            b = b.half_open_max_wait(Duration::from_millis(ms));
+        }
+        b.build().expect("a valid configuration")
+    }
+}
+
+/// (from, to, reason, generation of the new state).
+type Transition = (BreakerState, BreakerState, TransitionReason, u64);
+
+// ---------------------------------------------------------------- the reference model
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    Success,
+    Failure,
+    Ignored,
+}
+
+/// Counts of interesting things the generated sequences reached, summed over every case, so
+/// that the test fails if the generator stops exercising them.
+#[derive(Default)]
+struct Coverage {
+    stale_success_in_half_open: AtomicU64,
+    stale_probe_outcome: AtomicU64,
+    closed_by_probes: AtomicU64,
+    probe_timeouts: AtomicU64,
+    grown_trips: AtomicU64,
+    rate_trips: AtomicU64,
+    rate_trips_by_success: AtomicU64,
+    consecutive_trips: AtomicU64,
+    half_open_full: AtomicU64,
+    slot_freed_by_drop: AtomicU64,
+    health_signals: AtomicU64,
+    forced_open_rejections: AtomicU64,
+    unrecorded_while_disabled: AtomicU64,
+}
+
+impl Coverage {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+static COVERAGE: Coverage = Coverage {
+    stale_success_in_half_open: AtomicU64::new(0),
+    stale_probe_outcome: AtomicU64::new(0),
+    closed_by_probes: AtomicU64::new(0),
+    probe_timeouts: AtomicU64::new(0),
+    grown_trips: AtomicU64::new(0),
+    rate_trips: AtomicU64::new(0),
+    rate_trips_by_success: AtomicU64::new(0),
+    consecutive_trips: AtomicU64::new(0),
+    half_open_full: AtomicU64::new(0),
+    slot_freed_by_drop: AtomicU64::new(0),
+    health_signals: AtomicU64::new(0),
+    forced_open_rejections: AtomicU64::new(0),
+    unrecorded_while_disabled: AtomicU64::new(0),
+};
+
+#[derive(Debug)]
+struct Model {
+    cfg: Cfg,
+    state: BreakerState,
+    generation: u64,
+    /// The last `window` counted outcomes, oldest first: `true` for a failure.
+    window: VecDeque<bool>,
+    consecutive: u32,
+    /// Trips since the breaker last closed.
+    trips: u32,
+    /// Open: when probes may start (offset from `t0`).
+    open_until: Duration,
+    /// HalfOpen: when it began (offset from `t0`).
+    half_open_since: Duration,
+    /// HalfOpen: probes of the current generation in flight, and how many succeeded.
+    in_flight: u32,
+    successes: u32,
+    /// Outstanding permits: id → (generation, is a probe).
+    permits: BTreeMap<u8, (u64, bool)>,
+    /// Transitions so far.
+    events: Vec<Transition>,
+}
+
+impl Model {
+    fn new(cfg: Cfg) -> Self {
+        Model {
+            cfg,
+            state: BreakerState::Closed,
+            generation: 0,
+            window: VecDeque::new(),
+            consecutive: 0,
+            trips: 0,
+            open_until: Duration::ZERO,
+            half_open_since: Duration::ZERO,
+            in_flight: 0,
+            successes: 0,
+            permits: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn effect(&self, kind: Kind) -> Effect {
+        match kind {
+            Kind::Success => Effect::Success,
+            Kind::Failed | Kind::Timeout | Kind::NotSent => Effect::Failure,
+            Kind::Rejected if self.cfg.rejected_counts_as_success => Effect::Success,
+            Kind::Rejected | Kind::Throttled | Kind::Local => Effect::Ignored,
+        }
+    }
+
+    fn failures(&self) -> u32 {
+        self.window.iter().filter(|f| **f).count() as u32
+    }
+
+    /// Every transition: one generation further, and what the new state starts with.
+    fn enter(&mut self, to: BreakerState, reason: TransitionReason, now: Duration) {
+        let from = self.state;
+        self.generation += 1;
+        self.state = to;
+        match to {
+            BreakerState::Open => {
+                self.trips += 1;
+                if self.trips > 1 && self.cfg.growth > 1.0 {
+                    Coverage::bump(&COVERAGE.grown_trips);
+                }
+                self.open_until = now + self.cfg.open_for(self.trips);
+            }
+            BreakerState::HalfOpen => {
+                self.half_open_since = now;
+                self.in_flight = 0;
+                self.successes = 0;
+            }
+            BreakerState::Closed => {
+                self.trips = 0;
+                self.window.clear();
+                self.consecutive = 0;
+            }
+            BreakerState::ForcedOpen | BreakerState::Disabled => {
+                self.window.clear();
+                self.consecutive = 0;
+            }
+        }
+        self.events.push((from, to, reason, self.generation));
+    }
+
+    /// `Ok((generation, is a probe))`, or `Err(retry_in)`.
+    fn acquire(&mut self, now: Duration) -> Result<(u64, bool), Option<Duration>> {
+        if self.state == BreakerState::Open {
+            if now < self.open_until {
+                return Err(Some(self.open_until - now));
+            }
+            self.enter(BreakerState::HalfOpen, TransitionReason::OpenElapsed, now);
+        }
+        match self.state {
+            BreakerState::Closed | BreakerState::Disabled => Ok((self.generation, false)),
+            BreakerState::ForcedOpen => {
+                Coverage::bump(&COVERAGE.forced_open_rejections);
+                Err(None)
+            }
+            BreakerState::HalfOpen => {
+                if now - self.half_open_since > self.cfg.half_open_max_wait() {
+                    Coverage::bump(&COVERAGE.probe_timeouts);
+                    self.enter(BreakerState::Open, TransitionReason::ProbeTimeout, now);
+                    Err(Some(self.open_until - now))
+                } else if self.in_flight < self.cfg.probes {
+                    self.in_flight += 1;
+                    Ok((self.generation, true))
+                } else {
+                    Coverage::bump(&COVERAGE.half_open_full);
+                    Err(None)
+                }
+            }
+            BreakerState::Open => unreachable!("left above"),
+        }
+    }
+
+    fn rate_reached(&self) -> bool {
+        let calls = self.window.len() as u32;
+        calls >= self.cfg.minimum_calls
+            && f64::from(self.failures()) >= self.cfg.failure_rate * f64::from(calls)
+    }
+
+    fn push(&mut self, failure: bool) {
+        self.window.push_back(failure);
+        while self.window.len() > self.cfg.window as usize {
+            self.window.pop_front();
+        }
+    }
+
+    fn record(&mut self, (generation, probe): (u64, bool), kind: Kind, now: Duration) {
+        let effect = self.effect(kind);
+        if generation != self.generation {
+            // Stale: changes nothing.
+            if self.state == BreakerState::HalfOpen && effect == Effect::Success {
+                Coverage::bump(&COVERAGE.stale_success_in_half_open);
+            }
+            if probe {
+                Coverage::bump(&COVERAGE.stale_probe_outcome);
+            }
+            return;
+        }
+        match self.state {
+            BreakerState::Closed => {
+                assert!(!probe, "a closed-state permit of the current generation");
+                match effect {
+                    Effect::Ignored => {}
+                    Effect::Success => {
+                        self.consecutive = 0;
+                        self.push(false);
+                        if self.rate_reached() {
+                            Coverage::bump(&COVERAGE.rate_trips);
+                            Coverage::bump(&COVERAGE.rate_trips_by_success);
+                            self.enter(BreakerState::Open, TransitionReason::FailureRate, now);
+                        }
+                    }
+                    Effect::Failure => {
+                        self.consecutive += 1;
+                        self.push(true);
+                        if self.cfg.consecutive.is_some_and(|n| self.consecutive >= n) {
+                            Coverage::bump(&COVERAGE.consecutive_trips);
+                            self.enter(
+                                BreakerState::Open,
+                                TransitionReason::ConsecutiveFailures,
+                                now,
+                            );
+                        } else if self.rate_reached() {
+                            Coverage::bump(&COVERAGE.rate_trips);
+                            self.enter(BreakerState::Open, TransitionReason::FailureRate, now);
+                        }
+                    }
+                }
+            }
+            BreakerState::HalfOpen => {
+                assert!(probe, "a half-open permit of the current generation");
+                match effect {
+                    Effect::Failure => {
+                        self.enter(BreakerState::Open, TransitionReason::ProbeFailed, now)
+                    }
+                    Effect::Ignored => self.in_flight -= 1,
+                    Effect::Success => {
+                        self.in_flight -= 1;
+                        self.successes += 1;
+                        if self.successes >= self.cfg.required {
+                            Coverage::bump(&COVERAGE.closed_by_probes);
+                            self.enter(
+                                BreakerState::Closed,
+                                TransitionReason::ProbesSucceeded,
+                                now,
+                            );
+                        }
+                    }
+                }
+            }
+            // Disabled records nothing.
+            BreakerState::Disabled => {
+                if effect != Effect::Ignored {
+                    Coverage::bump(&COVERAGE.unrecorded_while_disabled);
+                }
+            }
+            // Open and ForcedOpen issue no permits.
+            BreakerState::Open | BreakerState::ForcedOpen => {
+                unreachable!("a permit of the current generation while open")
+            }
+        }
+    }
+
+    /// A permit dropped unused gives its slot back if it is a probe of the current generation.
+    fn release(&mut self, (generation, probe): (u64, bool)) {
+        if probe && generation == self.generation && self.state == BreakerState::HalfOpen {
+            Coverage::bump(&COVERAGE.slot_freed_by_drop);
+            self.in_flight -= 1;
+        }
+    }
+
+    fn signal_healthy(&mut self, now: Duration) {
+        if self.state == BreakerState::Open {
+            Coverage::bump(&COVERAGE.health_signals);
+            self.enter(BreakerState::HalfOpen, TransitionReason::HealthSignal, now);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the harness
+
+/// Runs `ops` against a fresh breaker and the model, comparing them after every step. Returns
+/// the breaker's final snapshot.
+fn run(cfg: &Cfg, ops: &[Op]) -> Result<Snapshot, TestCaseError> {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let breaker = cfg.breaker(events.clone());
+    let t0 = Instant::now();
+    let mut offset = Duration::ZERO;
+    let mut model = Model::new(cfg.clone());
+    let mut permits: BTreeMap<u8, Permit<&CircuitBreaker>> = BTreeMap::new();
+
+    for (step, &op) in ops.iter().enumerate() {
+        let now = t0 + offset;
+        match op {
+            Op::Acquire(id) if !permits.contains_key(&id) => {
+                let expected = model.acquire(offset);
+                match (expected, breaker.try_acquire(now)) {
+                    (Ok((generation, probe)), Ok(permit)) => {
+                        prop_assert_eq!(
+                            (permit.generation(), permit.is_probe()),
+                            (generation, probe),
+                            "step {} {:?}: the permit's generation and probe flag",
+                            step,
+                            op
+                        );
+                        model.permits.insert(id, (generation, probe));
+                        permits.insert(id, permit);
+                    }
+                    (Err(retry_in), Err(rejected)) => prop_assert_eq!(
+                        rejected,
+                        Rejected { retry_in },
+                        "step {} {:?}: the rejection",
+                        step,
+                        op
+                    ),
+                    (expected, actual) => {
+                        return Err(TestCaseError::fail(format!(
+                            "step {step} {op:?}: admission: model {expected:?}, breaker {:?}",
+                            actual.map(|p| (p.generation(), p.is_probe()))
+                        )));
+                    }
+                }
+            }
+            Op::Acquire(_) => {}
+            Op::Complete(id, kind) => {
+                if let Some(permit) = permits.remove(&id) {
+                    let ticket = model.permits.remove(&id).expect("the model holds it too");
+                    model.record(ticket, kind, offset);
+                    permit.record(&kind.outcome(), now);
+                }
+            }
+            Op::Drop(id) => {
+                if let Some(permit) = permits.remove(&id) {
+                    let ticket = model.permits.remove(&id).expect("the model holds it too");
+                    model.release(ticket);
+                    drop(permit);
+                }
+            }
+            Op::Advance(ms) => offset += Duration::from_millis(ms),
+            Op::ForceOpen => {
+                model.enter(
+                    BreakerState::ForcedOpen,
+                    TransitionReason::ForcedOpen,
+                    offset,
+                );
+                breaker.force_open();
+            }
+            Op::Disable => {
+                model.enter(BreakerState::Disabled, TransitionReason::Disabled, offset);
+                breaker.disable();
+            }
+            Op::Reset => {
+                model.enter(BreakerState::Closed, TransitionReason::Reset, offset);
+                breaker.reset();
+            }
+            Op::HealthPass => {
+                model.signal_healthy(offset);
+                breaker.signal_healthy(now);
+            }
+        }
+
+        // Compare everything observable.
+        let now = t0 + offset;
+        prop_assert_eq!(
+            breaker.state(),
+            model.state,
+            "step {} {:?}: state",
+            step,
+            op
+        );
+        prop_assert_eq!(
+            breaker.generation(),
+            model.generation,
+            "step {} {:?}: generation",
+            step,
+            op
+        );
+        let snap = breaker.snapshot(now);
+        let calls = model.window.len() as u32;
+        let failures = model.failures();
+        prop_assert_eq!(
+            (snap.state, snap.generation),
+            (model.state, model.generation),
+            "step {} {:?}: snapshot state",
+            step,
+            op
+        );
+        prop_assert_eq!(
+            (snap.calls, snap.failures, snap.consecutive_failures),
+            (calls, failures, model.consecutive),
+            "step {} {:?}: snapshot (calls, failures, consecutive failures); window {:?}",
+            step,
+            op,
+            model.window
+        );
+        let rate = (calls >= cfg.minimum_calls).then(|| f64::from(failures) / f64::from(calls));
+        prop_assert_eq!(
+            snap.failure_rate,
+            rate,
+            "step {} {:?}: snapshot failure rate",
+            step,
+            op
+        );
+        let half_open_in =
+            (model.state == BreakerState::Open).then(|| model.open_until.saturating_sub(offset));
+        prop_assert_eq!(
+            snap.half_open_in,
+            half_open_in,
+            "step {} {:?}: snapshot time until half-open",
+            step,
+            op
+        );
+        prop_assert_eq!(
+            &*events.lock().unwrap(),
+            &model.events,
+            "step {} {:?}: transitions reported to the hook",
+            step,
+            op
+        );
+    }
+    Ok(breaker.snapshot(t0 + offset))
+}
+
+/// The final state and generation after `ops`.
+fn end(cfg: &Cfg, ops: &[Op]) -> (BreakerState, u64) {
+    let snap = run(cfg, ops).unwrap();
+    (snap.state, snap.generation)
+}
+
+// ---------------------------------------------------------------- strategies
+
+fn config() -> impl Strategy<Value = Cfg> {
+    let rate = prop_oneof![
+        Just(1.0),
+        Just(0.5),
+        Just(0.25),
+        Just(0.75),
+        Just(1.0 / 3.0),
+        0.01f64..=1.0,
+    ];
+    (1u32..=12, 1u32..=4)
+        .prop_flat_map(move |(window, probes)| {
+            (
+                rate.clone(),
+                Just(window),
+                1..=window,
+                prop::option::of(1u32..6),
+                1u64..=5,
+                prop_oneof![Just(1.0), Just(2.0)],
+                Just(probes),
+                1..=probes,
+                prop::option::of((1u64..=80).prop_map(|tenths| tenths * 100)),
+                any::<bool>(),
+            )
+        })
+        .prop_map(
+            |(
+                failure_rate,
+                window,
+                minimum_calls,
+                consecutive,
+                open_secs,
+                growth,
+                probes,
+                required,
+                half_open_max_wait_ms,
+                rejected_counts_as_success,
+            )| Cfg {
+                failure_rate,
+                window,
+                minimum_calls,
+                consecutive,
+                open_secs,
+                growth,
+                probes,
+                required,
+                half_open_max_wait_ms,
+                rejected_counts_as_success,
+            },
+        )
+}
+
+/// Outcomes: mostly successes while the dependency is healthy, mostly failures while it is
+/// sick, and anything for `None`.
+fn kind(healthy: Option<bool>) -> impl Strategy<Value = Kind> {
+    let (successes, failures) = match healthy {
+        Some(true) => (12, 1),
+        Some(false) => (2, 6),
+        None => (4, 3),
+    };
+    prop_oneof![
+        successes => Just(Kind::Success),
+        failures => Just(Kind::Failed),
+        1 => Just(Kind::Timeout),
+        1 => Just(Kind::NotSent),
+        1 => Just(Kind::Throttled),
+        1 => Just(Kind::Rejected),
+        1 => Just(Kind::Local),
+    ]
+}
+
+/// Time passing: a few milliseconds, or whole tenths of a second and seconds, so that the
+/// instants often fall exactly on the open duration and the half-open maximum wait.
+fn advance() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        0u64..5,
+        (1u64..=20).prop_map(|tenths| tenths * 100),
+        (1u64..=8).prop_map(|secs| secs * 1000),
+    ]
+    .prop_map(Op::Advance)
+}
+
+/// Calls, cancellations, time and health signals.
+fn traffic(healthy: Option<bool>) -> impl Strategy<Value = Op> {
+    let id = 0u8..6;
+    prop_oneof![
+        30 => id.clone().prop_map(Op::Acquire),
+        30 => (id.clone(), kind(healthy)).prop_map(|(id, kind)| Op::Complete(id, kind)),
+        8 => id.prop_map(Op::Drop),
+        16 => advance(),
+        3 => Just(Op::HealthPass),
+    ]
+}
+
+/// An operator at work: manual operations among a little traffic.
+fn operator() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => traffic(None),
+        1 => Just(Op::ForceOpen),
+        1 => Just(Op::Disable),
+        2 => Just(Op::Reset),
+    ]
+}
+
+/// 1 to 199 operations, in periods of traffic to a healthy or a sick dependency, and short
+/// periods of manual operations.
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    let period = prop_oneof![
+        2 => prop::collection::vec(traffic(Some(true)), 1..50),
+        2 => prop::collection::vec(traffic(Some(false)), 1..50),
+        1 => prop::collection::vec(operator(), 1..6),
+    ];
+    prop::collection::vec(period, 1..10).prop_map(|periods| {
+        let mut ops: Vec<Op> = periods.into_iter().flatten().collect();
+        ops.truncate(199);
+        ops
+    })
+}
+
+// ---------------------------------------------------------------- tests
+
+/// Arbitrary interleavings agree with the model at every step; the generated sequences must
+/// also reach every interesting corner (stale successes in HalfOpen among them).
+#[test]
+fn breaker_follows_the_model() {
+    let mut runner = TestRunner::new(Config {
+        cases: 500,
+        source_file: Some(file!()),
+        ..Config::default()
+    });
+    let result = runner.run(&(config(), ops()), |(cfg, ops)| run(&cfg, &ops).map(drop));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+
+    let c = &COVERAGE;
+    let counts = [
+        ("stale success in HalfOpen", &c.stale_success_in_half_open),
+        ("stale probe outcome", &c.stale_probe_outcome),
+        ("closed by probes", &c.closed_by_probes),
+        ("probe timeout", &c.probe_timeouts),
+        ("grown open duration", &c.grown_trips),
+        ("failure-rate trip", &c.rate_trips),
+        ("failure-rate trip by a success", &c.rate_trips_by_success),
+        ("consecutive-failure trip", &c.consecutive_trips),
+        ("half-open full", &c.half_open_full),
+        ("slot freed by a drop", &c.slot_freed_by_drop),
+        ("health signal", &c.health_signals),
+        ("forced-open rejection", &c.forced_open_rejections),
+        ("outcome while disabled", &c.unrecorded_while_disabled),
+    ];
+    for (what, count) in counts {
+        let n = count.load(Ordering::Relaxed);
+        eprintln!("{what}: {n}");
+        assert!(n >= 10, "the sequences reached '{what}' only {n} times");
+    }
+}
+
+fn cfg(
+    window: u32,
+    minimum_calls: u32,
+    consecutive: Option<u32>,
+    probes: u32,
+    required: u32,
+) -> Cfg {
+    Cfg {
+        failure_rate: 0.5,
+        window,
+        minimum_calls,
+        consecutive,
+        open_secs: 1,
+        growth: 1.0,
+        probes,
+        required,
+        half_open_max_wait_ms: None,
+        rejected_counts_as_success: false,
+    }
+}
+
+/// A success acquired while closed, completed after the breaker went Open → HalfOpen, changes
+/// nothing, even where a single probe success would close the breaker.
+#[test]
+fn stale_success_in_half_open_changes_nothing() {
+    use Op::*;
+    let c = cfg(10, 10, Some(1), 2, 1);
+    let ops = [
+        Acquire(0),
+        Acquire(1),
+        Complete(1, Kind::Failed), // consecutive limit 1: Open, generation 1
+        Advance(1_000),
+        Acquire(2),                 // HalfOpen (generation 2), one probe
+        Complete(0, Kind::Success), // stale
+    ];
+    assert_eq!(end(&c, &ops), (BreakerState::HalfOpen, 2));
+    // The same with the stale success coming in through the health signal's HalfOpen.
+    let ops = [
+        Acquire(0),
+        Acquire(1),
+        Complete(1, Kind::Failed),
+        HealthPass,
+        Complete(0, Kind::Success),
+    ];
+    assert_eq!(end(&c, &ops), (BreakerState::HalfOpen, 2));
+    // A probe's own success does close it.
+    let ops = [
+        Acquire(1),
+        Complete(1, Kind::Failed),
+        HealthPass,
+        Acquire(2),
+        Complete(2, Kind::Success),
+    ];
+    assert_eq!(end(&c, &ops), (BreakerState::Closed, 3));
+}
+
+/// A probe from an earlier half-open period: its success cannot close the new one, and
+/// dropping it gives back no slot of the new one.
+#[test]
+fn stale_probe_changes_nothing() {
+    use Op::*;
+    let c = cfg(10, 10, Some(1), 1, 1);
+    let ops = [
+        Acquire(0),
+        Complete(0, Kind::Failed), // Open, generation 1
+        Advance(1_000),
+        Acquire(1), // HalfOpen, generation 2: the only probe slot
+        Advance(1_001),
+        Acquire(2), // waited 1.001 s > 1 s: ProbeTimeout, Open (generation 3)
+        Advance(1_000),
+        Acquire(3), // HalfOpen, generation 4: the only probe slot again
+        Drop(1),    // an old probe gives back nothing of generation 4 ...
+        Acquire(4), // ... so this one is rejected
+        Complete(1, Kind::Success),
+    ];
+    assert_eq!(end(&c, &ops), (BreakerState::HalfOpen, 4));
+}
+
+/// The window reaches its minimum by a success with the failure rate already over the
+/// threshold: that success trips the breaker.
+#[test]
+fn minimum_calls_reached_by_a_success_trips() {
+    use Op::*;
+    let c = cfg(100, 20, None, 3, 3);
+    let mut ops = Vec::new();
+    for i in 0..19 {
+        ops.push(Acquire(0));
+        ops.push(Complete(
+            0,
+            if i < 15 { Kind::Failed } else { Kind::Success },
+        ));
+    }
+    assert_eq!(end(&c, &ops), (BreakerState::Closed, 0));
+    ops.push(Acquire(0));
+    ops.push(Complete(0, Kind::Success));
+    assert_eq!(end(&c, &ops), (BreakerState::Open, 1));
+}
+
+/// Open until exactly the open duration has passed; half-open until the maximum wait is
+/// exceeded (strictly), then open again at the next admission.
+#[test]
+fn open_and_half_open_boundaries() {
+    use Op::*;
+    let c = cfg(10, 10, Some(1), 1, 1);
+    let ops = [
+        Acquire(0),
+        Complete(0, Kind::Failed), // Open (generation 1) until 1 s
+        Advance(999),
+        Acquire(1), // rejected, retry in 1 ms
+        Advance(1),
+        Acquire(1), // HalfOpen (generation 2): the probe
+        Drop(1),
+        Advance(1_000),
+        Acquire(2), // waited exactly the maximum: still half-open
+        Drop(2),
+        Advance(1),
+        Acquire(3), // waited more: ProbeTimeout, Open (generation 3) for 1 s
+    ];
+    let snap = run(&c, &ops).unwrap();
+    assert_eq!(
+        (snap.state, snap.generation, snap.half_open_in),
+        (BreakerState::Open, 3, Some(Duration::from_secs(1)))
+    );
+}
+
+/// The open duration doubles with every trip without closing (1 s, 2 s, 4 s, capped at 4 s),
+/// and is back to 1 s after the breaker closes.
+#[test]
+fn open_duration_grows_per_trip_and_resets_on_close() {
+    use Op::*;
+    let c = Cfg {
+        growth: 2.0,
+        ..cfg(10, 10, Some(1), 1, 1)
+    };
+    let ops = [
+        Acquire(0),
+        Complete(0, Kind::Failed), // Open for 1 s (generation 1)
+        Advance(1_000),
+        Acquire(1),
+        Complete(1, Kind::Failed), // Open for 2 s (generation 3)
+        Advance(1_999),
+        Acquire(2), // rejected, retry in 1 ms
+        Advance(1),
+        Acquire(2),
+        Complete(2, Kind::Failed), // Open for 4 s (generation 5)
+        Advance(4_000),
+        Acquire(3),
+        Complete(3, Kind::Failed), // Open for 4 s, the cap (generation 7)
+        Advance(4_000),
+        Acquire(4),
+        Complete(4, Kind::Success), // Closed (generation 9)
+        Acquire(5),
+        Complete(5, Kind::Failed), // Open for 1 s again (generation 10)
+        Advance(400),
+    ];
+    let snap = run(&c, &ops).unwrap();
+    assert_eq!(
+        (snap.state, snap.generation, snap.half_open_in),
+        (BreakerState::Open, 10, Some(Duration::from_millis(600)))
+    );
+}
