@@ -38,7 +38,7 @@ use failsafe::backoff;
 use failsafe::failure_policy::{consecutive_failures, success_rate_over_time_window};
 use steadfast::breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitBreakerService};
 use steadfast::{BoxError, BreakerOpen, Outcome};
-use support::{YieldOnce, drive, on_two_threads, one_call};
+use support::{Floor, YieldOnce, drive, on_two_threads, one_call};
 use tower::{Layer, Service};
 use tower_resilience_circuitbreaker as tr;
 
@@ -60,22 +60,6 @@ const CIRCUITBREAKER_RS: &str = "circuitbreaker-rs 0.1";
 
 // ---------------------------------------------------------------------------------------------
 // Inner services
-
-/// The always-ready inner service.
-#[derive(Clone, Copy)]
-struct Floor;
-
-impl Service<u64> for Floor {
-    type Response = u64;
-    type Error = BoxError;
-    type Future = Ready<Result<u64, BoxError>>;
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-    fn call(&mut self, x: u64) -> Self::Future {
-        ready(Ok(x))
-    }
-}
 
 /// The realistic inner service: answers after one pending poll.
 #[derive(Clone, Copy)]

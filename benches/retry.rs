@@ -17,7 +17,7 @@ use std::time::Duration;
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use steadfast::BoxError;
 use steadfast::retry::{RetryLayer, RetryPolicy};
-use support::{YieldOnce, on_two_threads, one_call};
+use support::{Floor, YieldOnce, on_two_threads, one_call};
 use tower::retry::budget::{Budget as _, TpsBudget};
 use tower::{Layer, Service};
 
@@ -47,25 +47,6 @@ fn http_req() -> HttpReq {
             .parse()
             .unwrap(),
         headers,
-    }
-}
-
-/// The always-ready inner service.
-#[derive(Clone, Copy)]
-struct Floor;
-
-impl Service<u64> for Floor {
-    type Response = u64;
-    type Error = BoxError;
-    type Future = Ready<Result<u64, BoxError>>;
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), BoxError>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn call(&mut self, x: u64) -> Self::Future {
-        ready(Ok(x))
     }
 }
 

@@ -85,6 +85,25 @@ impl<T: Unpin> std::future::Future for YieldOnce<T> {
     }
 }
 
+/// The always-ready inner service: the floor every benchmark measures against.
+#[derive(Clone, Copy)]
+pub struct Floor;
+
+impl tower::Service<u64> for Floor {
+    type Response = u64;
+    type Error = steadfast::BoxError;
+    type Future = std::future::Ready<Result<u64, steadfast::BoxError>>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), steadfast::BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, x: u64) -> Self::Future {
+        std::future::ready(Ok(x))
+    }
+}
+
 /// Runs `iters` calls of `f` on each of two OS threads, released together, and returns the
 /// wall time. Criterion divides by `iters`, so the figure is the time one thread takes per call
 /// while the other runs too: with both cores busy, that is the CPU time per call.
