@@ -38,7 +38,7 @@ use failsafe::backoff;
 use failsafe::failure_policy::{consecutive_failures, success_rate_over_time_window};
 use steadfast::breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitBreakerService};
 use steadfast::{BoxError, BreakerOpen, Outcome};
-use support::{Floor, YieldOnce, drive, on_two_threads, one_call};
+use support::{Floor, YieldOnce, both, drive, on_two_threads, one_call};
 use tower::{Layer, Service};
 use tower_resilience_circuitbreaker as tr;
 
@@ -381,30 +381,6 @@ fn circuitbreaker_rs_open() -> WithCbrs<Floor> {
 // ---------------------------------------------------------------------------------------------
 // Runners
 
-/// Benchmarks one served call through `svc`, on one thread and on two.
-fn both<S>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, svc: S)
-where
-    S: Service<u64> + Clone + Send,
-    S::Error: fmt::Debug,
-{
-    let mut one = svc.clone();
-    g.bench_function(format!("1 thread/{name}"), |b| {
-        b.iter(|| black_box(one_call(&mut one, black_box(7)).unwrap()))
-    });
-    // Each thread takes its own clone, as a service cloned per connection or task would be.
-    let proto = Mutex::new(svc);
-    g.bench_function(format!("2 threads/{name}"), |b| {
-        b.iter_custom(|iters| {
-            on_two_threads(iters, || {
-                let mut mine = proto.lock().unwrap().clone();
-                move || {
-                    black_box(one_call(&mut mine, black_box(7)).unwrap());
-                }
-            })
-        })
-    });
-}
-
 /// One call that the open breaker must reject; the error is dropped, as a caller would.
 #[inline]
 fn reject_once<S: Service<u64>>(svc: &mut S, rejected: fn(&S::Error) -> bool) {
@@ -499,18 +475,43 @@ where
     S::Future: Send + 'static,
 {
     let mut g = c.benchmark_group(group);
-    both(&mut g, BARE, bare(inner.clone()));
-    both(&mut g, STEADFAST_OWNED, steadfast_owned(inner.clone()));
-    both(&mut g, STEADFAST_STATIC, steadfast_static(inner.clone()));
-    both(&mut g, TOWER_RESILIENCE, tower_resilience(inner.clone()));
-    both(&mut g, RECLOSER, recloser(inner.clone()));
-    both(&mut g, FAILSAFE_DEFAULT, failsafe_default(inner.clone()));
+    both(&mut g, BARE, bare(inner.clone()), || black_box(7u64));
+    both(
+        &mut g,
+        STEADFAST_OWNED,
+        steadfast_owned(inner.clone()),
+        || black_box(7u64),
+    );
+    both(
+        &mut g,
+        STEADFAST_STATIC,
+        steadfast_static(inner.clone()),
+        || black_box(7u64),
+    );
+    both(
+        &mut g,
+        TOWER_RESILIENCE,
+        tower_resilience(inner.clone()),
+        || black_box(7u64),
+    );
+    both(&mut g, RECLOSER, recloser(inner.clone()), || {
+        black_box(7u64)
+    });
+    both(
+        &mut g,
+        FAILSAFE_DEFAULT,
+        failsafe_default(inner.clone()),
+        || black_box(7u64),
+    );
     both(
         &mut g,
         FAILSAFE_CONSECUTIVE,
         failsafe_consecutive(inner.clone()),
+        || black_box(7u64),
     );
-    both(&mut g, CIRCUITBREAKER_RS, circuitbreaker_rs(inner));
+    both(&mut g, CIRCUITBREAKER_RS, circuitbreaker_rs(inner), || {
+        black_box(7u64)
+    });
     g.finish();
 }
 
@@ -518,7 +519,7 @@ where
 fn open(c: &mut Criterion) {
     let mut g = c.benchmark_group("breaker/open/rejecting");
     // For reference: a served call of the bare service.
-    both(&mut g, BARE, Floor);
+    both(&mut g, BARE, Floor, || black_box(7u64));
     rejecting(
         &mut g,
         STEADFAST_OWNED,
@@ -619,16 +620,10 @@ fn report_allocations() {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let rt = support::timer_runtime();
     let _guard = rt.enter();
     report_allocations();
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    let mut c = support::criterion();
     // The price of one clock read: the open paths read it (steadfast through tokio's).
     c.bench_function("reference/std Instant::now", |b| {
         b.iter(|| black_box(Instant::now()))

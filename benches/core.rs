@@ -7,7 +7,6 @@
 mod support;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion};
 use steadfast::backoff::{Backoff, Jitter};
@@ -128,10 +127,7 @@ fn report_allocations() {
 
 fn main() {
     report_allocations();
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    let mut c = support::criterion();
     budget(&mut c);
     delays(&mut c);
     c.final_summary();

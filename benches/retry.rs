@@ -14,10 +14,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
+use criterion::Criterion;
 use steadfast::BoxError;
 use steadfast::retry::{RetryLayer, RetryPolicy};
-use support::{Floor, YieldOnce, on_two_threads, one_call};
+use support::{Floor, YieldOnce, both, one_call};
 use tower::retry::budget::{Budget as _, TpsBudget};
 use tower::{Layer, Service};
 
@@ -122,31 +122,6 @@ fn steadfast_deadline_and_timeout() -> RetryPolicy {
         .attempt_timeout(Duration::from_secs(1))
         .build()
         .unwrap()
-}
-
-/// Benchmarks one call through `svc`, on one thread and on two.
-fn both<S, R>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, svc: S, req: impl Fn() -> R + Sync)
-where
-    S: Service<R> + Clone + Send,
-    S::Error: std::fmt::Debug,
-{
-    let mut one = svc.clone();
-    g.bench_function(format!("1 thread/{name}"), |b| {
-        b.iter(|| black_box(one_call(&mut one, req()).unwrap()))
-    });
-    // Each thread takes its own clone, as a service cloned per connection or task would be.
-    let proto = std::sync::Mutex::new(svc);
-    g.bench_function(format!("2 threads/{name}"), |b| {
-        b.iter_custom(|iters| {
-            on_two_threads(iters, || {
-                let mut mine = proto.lock().unwrap().clone();
-                let req = &req;
-                move || {
-                    black_box(one_call(&mut mine, req()).unwrap());
-                }
-            })
-        })
-    });
 }
 
 /// Every contender around `inner`, in one group.
@@ -270,16 +245,10 @@ fn report_allocations() {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let rt = support::timer_runtime();
     let _guard = rt.enter();
     report_allocations();
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    let mut c = support::criterion();
     // The price of one clock read in this build (tokio's, as the layer reads it), for the
     // "one clock read plus ..." comparison of the deadline rows.
     c.bench_function("reference/tokio Instant::now", |b| {

@@ -61,6 +61,7 @@ pub mod backoff;
 pub mod breaker;
 pub mod budget;
 pub mod classify;
+mod clock;
 pub mod deadline;
 pub mod error;
 pub mod event;

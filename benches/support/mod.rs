@@ -133,3 +133,49 @@ pub fn on_two_threads<F: FnMut()>(iters: u64, make: impl Fn() -> F + Sync) -> Du
         start.elapsed()
     })
 }
+
+/// Benchmarks one call through `svc` on one thread, and on two threads that each take their own
+/// clone (as a service cloned per connection or task would be). `req` makes each request.
+pub fn both<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    svc: S,
+    req: impl Fn() -> R + Sync,
+) where
+    S: tower::Service<R> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
+    let mut one = svc.clone();
+    g.bench_function(format!("1 thread/{name}"), |b| {
+        b.iter(|| std::hint::black_box(one_call(&mut one, req()).unwrap()))
+    });
+    let proto = std::sync::Mutex::new(svc);
+    g.bench_function(format!("2 threads/{name}"), |b| {
+        b.iter_custom(|iters| {
+            on_two_threads(iters, || {
+                let mut mine = proto.lock().unwrap().clone();
+                let req = &req;
+                move || {
+                    std::hint::black_box(one_call(&mut mine, req()).unwrap());
+                }
+            })
+        })
+    });
+}
+
+/// The criterion configuration every bench uses: short, since each group compares contenders
+/// measured in the same run.
+pub fn criterion() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .configure_from_args()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+}
+
+/// A runtime with a timer for the layers that register one; enter it for the whole bench.
+pub fn timer_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}

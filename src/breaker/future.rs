@@ -9,6 +9,7 @@ use pin_project_lite::pin_project;
 
 use super::{BreakerOpen, BreakerRef, Permit};
 use crate::classify::{Classify, outcome_of};
+use crate::clock::now;
 use crate::error::BoxError;
 
 pin_project! {
@@ -76,9 +77,7 @@ where
             } => {
                 let result = ready!(fut.poll(cx));
                 if let Some(permit) = permit.take() {
-                    permit.record(&outcome_of(classifier, &result), || {
-                        tokio::time::Instant::now().into_std()
-                    });
+                    permit.record(&outcome_of(classifier, &result), now);
                 }
                 Poll::Ready(result.map_err(Into::into))
             }

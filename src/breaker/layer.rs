@@ -7,11 +7,8 @@ use tower_service::Service;
 use super::future::ResponseFuture;
 use super::{BreakerOpen, BreakerRef, CircuitBreaker, Permit, Rejected};
 use crate::classify::{Classify, DefaultClassifier};
+use crate::clock::now;
 use crate::error::BoxError;
-
-fn now() -> std::time::Instant {
-    tokio::time::Instant::now().into_std()
-}
 
 /// Guards services with one [`CircuitBreaker`] (or a reference to one: see [`BreakerRef`]),
 /// classifying their results with `C`.

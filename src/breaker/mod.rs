@@ -220,8 +220,7 @@ impl CircuitBreaker {
     }
 
     fn manual(&self, to: BreakerState, reason: TransitionReason) {
-        // Manual transitions involve no timer; the instant is only a base for later ones.
-        self.shared.force(to, reason, Instant::now());
+        self.shared.force(to, reason);
     }
 }
 

@@ -699,20 +699,20 @@ impl Shared {
         to: BreakerState,
         reason: TransitionReason,
         now: Instant,
-    ) -> bool {
+    ) {
         let mut slow = self.lock();
         let t = self.transition_locked(&mut slow, generation, to, reason, now);
         drop(slow);
-        let done = t.is_some();
         self.emit(t);
-        done
     }
 
-    /// Moves from whatever state the breaker is in to `to` (for manual operations).
-    pub(crate) fn force(&self, to: BreakerState, reason: TransitionReason, now: Instant) {
+    /// Moves from whatever state the breaker is in to `to` (for manual operations, which only
+    /// go to Closed, ForcedOpen or Disabled: states with no timer, so no clock is read).
+    pub(crate) fn force(&self, to: BreakerState, reason: TransitionReason) {
+        debug_assert!(!matches!(to, BreakerState::Open | BreakerState::HalfOpen));
         let mut slow = self.lock();
         let (generation, _) = self.state();
-        let t = self.transition_locked(&mut slow, generation, to, reason, now);
+        let t = self.transition_locked(&mut slow, generation, to, reason, Instant::now);
         drop(slow);
         self.emit(t);
     }
@@ -723,7 +723,7 @@ impl Shared {
         generation: u64,
         to: BreakerState,
         reason: TransitionReason,
-        now: Instant,
+        now: impl Now,
     ) -> Option<Transition> {
         let (current, from) = self.state();
         if current != generation {
@@ -736,13 +736,13 @@ impl Shared {
                 slow.trips = slow.trips.saturating_add(1);
                 let open_for = self.config.open_duration(slow.trips);
                 let at = self
-                    .nanos(now)
+                    .nanos(now.now())
                     .saturating_add(u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX));
                 self.half_open_at.store(at, Ordering::Release);
             }
             BreakerState::HalfOpen => {
                 self.half_open_since
-                    .store(self.nanos(now), Ordering::Release);
+                    .store(self.nanos(now.now()), Ordering::Release);
                 self.probes
                     .store(pack_probes(next, 0, 0), Ordering::Release);
             }

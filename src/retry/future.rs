@@ -13,6 +13,7 @@ use super::policy::{Decision, PolicyRef, decide};
 use crate::backoff::Cursor;
 use crate::budget::Withdrawal;
 use crate::classify::{Classify, Outcome, outcome_of};
+use crate::clock::now;
 use crate::deadline::Deadline;
 use crate::error::{AttemptTimedOut, DeadlineExceeded};
 use crate::event::{Event, GiveUpReason, OnEvent};
@@ -115,10 +116,6 @@ impl<S, Req, P: PolicyRef> Drop for Call<S, Req, P> {
     }
 }
 
-fn now() -> std::time::Instant {
-    Instant::now().into_std()
-}
-
 /// Arms the timer at `at`, creating it the first time.
 fn arm(mut timer: Pin<&mut Option<Sleep>>, at: Instant) {
     match timer.as_mut().as_pin_mut() {
@@ -190,7 +187,9 @@ where
         if policy.backoff().remaining(&self.cursor) > 0 {
             self.request = policy.replay().replay(&req);
         }
-        self.tokens.spent = self.tokens.pending.take().or(self.tokens.spent.take());
+        if let Some(w) = self.tokens.pending.take() {
+            self.tokens.spent = Some(w);
+        }
         self.attempt = self.attempt.saturating_add(1);
         self.limit = Limit::Unarmed;
         self.service.call(req)

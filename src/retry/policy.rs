@@ -14,7 +14,7 @@ use crate::event::GiveUpReason;
 use crate::replay::CloneReplay;
 use crate::rng;
 
-/// The `Copy` part of a policy, carried by every call.
+/// The plain settings of a policy (the rest are the budget, the seed stream and the hooks).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Settings {
     pub(crate) backoff: Backoff,
