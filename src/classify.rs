@@ -60,12 +60,19 @@ use std::any::Any;
 use std::error::Error;
 use std::time::Duration;
 
-use crate::error::{AttemptTimedOut, BoxError, BreakerOpen, DeadlineExceeded};
+use crate::error::{
+    AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, DeadlineExceeded,
+    NoEndpointAvailable,
+};
 
 /// The one list of this library's own error types; `$e` is a `&dyn Any` or a `&dyn Error`.
 macro_rules! own_error_types {
     ($e:expr) => {
-        $e.is::<DeadlineExceeded>() || $e.is::<AttemptTimedOut>() || $e.is::<BreakerOpen>()
+        $e.is::<DeadlineExceeded>()
+            || $e.is::<AttemptTimedOut>()
+            || $e.is::<BreakerOpen>()
+            || $e.is::<AllEndpointsFailed>()
+            || $e.is::<NoEndpointAvailable>()
     };
 }
 
@@ -287,7 +294,7 @@ where
 }
 
 /// Whether `err` is, or wraps, an error this library produced ([`DeadlineExceeded`],
-/// [`AttemptTimedOut`], [`BreakerOpen`]).
+/// [`AttemptTimedOut`], [`BreakerOpen`], [`AllEndpointsFailed`], [`NoEndpointAvailable`]).
 ///
 /// It recognises the error types themselves, and [`BoxError`], `Box<dyn Error>`,
 /// `Box<dyn Error + Send>` and [`std::io::Error`] that are, wrap, or have in their source chain

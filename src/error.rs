@@ -114,6 +114,81 @@ impl BreakerOpen {
     }
 }
 
+/// One attempt of a [failover](crate::failover) walk, as [`AllEndpointsFailed`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// The endpoint's name.
+    pub endpoint: std::sync::Arc<str>,
+    /// What the attempt meant.
+    pub outcome: crate::classify::Outcome,
+    /// When the attempt ended, counted from the start of the call. A call with neither a deadline
+    /// nor an attempt timeout reads no clock before its first failure, so it counts from the end
+    /// of its first attempt instead (that attempt's `elapsed` is then zero).
+    pub elapsed: std::time::Duration,
+}
+
+/// Every endpoint a [failover](crate::failover) walk tried failed, and no further attempt was
+/// allowed (the recover schedule is spent, the budget is empty, the deadline leaves no room,
+/// or the request may not be replayed).
+///
+/// It carries every attempt, in order, and the last error as its
+/// [`source`](std::error::Error::source): the dependency's error, or [`AttemptTimedOut`] when
+/// the last attempt was cut by the attempt timeout (or its endpoint was not ready within it).
+/// When the last attempt ended with a failing *response* (an HTTP 503), the failover returns that
+/// response instead, as the retry layer does.
+#[derive(Debug, thiserror::Error)]
+#[error("all endpoints failed after {} attempts", attempts.len())]
+#[non_exhaustive]
+pub struct AllEndpointsFailed {
+    /// Every attempt, in order.
+    pub attempts: Vec<AttemptRecord>,
+    /// The last attempt's error.
+    #[source]
+    pub last: BoxError,
+}
+
+impl AllEndpointsFailed {
+    /// The error for a walk that made `attempts` and ended with `last`.
+    pub fn new(attempts: Vec<AttemptRecord>, last: impl Into<BoxError>) -> Self {
+        AllEndpointsFailed {
+            attempts,
+            last: last.into(),
+        }
+    }
+}
+
+/// No endpoint of a [failover](crate::failover) could take the call (every breaker open, every
+/// endpoint pushed back or switched off), and none becomes available soon enough to wait for.
+/// Nothing was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no endpoint available")]
+#[non_exhaustive]
+pub struct NoEndpointAvailable {
+    /// How long until the earliest endpoint may become available, when that is known (not when
+    /// every endpoint is forced open or switched off).
+    pub retry_in: Option<std::time::Duration>,
+}
+
+impl NoEndpointAvailable {
+    /// The error, with the time until an endpoint may become available if known.
+    pub const fn new(retry_in: Option<std::time::Duration>) -> Self {
+        NoEndpointAvailable { retry_in }
+    }
+}
+
+impl From<AllEndpointsFailed> for std::io::Error {
+    fn from(e: AllEndpointsFailed) -> Self {
+        std::io::Error::other(e)
+    }
+}
+
+impl From<NoEndpointAvailable> for std::io::Error {
+    fn from(e: NoEndpointAvailable) -> Self {
+        std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e)
+    }
+}
+
 impl From<AttemptTimedOut> for std::io::Error {
     fn from(e: AttemptTimedOut) -> Self {
         std::io::Error::new(std::io::ErrorKind::TimedOut, e)

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use crate::breaker::{BreakerState, TransitionReason};
 use crate::classify::Outcome;
+use crate::failover::Unavailable;
 
 /// Something a layer did, with what metrics need to count it.
 ///
@@ -95,6 +96,59 @@ pub enum Event<'a> {
         /// The number of the attempt cut.
         attempt: u32,
     },
+    /// A failover call moves on to another endpoint at once, after a failure at `from`.
+    #[non_exhaustive]
+    Hop {
+        /// The endpoint that failed.
+        from: &'a str,
+        /// The endpoint the next attempt goes to.
+        to: &'a str,
+        /// The number of the attempt that will be made.
+        attempt: u32,
+        /// Tokens left in the budget after the withdrawal (`None`: unlimited).
+        budget_level: Option<u32>,
+    },
+    /// Every endpoint of a failover failed in one pass: the call walks them again after
+    /// `delay`.
+    #[non_exhaustive]
+    RecoverPass {
+        /// The number of the pass that will start: 2 for the first recover pass.
+        pass: u32,
+        /// How long the call sleeps first.
+        delay: Duration,
+    },
+    /// Calls now go first to a lower-priority endpoint: `from` is unavailable.
+    #[non_exhaustive]
+    FailedOver {
+        /// The endpoint calls went to first until now.
+        from: &'a str,
+        /// The endpoint calls go to first from now on.
+        to: &'a str,
+        /// Why `from` is not taking calls, when the call that noticed knows it.
+        reason: Option<Unavailable>,
+    },
+    /// Calls go first to a higher-priority endpoint again.
+    #[non_exhaustive]
+    FailedBack {
+        /// The endpoint calls went to first until now.
+        from: &'a str,
+        /// The endpoint calls go to first from now on.
+        to: &'a str,
+    },
+    /// A call found a failover endpoint unavailable (reported once until it is available again).
+    #[non_exhaustive]
+    EndpointUnavailable {
+        /// The endpoint.
+        endpoint: &'a str,
+        /// Why.
+        reason: Unavailable,
+    },
+    /// A failover endpoint that was unavailable admitted a call again.
+    #[non_exhaustive]
+    EndpointAvailable {
+        /// The endpoint.
+        endpoint: &'a str,
+    },
 }
 
 /// Why a call with a retryable failure makes no further attempt.
@@ -117,6 +171,8 @@ pub enum GiveUpReason {
     /// The service failed to become ready for the next attempt; its `poll_ready` error is
     /// returned.
     NotReady,
+    /// No failover endpoint is available for the next pass, nor soon enough to wait for.
+    NoEndpointAvailable,
 }
 
 impl fmt::Display for GiveUpReason {
@@ -129,6 +185,7 @@ impl fmt::Display for GiveUpReason {
             GiveUpReason::NotReplayable => "request may not be replayed",
             GiveUpReason::DelayOutOfRange => "next delay out of range",
             GiveUpReason::NotReady => "service failed to become ready",
+            GiveUpReason::NoEndpointAvailable => "no endpoint available",
         })
     }
 }
@@ -205,6 +262,29 @@ impl OnEvent for TracingEvents {
                 generation,
             } => {
                 warn!(target: "steadfast", breaker, %from, %to, ?reason, generation, "circuit breaker transition");
+            }
+            Event::Hop {
+                from,
+                to,
+                attempt,
+                budget_level,
+            } => {
+                info!(target: "steadfast", from, to, attempt, budget_level, "hopping to another endpoint");
+            }
+            Event::RecoverPass { pass, delay } => {
+                info!(target: "steadfast", pass, ?delay, "every endpoint failed; walking them again");
+            }
+            Event::FailedOver { from, to, reason } => {
+                warn!(target: "steadfast", from, to, ?reason, "failed over");
+            }
+            Event::FailedBack { from, to } => {
+                info!(target: "steadfast", from, to, "failed back");
+            }
+            Event::EndpointUnavailable { endpoint, reason } => {
+                warn!(target: "steadfast", endpoint, %reason, "endpoint unavailable");
+            }
+            Event::EndpointAvailable { endpoint } => {
+                info!(target: "steadfast", endpoint, "endpoint available");
             }
         }
     }

@@ -65,6 +65,8 @@ mod clock;
 pub mod deadline;
 pub mod error;
 pub mod event;
+pub mod failover;
+mod limit;
 pub mod replay;
 pub mod retry;
 mod rng;
@@ -74,6 +76,10 @@ pub use breaker::{CircuitBreaker, CircuitBreakerLayer};
 pub use budget::RetryBudget;
 pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
-pub use error::{AttemptTimedOut, BoxError, BreakerOpen, ConfigError, DeadlineExceeded};
+pub use error::{
+    AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, ConfigError, DeadlineExceeded,
+    NoEndpointAvailable,
+};
 pub use event::{Event, OnEvent};
+pub use failover::{Failback, Failover, FailoverHandle};
 pub use retry::{Retry, RetryLayer, RetryPolicy};

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep, sleep_until};
+use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
 use super::policy::{Decision, PolicyRef, decide};
@@ -17,6 +17,7 @@ use crate::clock::now;
 use crate::deadline::Deadline;
 use crate::error::{AttemptTimedOut, DeadlineExceeded};
 use crate::event::{Event, GiveUpReason, OnEvent};
+use crate::limit::{Limit, arm};
 use crate::replay::Replay;
 
 pin_project! {
@@ -74,16 +75,6 @@ struct Call<S, Req, P: PolicyRef> {
     tokens: Tokens,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Limit {
-    /// Not armed in this phase yet (or no limit is configured).
-    Unarmed,
-    /// Armed at the deadline: the call ends when it fires.
-    Deadline,
-    /// Armed at the attempt timeout: the attempt ends when it fires.
-    Attempt,
-}
-
 /// What ended a step: a result to classify, or a limit that fired.
 enum Step<T> {
     Finished(T),
@@ -113,14 +104,6 @@ impl<S, Req, P: PolicyRef> Call<S, Req, P> {
 impl<S, Req, P: PolicyRef> Drop for Call<S, Req, P> {
     fn drop(&mut self) {
         self.refund_pending();
-    }
-}
-
-/// Arms the timer at `at`, creating it the first time.
-fn arm(mut timer: Pin<&mut Option<Sleep>>, at: Instant) {
-    match timer.as_mut().as_pin_mut() {
-        Some(sleep) => sleep.reset(at),
-        None => timer.set(Some(sleep_until(at))),
     }
 }
 
@@ -195,48 +178,10 @@ where
         self.service.call(req)
     }
 
-    /// The end of the current phase: the earlier of the deadline and the attempt timeout from
-    /// now. `None` when neither is configured (or the timeout is too long to represent).
-    fn limit_end(&self) -> Option<(Instant, Limit)> {
-        let deadline = self.deadline.instant().map(Instant::from_std);
-        let attempt_end = self
-            .policy
-            .policy()
-            .attempt_timeout()
-            .and_then(|t| Instant::now().checked_add(t));
-        match (deadline, attempt_end) {
-            (None, None) => None,
-            (Some(d), Some(a)) if a < d => Some((a, Limit::Attempt)),
-            (Some(d), _) => Some((d, Limit::Deadline)),
-            (None, Some(a)) => Some((a, Limit::Attempt)),
-        }
-    }
-
-    /// Polls the limit of the current phase, arming the timer the first time the phase is
-    /// pending. Pending forever when no limit applies.
-    fn poll_limit(
-        &mut self,
-        mut timer: Pin<&mut Option<Sleep>>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Limit> {
-        if self.limit == Limit::Unarmed {
-            let Some((at, limit)) = self.limit_end() else {
-                return Poll::Pending;
-            };
-            arm(timer.as_mut(), at);
-            self.limit = limit;
-        }
-        match timer.as_pin_mut() {
-            Some(sleep) => sleep.poll(cx).map(|()| self.limit),
-            None => Poll::Pending,
-        }
-    }
-
-    /// The limit of the current phase if it has already passed (checked before sending, so that
-    /// an attempt is never sent once its time is up).
-    fn limit_passed(&self, timer: Pin<&mut Option<Sleep>>) -> Option<Limit> {
-        let sleep = timer.as_pin_mut()?;
-        (self.limit != Limit::Unarmed && Instant::now() >= sleep.deadline()).then_some(self.limit)
+    /// Polls the limit of the current phase (see [`Limit::poll`]).
+    fn poll_limit(&mut self, timer: Pin<&mut Option<Sleep>>, cx: &mut Context<'_>) -> Poll<Limit> {
+        let timeout = self.policy.policy().attempt_timeout();
+        self.limit.poll(timer, self.deadline, timeout, cx)
     }
 
     /// Records the outcome of the current attempt and decides what follows: `Some(instant)` to
@@ -340,7 +285,7 @@ where
                     continue;
                 }
                 StateProj::Readying => match call.service.poll_ready(cx) {
-                    Poll::Ready(Ok(())) => match call.limit_passed(this.timer.as_mut()) {
+                    Poll::Ready(Ok(())) => match call.limit.passed(this.timer.as_mut()) {
                         Some(cut) => Step::Cut { cut, sent: false },
                         None => {
                             let Some(req) = call.request.take() else {

@@ -1,0 +1,730 @@
+//! Regional failover: ordered endpoints, each behind its own circuit breaker, one retry loop per
+//! call across them, and failback to the primary.
+//!
+//! # What it does
+//!
+//! A [`Failover`] is a tower service over an ordered list of named endpoints — `"us-east-2"`,
+//! `"us-west-1"`, … — each an inner service of the same type behind its **own**
+//! [`CircuitBreaker`] (one configuration, one state per endpoint). It owns the whole retry loop of
+//! a call, so the recommended multi-region stack has no separate [`Retry`](crate::Retry) around
+//! it:
+//!
+//! ```text
+//! Failover (deadline, budget, recover schedule, failback policy)
+//!   └─ per region: CircuitBreaker → client      (the attempt timeout is the failover's)
+//! ```
+//!
+//! # The walk
+//!
+//! A call makes **passes** over the endpoints. In each pass it visits the *available* endpoints
+//! in routing order, `attempts_per_endpoint` attempts each (default 1, no sleep between them):
+//!
+//! - `Success`, `Rejected` (a 404) and `Local` results are returned at once: a request the
+//!   dependency refused is not failed over, and neither is one the caller got wrong.
+//! - `Transient` failures hop to the next endpoint **at once**: a regional outage costs one
+//!   failed attempt, not a backoff. A throttled endpoint (`Retry-After`) is skipped by every call
+//!   until its hint expires (capped by `retry_after_cap`, default 20 s).
+//! - When every endpoint of a pass has failed, the call sleeps the next delay of its **recover
+//!   schedule** (default [`Backoff::standard()`] with equal jitter: 3 recover passes after about
+//!   500 ms, 1 s and 2 s) and walks them again; a success in any pass ends the call.
+//!
+//! An endpoint is *available* when its push-back has expired and its breaker admits the call.
+//! When none is available at the start of a pass, the call fails at once with
+//! [`NoEndpointAvailable { retry_in }`](NoEndpointAvailable) — unless the earliest endpoint
+//! becomes available within the next recover delay and the deadline: then it waits for it.
+//!
+//! **The bound.** A call sends at most `passes × endpoints × attempts_per_endpoint` attempts,
+//! where `passes` is 1 + the recover schedule's retries (with the defaults and two regions: 4 × 2
+//! × 1 = 8). The budget caps this further under load.
+//!
+//! **The end.** A walk that runs out of passes, budget or deadline returns
+//! [`AllEndpointsFailed`], carrying every attempt (endpoint, outcome, elapsed) and the last error
+//! as its source. If the last attempt ended with a failing *response* (an HTTP 503 is an `Ok`
+//! response that the classifier calls `Transient`), that response is returned as it is, as the
+//! retry layer does. `DeadlineExceeded` ends a call whose deadline cut an attempt in flight.
+//!
+//! # Time
+//!
+//! - **Deadline**: one per call (the configured one, or the request's own, whichever is earlier).
+//!   A recover sleep whose end would leave no room for an attempt is not started.
+//! - **Attempt timeout**: each hop gets `min(attempt_timeout, remaining)` for readying its
+//!   endpoint's service *and* the attempt together, so a hop never takes longer than the
+//!   timeout. An attempt cut by it is recorded as `Transient { Timeout }` for its endpoint, and
+//!   the call hops. A service not ready in time, or whose `poll_ready` fails, counts as that
+//!   endpoint failing with `Transient { NotSent }` (nothing was sent, so the budget is refunded,
+//!   and any request may hop).
+//! - `Failover::poll_ready` is always ready: readiness is per hop.
+//!
+//! Set an attempt timeout for a multi-region client: without one, a region that hangs holds the
+//! call forever and the failover never hops.
+//!
+//! # Budget
+//!
+//! The first attempt sent is free; every further attempt *sent* — a same-endpoint retry, a hop, an
+//! attempt of a recover pass — withdraws the budget's cost after the failure it follows (its
+//! timeout cost after a timeout). An attempt never sent (its endpoint not ready) is refunded. A
+//! first-try success deposits; a success after failures gives back the last withdrawal. An empty
+//! budget ends the walk with the last failure. Default: a fresh [`RetryBudget::standard()`] per
+//! failover.
+//!
+//! # Replay
+//!
+//! The [`Replay`] hook copies the request before its first attempt and decides, after each
+//! failure, whether the copy may be sent again, here or elsewhere (the same rule for both: DESIGN
+//! asks for an explicit marker before a request that may have been applied is replayed in another
+//! region, and a same-region retry of such a request is no safer). A request that may not be
+//! replayed still skips unavailable endpoints: it goes once, to the first available one. Until it
+//! has been sent (every endpoint so far was not ready) it may go anywhere.
+//!
+//! # Failback
+//!
+//! Routing is active-passive: calls go to the highest-priority available endpoint. A recovering
+//! primary is probed with real requests through its half-open breaker; a failed probe hops on,
+//! so the caller does not see it. What happens once it has recovered is the [`Failback`] policy:
+//!
+//! - `Immediate` (the default): traffic returns as soon as the primary's breaker closes.
+//! - `After(hold_down)`: the primary gets a trickle — one call at a time — until it has served
+//!   for `hold_down` without a failure; then all traffic returns. A failure restarts the
+//!   hold-down, so a flapping primary never gets full traffic back.
+//! - `Manual`: traffic stays on the secondary until an operator calls
+//!   [`FailoverHandle::fail_back`]; the trickle keeps finding out whether the primary is healthy.
+//!
+//! The handle reports which endpoint is serving and why ([`FailoverHandle::serving`]).
+//!
+//! # Per-request options
+//!
+//! A [`RequestOptions`] hook reads a deadline, a [`ReplayMarker`] and a pinned endpoint from each
+//! request (with the `http` feature, `HttpOptions` reads them from an `http::Request`'s
+//! extensions). A pinned request goes only to that endpoint, through its breaker; it does not
+//! hop.
+//!
+//! # Cancellation
+//!
+//! Dropping a call at any point leaks nothing: a probe slot it held goes back to its breaker, a
+//! trickle slot to its endpoint, and tokens withdrawn for an attempt not yet sent to the budget.
+//! An attempt dropped by the caller records nothing against its endpoint.
+//!
+//! # Cost
+//!
+//! A call to a healthy primary allocates nothing, takes no lock and, without a deadline or an
+//! attempt timeout, reads no clock: it reads a word of routing flags, admits through the
+//! primary's breaker (one load) and clones the primary's service, as tower's `Retry` clones its
+//! service. Each call holds the failover's shared state by one reference count; a failover built
+//! once for the life of the process can be leaked with [`Failover::into_static`], and its calls
+//! then count nothing. `cargo bench --bench failover` measures it.
+//!
+//! # The error type
+//!
+//! `Failover` keeps the endpoints' error type `E`, which must hold this module's errors and give
+//! up its own as the source of [`AllEndpointsFailed`]:
+//! `E: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded> +
+//! Into<BoxError>`. [`BoxError`] and [`std::io::Error`] qualify.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::failover::{Failback, Failover};
+//! use steadfast::{BoxError, Outcome};
+//! use tower::{service_fn, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! // Each region's client, here a closure that knows its region.
+//! let region = |name: &'static str| {
+//!     service_fn(move |path: &'static str| async move {
+//!         if name == "us-east-2" {
+//!             Err::<String, BoxError>("connection reset".into()) // the primary is down
+//!         } else {
+//!             Ok(format!("{name}{path}"))
+//!         }
+//!     })
+//! };
+//! let failover = Failover::builder()
+//!     .endpoint("us-east-2", region("us-east-2"))
+//!     .endpoint("us-west-1", region("us-west-1"))
+//!     .attempt_timeout(Duration::from_secs(2))
+//!     .deadline(Duration::from_secs(10))
+//!     .failback(Failback::After(Duration::from_secs(60)))
+//!     .build()?;
+//! let handle = failover.handle();
+//! // The primary fails; the same call is served by the secondary.
+//! assert_eq!(failover.oneshot("/orders").await?, "us-west-1/orders");
+//! assert_eq!(handle.endpoints().count(), 2);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Panics
+//!
+//! With a deadline, an attempt timeout or a recover pass, calls must run inside a tokio runtime
+//! with the time driver enabled, as for `tokio::time::sleep`.
+
+mod future;
+mod options;
+mod router;
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tower_service::Service;
+
+pub use self::future::ResponseFuture;
+pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
+#[cfg(feature = "http")]
+pub use self::options::{HttpOptions, HttpReplay};
+use self::router::Router;
+pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
+use crate::backoff::Backoff;
+use crate::breaker::{BreakerRef, BreakerState, CircuitBreaker, CircuitBreakerBuilder};
+use crate::budget::RetryBudget;
+use crate::classify::{Classify, DefaultClassifier};
+use crate::error::{
+    AllEndpointsFailed, BoxError, ConfigError, DeadlineExceeded, NoEndpointAvailable,
+};
+use crate::event::OnEvent;
+use crate::replay::{CloneReplay, Replay};
+use crate::retry::DEFAULT_RETRY_AFTER_CAP;
+use crate::rng;
+
+/// Shared state held by an `Arc`, or leaked for the life of the process.
+enum Shared<T: 'static> {
+    Owned(Arc<T>),
+    Static(&'static T),
+}
+
+impl<T> Clone for Shared<T> {
+    #[inline]
+    fn clone(&self) -> Self {
+        match self {
+            Shared::Owned(a) => Shared::Owned(a.clone()),
+            Shared::Static(r) => Shared::Static(r),
+        }
+    }
+}
+
+impl<T> Deref for Shared<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        match self {
+            Shared::Owned(a) => a,
+            Shared::Static(r) => r,
+        }
+    }
+}
+
+/// The breaker of one endpoint, as a permit holds it: by reference when the failover is
+/// `'static`, else by its own handle.
+enum EndpointBreaker {
+    Owned(CircuitBreaker),
+    Static(&'static CircuitBreaker),
+}
+
+impl BreakerRef for EndpointBreaker {
+    #[inline]
+    fn breaker(&self) -> &CircuitBreaker {
+        match self {
+            EndpointBreaker::Owned(b) => b,
+            EndpointBreaker::Static(b) => b,
+        }
+    }
+}
+
+/// The plain settings of a failover.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Settings {
+    attempts_per_endpoint: u32,
+    recover: Backoff,
+    deadline: Option<Duration>,
+    attempt_timeout: Option<Duration>,
+    retry_after_cap: Duration,
+}
+
+/// What every call of one failover shares.
+struct Inner<S, C, R, H, O> {
+    router: Arc<Router>,
+    services: Box<[S]>,
+    settings: Settings,
+    budget: RetryBudget,
+    seeds: AtomicU64,
+    classifier: C,
+    replay: R,
+    hook: H,
+    options: O,
+}
+
+/// A tower service over ordered regional endpoints, each behind its own breaker. See the
+/// [module docs](self).
+///
+/// # Clone
+///
+/// Clones share everything (endpoints, breakers, budget, routing state); each gets its own
+/// jitter stream.
+pub struct Failover<S, C = DefaultClassifier, R = CloneReplay, H = (), O = ()>
+where
+    S: 'static,
+    C: 'static,
+    R: 'static,
+    H: 'static,
+    O: 'static,
+{
+    shared: Shared<Inner<S, C, R, H, O>>,
+    seed: u64,
+}
+
+impl<S, C, R, H, O> Clone for Failover<S, C, R, H, O> {
+    fn clone(&self) -> Self {
+        Failover {
+            seed: rng::mix(self.shared.seeds.fetch_add(rng::GOLDEN, Ordering::Relaxed)),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S, C, R, H, O> fmt::Debug for Failover<S, C, R, H, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failover")
+            .field("router", &self.shared.router)
+            .field("settings", &self.shared.settings)
+            .field("budget", &self.shared.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Failover<()> {
+    /// A builder with every default; add endpoints in priority order with
+    /// [`endpoint`](FailoverBuilder::endpoint).
+    pub fn builder<S>() -> FailoverBuilder<S> {
+        FailoverBuilder {
+            config: Config {
+                endpoints: Vec::new(),
+                breakers: None,
+                settings: Settings {
+                    attempts_per_endpoint: 1,
+                    recover: Backoff::default(),
+                    deadline: None,
+                    attempt_timeout: None,
+                    retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
+                },
+                failback: Failback::Immediate,
+                budget: None,
+                seed: None,
+            },
+            classifier: DefaultClassifier,
+            replay: CloneReplay,
+            hook: (),
+            options: (),
+        }
+    }
+}
+
+impl<S, C, R, H, O> Failover<S, C, R, H, O> {
+    /// A handle on the routing state: which endpoint serves, the breakers, failback.
+    pub fn handle(&self) -> FailoverHandle {
+        FailoverHandle {
+            router: self.shared.router.clone(),
+        }
+    }
+
+    /// The budget the calls draw from.
+    pub fn budget(&self) -> &RetryBudget {
+        &self.shared.budget
+    }
+
+    /// Leaks the shared state, so that calls hold it by a `'static` reference and count no
+    /// reference per call. For a failover built once and used for the life of the process (the
+    /// usual multi-region client); each call of `into_static` leaks one more copy, so call it
+    /// once, at startup.
+    pub fn into_static(self) -> Self {
+        match self.shared {
+            Shared::Static(_) => self,
+            Shared::Owned(arc) => {
+                // The reference count is leaked with it: the state is never freed.
+                let leaked: &'static Arc<Inner<S, C, R, H, O>> = Box::leak(Box::new(arc));
+                Failover {
+                    shared: Shared::Static(leaked),
+                    seed: self.seed,
+                }
+            }
+        }
+    }
+}
+
+impl<S, C, R, H, O, Req> Service<Req> for Failover<S, C, R, H, O>
+where
+    S: Service<Req> + Clone,
+    S::Error: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded>,
+    S::Error: Into<BoxError> + 'static,
+    C: Classify<S::Response, S::Error>,
+    R: Replay<Req>,
+    H: OnEvent,
+    O: RequestOptions<Req>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, Req, C, R, H, O>;
+
+    /// Always ready: each hop readies its endpoint's service.
+    #[inline]
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.seed = self.seed.wrapping_add(1);
+        ResponseFuture::new(self.shared.clone(), req, self.seed)
+    }
+}
+
+/// A cheap `Clone` handle on a failover's routing state, for operators and readiness checks.
+#[derive(Clone)]
+pub struct FailoverHandle {
+    router: Arc<Router>,
+}
+
+impl fmt::Debug for FailoverHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.router.fmt(f)
+    }
+}
+
+/// Which endpoint a failover's calls go to first, and why. See [`FailoverHandle::serving`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Serving {
+    /// The endpoint calls go to first.
+    pub endpoint: Arc<str>,
+    /// Its place in the priority order: 0 is the primary.
+    pub priority: usize,
+    /// Why a higher-priority endpoint is not serving: `None` when the primary serves.
+    pub failed_over: Option<FailedOver>,
+}
+
+/// Why calls are not going to a higher-priority endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailedOver {
+    /// The highest-priority endpoint that is not serving.
+    pub from: Arc<str>,
+    /// Why, now; `None` when it has just become available again and no call has gone back to it
+    /// yet (the next call will).
+    pub reason: Option<Unavailable>,
+    /// Under `Failback::After`, how long until its hold-down ends, if it has started.
+    pub hold_down_left: Option<Duration>,
+}
+
+impl FailoverHandle {
+    /// The endpoints' names, in priority order.
+    pub fn endpoints(&self) -> impl Iterator<Item = &str> {
+        self.router.endpoints.iter().map(|e| &*e.name)
+    }
+
+    /// The breaker of endpoint `name`, for inspection or manual control (`force_open`,
+    /// `reset`).
+    pub fn breaker(&self, name: &str) -> Option<&CircuitBreaker> {
+        self.router
+            .endpoints
+            .iter()
+            .find(|e| &*e.name == name)
+            .map(|e| &e.breaker)
+    }
+
+    /// Which endpoint calls go to first (the one the last call that was not a probe started
+    /// at), and why the ones before it are passed over, as of now (tokio's clock).
+    pub fn serving(&self) -> Serving {
+        let now = crate::clock::now();
+        let i = self.router.serving();
+        let endpoint = &self.router.endpoints[i];
+        let failed_over = (i > 0).then(|| {
+            let from = &self.router.endpoints[0];
+            let reason = self.router.why_unavailable(0, now);
+            FailedOver {
+                from: from.name.clone(),
+                reason,
+                hold_down_left: (reason == Some(Unavailable::FailbackPending))
+                    .then(|| self.router.hold_down_left(0, now))
+                    .flatten(),
+            }
+        });
+        Serving {
+            endpoint: endpoint.name.clone(),
+            priority: i,
+            failed_over,
+        }
+    }
+
+    /// Ends a failback hold-down now (the only way back under [`Failback::Manual`]): the next
+    /// call goes to the highest-priority available endpoint again.
+    pub fn fail_back(&self) {
+        self.router.fail_back();
+    }
+
+    /// The state of endpoint `name`'s breaker.
+    pub fn breaker_state(&self, name: &str) -> Option<BreakerState> {
+        self.breaker(name).map(CircuitBreaker::state)
+    }
+}
+
+/// Builds a [`Failover`]; every setter documents its default.
+pub struct FailoverBuilder<S, C = DefaultClassifier, R = CloneReplay, H = (), O = ()> {
+    config: Config<S>,
+    classifier: C,
+    replay: R,
+    hook: H,
+    options: O,
+}
+
+/// What a builder holds besides its hooks.
+struct Config<S> {
+    endpoints: Vec<(Arc<str>, S)>,
+    breakers: Option<Box<dyn Fn(CircuitBreakerBuilder) -> CircuitBreakerBuilder>>,
+    settings: Settings,
+    failback: Failback,
+    budget: Option<RetryBudget>,
+    seed: Option<u64>,
+}
+
+impl<S, C, R, H, O> fmt::Debug for FailoverBuilder<S, C, R, H, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("FailoverBuilder")
+            .field(
+                "endpoints",
+                &c.endpoints.iter().map(|e| &*e.0).collect::<Vec<_>>(),
+            )
+            .field("settings", &c.settings)
+            .field("failback", &c.failback)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
+    /// Adds an endpoint, after those added before it (the first is the primary).
+    pub fn endpoint(mut self, name: impl Into<String>, service: S) -> Self {
+        self.config.endpoints.push((name.into().into(), service));
+        self
+    }
+
+    /// Configures every endpoint's breaker: `f` gets a builder with the defaults, named after
+    /// the endpoint, and returns it configured. Default: [`CircuitBreaker::builder`]'s defaults.
+    pub fn breakers(
+        mut self,
+        f: impl Fn(CircuitBreakerBuilder) -> CircuitBreakerBuilder + 'static,
+    ) -> Self {
+        self.config.breakers = Some(Box::new(f));
+        self
+    }
+
+    /// How many attempts a pass makes at each endpoint before hopping (no sleep between them).
+    /// Default 1.
+    pub fn attempts_per_endpoint(mut self, attempts: u32) -> Self {
+        self.config.settings.attempts_per_endpoint = attempts;
+        self
+    }
+
+    /// The schedule between passes when every endpoint failed: each delay starts a recover
+    /// pass. Default: [`Backoff::default()`] (standard, equal jitter: 3 recover passes).
+    /// [`Backoff::none()`] makes one pass.
+    pub fn recover(mut self, schedule: Backoff) -> Self {
+        self.config.settings.recover = schedule;
+        self
+    }
+
+    /// The deadline of the whole call, measured from the call. Default: none.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.config.settings.deadline = Some(deadline);
+        self
+    }
+
+    /// The longest one hop (readying its endpoint's service, and the attempt) may take.
+    /// Default: none.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.config.settings.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// The longest push-back (`Retry-After`) honoured: a throttled endpoint is skipped for its
+    /// hint, up to this. Default 20 s.
+    pub fn retry_after_cap(mut self, cap: Duration) -> Self {
+        self.config.settings.retry_after_cap = cap;
+        self
+    }
+
+    /// When traffic returns to a recovered higher-priority endpoint. Default
+    /// [`Failback::Immediate`].
+    pub fn failback(mut self, failback: Failback) -> Self {
+        self.config.failback = failback;
+        self
+    }
+
+    /// The budget further attempts draw from; pass clones of one budget to share it. Default: a
+    /// fresh [`RetryBudget::standard()`].
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.config.budget = Some(budget);
+        self
+    }
+
+    /// The seed of the recover schedule's jitter. Default: a seed drawn per process.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    /// The classifier of attempts. Default: [`DefaultClassifier`]. Whatever it is, this
+    /// library's own errors are `Local`: never failed over.
+    pub fn classifier<C2>(self, classifier: C2) -> FailoverBuilder<S, C2, R, H, O> {
+        let FailoverBuilder {
+            config,
+            replay,
+            hook,
+            options,
+            ..
+        } = self;
+        FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        }
+    }
+
+    /// How a request is copied for another attempt, and whether the copy may be sent after a
+    /// given failure ([`Replay`]). Default: [`CloneReplay`].
+    pub fn replay<R2>(self, replay: R2) -> FailoverBuilder<S, C, R2, H, O> {
+        let FailoverBuilder {
+            config,
+            classifier,
+            hook,
+            options,
+            ..
+        } = self;
+        FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        }
+    }
+
+    /// The hook that receives [`Event`](crate::event::Event)s. Default: `()`.
+    pub fn on_event<H2>(self, hook: H2) -> FailoverBuilder<S, C, R, H2, O> {
+        let FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            options,
+            ..
+        } = self;
+        FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        }
+    }
+
+    /// The hook that reads each request's [`CallOptions`]. Default: `()`, none.
+    pub fn options<O2>(self, options: O2) -> FailoverBuilder<S, C, R, H, O2> {
+        let FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            ..
+        } = self;
+        FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        }
+    }
+
+    /// The validated failover, every breaker closed.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when there is no endpoint or more than [`MAX_ENDPOINTS`], two endpoints
+    /// share a name, `attempts_per_endpoint` is zero, the deadline or the attempt timeout is
+    /// zero, or a breaker's configuration is invalid.
+    pub fn build(self) -> Result<Failover<S, C, R, H, O>, ConfigError> {
+        let FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        } = self;
+        let n = config.endpoints.len();
+        if n == 0 || n > MAX_ENDPOINTS {
+            return Err(ConfigError::invalid(
+                "failover endpoint count",
+                n,
+                "at least 1 and at most 32",
+            ));
+        }
+        for (i, (name, _)) in config.endpoints.iter().enumerate() {
+            if config.endpoints[..i].iter().any(|(other, _)| other == name) {
+                return Err(ConfigError::invalid(
+                    "failover endpoint name",
+                    name,
+                    "a name given to one endpoint only",
+                ));
+            }
+        }
+        let settings = config.settings;
+        if settings.attempts_per_endpoint == 0 {
+            return Err(ConfigError::invalid(
+                "failover attempts per endpoint",
+                0,
+                "at least 1",
+            ));
+        }
+        for (setting, value) in [
+            ("failover deadline", settings.deadline),
+            ("failover attempt timeout", settings.attempt_timeout),
+        ] {
+            if value.is_some_and(|d| d.is_zero()) {
+                return Err(ConfigError::invalid(setting, value, "more than zero"));
+            }
+        }
+        let mut breakers = Vec::with_capacity(n);
+        let mut services = Vec::with_capacity(n);
+        for (name, service) in config.endpoints {
+            let builder = CircuitBreaker::builder().name(&*name);
+            let builder = match &config.breakers {
+                Some(f) => f(builder),
+                None => builder,
+            };
+            breakers.push((name, builder.build()?));
+            services.push(service);
+        }
+        let router = Router::new(breakers, config.failback, crate::clock::now());
+        let seed = config.seed.unwrap_or_else(rng::entropy_seed);
+        Ok(Failover {
+            shared: Shared::Owned(Arc::new(Inner {
+                router: Arc::new(router),
+                services: services.into_boxed_slice(),
+                settings,
+                budget: config.budget.unwrap_or_default(),
+                seeds: AtomicU64::new(rng::mix(seed)),
+                classifier,
+                replay,
+                hook,
+                options,
+            })),
+            seed,
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! Per-request overrides of a failover's configuration: a deadline, a replay marker, a pinned
+//! endpoint.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// What one request asks of the failover beyond its configuration. Read once per call, before
+/// the first attempt, by the failover's [`RequestOptions`] hook.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions<'a> {
+    /// This request's deadline, measured from the call; the earlier of it and the configured
+    /// deadline applies.
+    pub deadline: Option<Duration>,
+    /// Overrides the replay hook's verdict for this request.
+    pub replay: Option<ReplayMarker>,
+    /// Send only to this endpoint (for example writes that must go to the single writer region):
+    /// no hop; the endpoint's breaker, push-back and the recover passes still apply. An unknown
+    /// name ends the call with [`NoEndpointAvailable`](crate::error::NoEndpointAvailable).
+    pub endpoint: Option<&'a str>,
+}
+
+impl<'a> CallOptions<'a> {
+    /// No override.
+    pub const fn new() -> Self {
+        CallOptions {
+            deadline: None,
+            replay: None,
+            endpoint: None,
+        }
+    }
+
+    /// With a deadline.
+    pub const fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// With a replay marker.
+    pub const fn replay(mut self, marker: ReplayMarker) -> Self {
+        self.replay = Some(marker);
+        self
+    }
+
+    /// Pinned to an endpoint.
+    pub const fn endpoint(mut self, name: &'a str) -> Self {
+        self.endpoint = Some(name);
+        self
+    }
+}
+
+/// A request's own word on being sent more than once, over the replay hook's.
+///
+/// As an HTTP request extension (read by `HttpOptions`, with the `http` feature), it is the explicit
+/// marker DESIGN asks for before a request that may have been applied (a POST that timed out)
+/// is replayed in another region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReplayMarker {
+    /// The request is safe to send again after any transient failure, here or in another
+    /// region (it carries an idempotency key, say). A copy is still needed: the replay hook
+    /// must make one.
+    Always,
+    /// Send the request once: to the first available endpoint, never again.
+    Once,
+}
+
+/// Reads a request's [`CallOptions`]. `()`, the default, reads none.
+pub trait RequestOptions<Req> {
+    /// The options of `req`.
+    fn options<'r>(&self, req: &'r Req) -> CallOptions<'r>;
+}
+
+impl<Req> RequestOptions<Req> for () {
+    #[inline(always)]
+    fn options<'r>(&self, _: &'r Req) -> CallOptions<'r> {
+        CallOptions::new()
+    }
+}
+
+/// A request's deadline as an HTTP request extension, read by `HttpOptions` (`http` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallDeadline(pub Duration);
+
+/// A pinned endpoint as an HTTP request extension, read by `HttpOptions` (`http` feature).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PinnedEndpoint(pub Cow<'static, str>);
+
+/// Reads [`CallOptions`] from an `http::Request`'s extensions: [`CallDeadline`],
+/// [`ReplayMarker`] and [`PinnedEndpoint`].
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::failover::{CallDeadline, HttpOptions, PinnedEndpoint, RequestOptions};
+///
+/// let mut req = http::Request::new(());
+/// req.extensions_mut().insert(CallDeadline(Duration::from_secs(2)));
+/// req.extensions_mut().insert(PinnedEndpoint("us-east-2".into()));
+/// let options = HttpOptions.options(&req);
+/// assert_eq!(options.deadline, Some(Duration::from_secs(2)));
+/// assert_eq!(options.endpoint, Some("us-east-2"));
+/// ```
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpOptions;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+impl<B> RequestOptions<http::Request<B>> for HttpOptions {
+    fn options<'r>(&self, req: &'r http::Request<B>) -> CallOptions<'r> {
+        let ext = req.extensions();
+        CallOptions {
+            deadline: ext.get::<CallDeadline>().map(|d| d.0),
+            replay: ext.get::<ReplayMarker>().copied(),
+            endpoint: ext.get::<PinnedEndpoint>().map(|p| &*p.0),
+        }
+    }
+}
+
+/// DESIGN's replay rule for HTTP requests: a copy of every request whose body can be cloned;
+/// idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) may be sent again after any
+/// transient failure; any request after `NotSent` (it never reached the server); a request that
+/// may have been applied (a POST that timed out or got a 5xx) only with
+/// [`ReplayMarker::Always`] among its extensions.
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpReplay;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+impl<B: Clone> crate::replay::Replay<http::Request<B>> for HttpReplay {
+    fn replay(&self, req: &http::Request<B>) -> Option<http::Request<B>> {
+        Some(req.clone())
+    }
+
+    fn may_replay(&self, req: &http::Request<B>, after: &crate::classify::Outcome) -> bool {
+        req.method().is_idempotent()
+            || !after.may_have_been_applied()
+            || req.extensions().get::<ReplayMarker>() == Some(&ReplayMarker::Always)
+    }
+}

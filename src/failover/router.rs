@@ -1,0 +1,368 @@
+//! The routing state of a failover: pure (every method takes `now`), shared between calls, and
+//! lock-free.
+//!
+//! It knows the endpoints in priority order, each with its breaker, its push-back time, and its
+//! failback bookkeeping; it picks the next endpoint of a walk and records what calls observed.
+//! The calls (the future) read the clock and emit events; nothing here does either.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::breaker::{BreakerState, CircuitBreaker};
+
+/// The most endpoints one failover may have (a bit each in a word of flags).
+pub const MAX_ENDPOINTS: usize = 32;
+
+/// When traffic returns to a higher-priority endpoint that recovered. See the
+/// [module docs](super#failback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Failback {
+    /// Traffic returns as soon as the endpoint's breaker admits calls again: its half-open
+    /// probes are the first calls back, and all traffic follows once they close it.
+    #[default]
+    Immediate,
+    /// Once the endpoint's breaker has closed, it gets a trickle (one call at a time) until it
+    /// has served for `hold_down` without a failure; then all traffic returns. A failure
+    /// restarts the hold-down.
+    After(Duration),
+    /// Like `After` with an endless hold-down: traffic stays where it is until an operator calls
+    /// [`FailoverHandle::fail_back`](super::FailoverHandle::fail_back), while the trickle keeps
+    /// reporting whether the endpoint has recovered.
+    Manual,
+}
+
+/// Why an endpoint could not take a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unavailable {
+    /// Its breaker rejected the call (open, forced open, or half-open with every probe slot
+    /// taken).
+    BreakerOpen,
+    /// It answered with push-back (`Retry-After`), and the hint has not expired.
+    PushedBack,
+    /// It recovered, but the failback policy keeps traffic away from it for now.
+    FailbackPending,
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unavailable::BreakerOpen => "breaker open",
+            Unavailable::PushedBack => "pushed back",
+            Unavailable::FailbackPending => "failback pending",
+        })
+    }
+}
+
+/// The clock of one step of a call: read at most once, and only if something needs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LazyNow {
+    at: Option<Instant>,
+    read: fn() -> Instant,
+}
+
+impl LazyNow {
+    /// Reads `read` on first need.
+    pub(crate) fn new(read: fn() -> Instant) -> Self {
+        LazyNow { at: None, read }
+    }
+
+    /// The instant, read now if it was not yet.
+    #[inline]
+    pub(crate) fn get(&mut self) -> Instant {
+        *self.at.get_or_insert_with(self.read)
+    }
+}
+
+/// One endpoint's shared state.
+pub(crate) struct Endpoint {
+    pub(crate) name: Arc<str>,
+    pub(crate) breaker: CircuitBreaker,
+    /// Push-back: the endpoint is skipped until this time (nanoseconds after the router's base,
+    /// plus one; 0 for none).
+    not_before: AtomicU64,
+    /// While demoted with a closed breaker: since when it has served without a failure (same
+    /// encoding; 0 for not yet).
+    healthy_since: AtomicU64,
+    /// The trickle slot of a demoted endpoint (one call at a time).
+    trickle: AtomicBool,
+}
+
+/// The routing state of one failover.
+pub(crate) struct Router {
+    pub(crate) endpoints: Box<[Endpoint]>,
+    pub(crate) failback: Failback,
+    /// Bits 0..32: endpoints a call found unavailable (and none has found available since);
+    /// bits 32..64: endpoints demoted by the failback policy.
+    flags: AtomicU64,
+    /// The endpoint calls go to first (the last head of a walk that was not a probe).
+    serving: AtomicU32,
+    base: Instant,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field(
+                "endpoints",
+                &self.endpoints.iter().map(|e| &*e.name).collect::<Vec<_>>(),
+            )
+            .field("failback", &self.failback)
+            .field("serving", &self.serving.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+const DEMOTED_SHIFT: u32 = 32;
+
+/// The first endpoint of `mask` in priority order.
+#[inline]
+fn first(mask: u32) -> Option<usize> {
+    (mask != 0).then(|| mask.trailing_zeros() as usize)
+}
+
+/// A bit per endpoint: `n` endpoints.
+pub(crate) const fn all(n: usize) -> u32 {
+    if n >= 32 { u32::MAX } else { (1u32 << n) - 1 }
+}
+
+impl Router {
+    /// `endpoints` (names and breakers) in priority order; `base` is an instant no earlier than
+    /// any the router will be given, roughly (earlier ones count as `base`).
+    pub(crate) fn new(
+        endpoints: impl IntoIterator<Item = (Arc<str>, CircuitBreaker)>,
+        failback: Failback,
+        base: Instant,
+    ) -> Self {
+        Router {
+            endpoints: endpoints
+                .into_iter()
+                .map(|(name, breaker)| Endpoint {
+                    name,
+                    breaker,
+                    not_before: AtomicU64::new(0),
+                    healthy_since: AtomicU64::new(0),
+                    trickle: AtomicBool::new(false),
+                })
+                .collect(),
+            failback,
+            flags: AtomicU64::new(0),
+            serving: AtomicU32::new(0),
+            base,
+        }
+    }
+
+    fn encode(&self, at: Instant) -> u64 {
+        let nanos = at.saturating_duration_since(self.base).as_nanos();
+        u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    fn decode(&self, code: u64) -> Instant {
+        self.base + Duration::from_nanos(code - 1)
+    }
+
+    /// Which endpoint the call `candidates` allows goes first. Demoted endpoints (waiting for
+    /// failback) come after the others, unless `head` (the call's probe or trickle) names one.
+    #[inline]
+    pub(crate) fn pick(&self, candidates: u32, tried: u32, head: Option<usize>) -> Option<usize> {
+        if let Some(h) = head.filter(|&h| tried & (1 << h) == 0) {
+            return Some(h);
+        }
+        let left = candidates & !tried;
+        let demoted = self.demoted();
+        first(left & !demoted).or_else(|| first(left & demoted))
+    }
+
+    /// The demoted endpoints.
+    #[inline]
+    pub(crate) fn demoted(&self) -> u32 {
+        (self.flags.load(Ordering::Relaxed) >> DEMOTED_SHIFT) as u32
+    }
+
+    /// Whether anything is out of the ordinary: an endpoint found unavailable or demoted.
+    #[inline]
+    pub(crate) fn quiet(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) == 0
+    }
+
+    /// How long endpoint `i` is still pushed back at `now`, if it is.
+    #[inline]
+    pub(crate) fn pushed_back(&self, i: usize, now: &mut LazyNow) -> Option<Duration> {
+        let code = self.endpoints[i].not_before.load(Ordering::Relaxed);
+        if code == 0 {
+            return None;
+        }
+        let left = self.decode(code).saturating_duration_since(now.get());
+        (!left.is_zero()).then_some(left)
+    }
+
+    /// Push-back from endpoint `i`: skip it for `hint` from `now` (never shortening a longer
+    /// push-back already set).
+    pub(crate) fn push_back(&self, i: usize, now: Instant, hint: Duration) {
+        let Some(until) = now.checked_add(hint) else {
+            return;
+        };
+        self.endpoints[i]
+            .not_before
+            .fetch_max(self.encode(until), Ordering::Relaxed);
+    }
+
+    /// Records that a call found endpoint `i` unavailable; true if it was available before (the
+    /// call then reports the change).
+    pub(crate) fn mark_unavailable(&self, i: usize) -> bool {
+        let bit = 1u64 << i;
+        self.flags.load(Ordering::Relaxed) & bit == 0
+            && self.flags.fetch_or(bit, Ordering::Relaxed) & bit == 0
+    }
+
+    /// Records that a call was admitted by endpoint `i`; true if it was unavailable before.
+    #[inline]
+    pub(crate) fn mark_available(&self, i: usize) -> bool {
+        let bit = 1u64 << i;
+        self.flags.load(Ordering::Relaxed) & bit != 0
+            && self.flags.fetch_and(!bit, Ordering::Relaxed) & bit != 0
+    }
+
+    /// Notes the breaker state a call found at endpoint `i`: under a failback policy other than
+    /// `Immediate`, an endpoint whose breaker is not closed is demoted until it has recovered.
+    pub(crate) fn observe_breaker(&self, i: usize, state: BreakerState) {
+        if self.failback == Failback::Immediate {
+            return;
+        }
+        match state {
+            BreakerState::Open | BreakerState::HalfOpen | BreakerState::ForcedOpen => {
+                let bit = 1u64 << (DEMOTED_SHIFT + i as u32);
+                if self.flags.load(Ordering::Relaxed) & bit == 0 {
+                    self.flags.fetch_or(bit, Ordering::Relaxed);
+                }
+                self.endpoints[i].healthy_since.store(0, Ordering::Relaxed);
+            }
+            BreakerState::Closed | BreakerState::Disabled => {}
+        }
+    }
+
+    /// A failure at endpoint `i`: a demoted endpoint's hold-down starts again.
+    pub(crate) fn failed(&self, i: usize) {
+        if self.demoted() & (1 << i) != 0 {
+            self.endpoints[i].healthy_since.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Ends every demotion: traffic goes by priority again.
+    pub(crate) fn fail_back(&self) {
+        self.flags.fetch_and(u64::from(u32::MAX), Ordering::Relaxed);
+        for e in self.endpoints.iter() {
+            e.healthy_since.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn restore(&self, i: usize) {
+        self.flags
+            .fetch_and(!(1u64 << (DEMOTED_SHIFT + i as u32)), Ordering::Relaxed);
+        self.endpoints[i].healthy_since.store(0, Ordering::Relaxed);
+    }
+
+    /// The head of a call among `candidates` while an endpoint ahead of every other candidate is
+    /// demoted: `Some((i, trickle))` sends the call to `i` first — as a half-open probe while
+    /// its breaker is not closed, or as its one trickle call (`trickle`, a slot the call must
+    /// give back with [`end_trickle`](Self::end_trickle)). `None`: route by priority (the
+    /// demoted endpoint goes last, or it was just restored). Restores an endpoint whose
+    /// hold-down has passed.
+    pub(crate) fn head(&self, candidates: u32, now: &mut LazyNow) -> Option<(usize, bool)> {
+        let demoted = self.demoted() & candidates;
+        let d = first(demoted)?;
+        if first(candidates & !demoted).is_some_and(|n| n < d) {
+            return None;
+        }
+        let endpoint = &self.endpoints[d];
+        match endpoint.breaker.state() {
+            BreakerState::ForcedOpen => None,
+            BreakerState::Open | BreakerState::HalfOpen => Some((d, false)),
+            BreakerState::Closed | BreakerState::Disabled => {
+                let since = endpoint.healthy_since.load(Ordering::Relaxed);
+                if since == 0 {
+                    let _ = endpoint.healthy_since.compare_exchange(
+                        0,
+                        self.encode(now.get()),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                } else if let Failback::After(hold_down) = self.failback {
+                    if now.get().saturating_duration_since(self.decode(since)) >= hold_down {
+                        self.restore(d);
+                        return None;
+                    }
+                }
+                endpoint
+                    .trickle
+                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                    .then_some((d, true))
+            }
+        }
+    }
+
+    /// Gives back the trickle slot of endpoint `i`.
+    pub(crate) fn end_trickle(&self, i: usize) {
+        self.endpoints[i].trickle.store(false, Ordering::Release);
+    }
+
+    /// Records that a call started at endpoint `i` (not as a probe or trickle); the previous
+    /// serving endpoint if it changed.
+    #[inline]
+    pub(crate) fn serve(&self, i: usize) -> Option<usize> {
+        let i = i as u32;
+        if self.serving.load(Ordering::Relaxed) == i {
+            return None;
+        }
+        let old = self.serving.swap(i, Ordering::Relaxed);
+        (old != i).then_some(old as usize)
+    }
+
+    /// The endpoint calls go to first.
+    pub(crate) fn serving(&self) -> usize {
+        self.serving.load(Ordering::Relaxed) as usize
+    }
+
+    /// Why endpoint `i` would not take a call at `now`, if it would not (reading its breaker's
+    /// state without admitting anything).
+    pub(crate) fn why_unavailable(&self, i: usize, now: Instant) -> Option<Unavailable> {
+        let e = &self.endpoints[i];
+        if self.pushed_back(i, &mut LazyNow::fixed(now)).is_some() {
+            return Some(Unavailable::PushedBack);
+        }
+        let snapshot = e.breaker.snapshot(now);
+        let open = match snapshot.state {
+            BreakerState::ForcedOpen => true,
+            BreakerState::Open => snapshot.half_open_in.is_some_and(|d| !d.is_zero()),
+            _ => false,
+        };
+        if open {
+            return Some(Unavailable::BreakerOpen);
+        }
+        (self.demoted() & (1 << i) != 0).then_some(Unavailable::FailbackPending)
+    }
+
+    /// How long until a demoted endpoint `i` is restored by its hold-down, if known.
+    pub(crate) fn hold_down_left(&self, i: usize, now: Instant) -> Option<Duration> {
+        let Failback::After(hold_down) = self.failback else {
+            return None;
+        };
+        let since = self.endpoints[i].healthy_since.load(Ordering::Relaxed);
+        (since != 0)
+            .then(|| hold_down.saturating_sub(now.saturating_duration_since(self.decode(since))))
+    }
+}
+
+impl LazyNow {
+    /// An instant already read.
+    pub(crate) fn fixed(at: Instant) -> Self {
+        LazyNow {
+            at: Some(at),
+            read: Instant::now,
+        }
+    }
+}
