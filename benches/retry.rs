@@ -17,59 +17,12 @@ use std::time::Duration;
 use criterion::Criterion;
 use steadfast::BoxError;
 use steadfast::retry::{RetryLayer, RetryPolicy};
-use support::{Floor, YieldOnce, both, one_call};
+use support::{Floor, HttpReq, Realistic, both, http_req, one_call};
 use tower::retry::budget::{Budget as _, TpsBudget};
 use tower::{Layer, Service};
 
 #[global_allocator]
 static ALLOC: support::Counting = support::Counting;
-
-/// An HTTP-like request: what a replayable client request carries.
-#[derive(Clone)]
-struct HttpReq {
-    method: http::Method,
-    uri: http::Uri,
-    headers: http::HeaderMap,
-}
-
-fn http_req() -> HttpReq {
-    let mut headers = http::HeaderMap::new();
-    headers.insert("host", "dynamodb.us-east-2.amazonaws.com".parse().unwrap());
-    headers.insert("user-agent", "steadfast-bench/0.1".parse().unwrap());
-    headers.insert("accept", "application/json".parse().unwrap());
-    headers.insert(
-        "x-request-id",
-        "5f0c6a7e-8d1b-4a55-9a10-3c1f8b1e2d4f".parse().unwrap(),
-    );
-    HttpReq {
-        method: http::Method::GET,
-        uri: "http://dynamodb.us-east-2.amazonaws.com/items/42"
-            .parse()
-            .unwrap(),
-        headers,
-    }
-}
-
-/// The realistic inner service: answers a status after one pending poll.
-#[derive(Clone, Copy)]
-struct Realistic;
-
-impl Service<HttpReq> for Realistic {
-    type Response = u16;
-    type Error = BoxError;
-    type Future = YieldOnce<Result<u16, BoxError>>;
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), BoxError>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn call(&mut self, r: HttpReq) -> Self::Future {
-        // Read the request as a client would, so that nothing is optimised away.
-        let _ = black_box((&r.method, &r.uri, r.headers.len()));
-        YieldOnce::new(Ok(200))
-    }
-}
 
 /// tower's retry policy that never retries: the cost of the layer alone.
 #[derive(Clone)]

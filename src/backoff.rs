@@ -241,6 +241,7 @@ impl Backoff {
     }
 
     /// How many retries the schedule allows (not counting the first call).
+    #[inline]
     pub const fn max_retries(&self) -> u32 {
         self.max_retries
     }
@@ -272,6 +273,7 @@ impl Backoff {
     }
 
     /// The start of one call's walk through this schedule.
+    #[inline]
     pub(crate) fn cursor(&self, seed: u64) -> Cursor {
         Cursor {
             retry: 0,

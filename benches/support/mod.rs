@@ -179,3 +179,50 @@ pub fn timer_runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// An HTTP-like request: what a replayable client request carries.
+#[derive(Clone)]
+pub struct HttpReq {
+    pub method: http::Method,
+    pub uri: http::Uri,
+    pub headers: http::HeaderMap,
+}
+
+pub fn http_req() -> HttpReq {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", "dynamodb.us-east-2.amazonaws.com".parse().unwrap());
+    headers.insert("user-agent", "steadfast-bench/0.1".parse().unwrap());
+    headers.insert("accept", "application/json".parse().unwrap());
+    headers.insert(
+        "x-request-id",
+        "5f0c6a7e-8d1b-4a55-9a10-3c1f8b1e2d4f".parse().unwrap(),
+    );
+    HttpReq {
+        method: http::Method::GET,
+        uri: "http://dynamodb.us-east-2.amazonaws.com/items/42"
+            .parse()
+            .unwrap(),
+        headers,
+    }
+}
+
+/// The realistic inner service: answers a status after one pending poll.
+#[derive(Clone, Copy)]
+pub struct Realistic;
+
+impl tower::Service<HttpReq> for Realistic {
+    type Response = u16;
+    type Error = steadfast::BoxError;
+    type Future = YieldOnce<Result<u16, steadfast::BoxError>>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), steadfast::BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, r: HttpReq) -> Self::Future {
+        // Read the request as a client would, so that nothing is optimised away.
+        let _ = std::hint::black_box((&r.method, &r.uri, r.headers.len()));
+        YieldOnce::new(Ok(200))
+    }
+}

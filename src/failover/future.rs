@@ -159,12 +159,21 @@ where
 
 impl<S, Req, C, R, H, O> ResponseFuture<S, Req, C, R, H, O>
 where
-    S: Service<Req>,
+    S: Service<Req> + Clone,
+    S::Error: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded>,
+    S::Error: Into<BoxError> + 'static,
+    C: Classify<S::Response, S::Error>,
+    R: Replay<Req>,
+    H: OnEvent,
+    O: RequestOptions<Req>,
 {
+    /// A call of `req`: reads its options at once, so that its deadline counts from the call;
+    /// the first poll routes it.
+    #[inline]
     pub(super) fn new(shared: Shared<Inner<S, C, R, H, O>>, req: Req, seed: u64) -> Self {
         let cursor = shared.settings.recover.cursor(seed);
         let candidates = all(shared.services.len());
-        ResponseFuture {
+        let mut fut = ResponseFuture {
             state: State::Start,
             timer: None,
             walk: Walk {
@@ -197,7 +206,9 @@ where
                     spent: None,
                 },
             },
-        }
+        };
+        fut.walk.options();
+        fut
     }
 }
 
@@ -227,11 +238,11 @@ where
     H: OnEvent,
     O: RequestOptions<Req>,
 {
-    /// On first poll: reads the request's options, sets the deadline, chooses the head.
-    fn begin(&mut self) -> Next {
+    /// Reads the request's options, and sets the deadline.
+    #[inline]
+    fn options(&mut self) {
         let inner = &*self.shared;
         let st = &mut self.st;
-        let mut now = LazyNow::new(now);
         let Some(req) = st.request.as_ref() else {
             unreachable!("a call starts with its request")
         };
@@ -242,7 +253,7 @@ where
             (a, b) => a.or(b),
         };
         if deadline.is_some() || inner.settings.attempt_timeout.is_some() {
-            let start = now.get();
+            let start = now();
             st.start = Some(start);
             if let Some(d) = deadline {
                 st.deadline = Deadline::after(start, d);
@@ -250,17 +261,67 @@ where
         }
         if let Some(name) = options.endpoint {
             st.pinned = true;
-            match inner.router.endpoints.iter().position(|e| &*e.name == name) {
-                Some(i) => st.candidates = 1 << i,
-                None => return Next::Stop(GiveUpReason::NoEndpointAvailable),
+            st.candidates = match inner.router.endpoints.iter().position(|e| &*e.name == name) {
+                Some(i) => 1 << i,
+                None => 0,
+            };
+        }
+    }
+
+    /// Chooses the call's first endpoint (on first poll).
+    fn route(&mut self) -> Next {
+        let inner = &*self.shared;
+        let st = &mut self.st;
+        let mut now = LazyNow::new(now);
+        if st.pinned {
+            if st.candidates == 0 {
+                return Next::Stop(GiveUpReason::NoEndpointAvailable);
             }
         } else if !inner.router.quiet() {
             if let Some((i, trickle)) = inner.router.head(st.candidates, &mut now) {
                 st.head = Some(i);
                 st.trickle = trickle.then_some(i);
             }
+        } else if inner.router.serving() == 0 && self.admit_primary(&mut now) {
+            return Next::Attempt;
         }
         self.in_pass(&mut now)
+    }
+
+    /// Endpoint `j`'s breaker, as a permit holds it.
+    #[inline]
+    fn breaker(&self, j: usize) -> EndpointBreaker {
+        match &self.shared {
+            Shared::Static(inner) => EndpointBreaker::Static(&inner.router.endpoints[j].breaker),
+            Shared::Owned(inner) => {
+                EndpointBreaker::Owned(inner.router.endpoints[j].breaker.clone())
+            }
+        }
+    }
+
+    /// The common case, in short: nothing is out of the ordinary (no endpoint unavailable or
+    /// demoted, the primary serving), so the call goes to the primary if it is not pushed back
+    /// and its breaker admits it as a closed breaker does. Nothing changes that a call would
+    /// report: no event, no serving change. False: take the walk's general path.
+    #[inline]
+    fn admit_primary(&mut self, now: &mut LazyNow) -> bool {
+        let inner = &*self.shared;
+        if inner.router.pushed_back(0, now).is_some() {
+            return false;
+        }
+        match Permit::acquire(self.breaker(0), || now.get()) {
+            Ok(permit) if !permit.is_probe() => {
+                let st = &mut self.st;
+                st.tried = 1;
+                st.here = 1;
+                st.admitted = 1;
+                st.permit = Some(permit);
+                st.service = Some(inner.services[0].clone());
+                true
+            }
+            // Dropping a probe permit gives its slot back; the general path takes it again.
+            _ => false,
+        }
     }
 
     /// Decides what follows the failure just recorded.
@@ -597,7 +658,7 @@ where
             let timeout = walk.shared.settings.attempt_timeout;
             let step = match this.state.as_mut().project() {
                 StateProj::Start => {
-                    let next = walk.begin();
+                    let next = walk.route();
                     match go(walk, next, this.state.as_mut(), this.timer.as_mut(), cx) {
                         Some(poll) => return poll,
                         None => continue,

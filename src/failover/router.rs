@@ -160,6 +160,7 @@ impl Router {
         u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
     }
 
+    #[inline]
     fn decode(&self, code: u64) -> Instant {
         self.base + Duration::from_nanos(code - 1)
     }
@@ -323,6 +324,7 @@ impl Router {
     }
 
     /// The endpoint calls go to first.
+    #[inline]
     pub(crate) fn serving(&self) -> usize {
         self.serving.load(Ordering::Relaxed) as usize
     }

@@ -1,0 +1,180 @@
+//! The failover's hot path — two regions, the primary healthy — against the bare service and
+//! the peers' whole stacks, in the same run: steadfast's `Failover` (owned, and leaked with
+//! `into_static`; with a deadline and an attempt timeout), tower's `Timeout` alone (the price
+//! of a timer), steadfast's single-endpoint stack (`Retry` over `CircuitBreaker`), and
+//! tower-resilience's retry composed over its circuit breaker (0.14). Two inner services (an
+//! always-ready one, and a realistic HTTP-like one), one thread and two threads.
+//!
+//! `cargo bench --bench failover`
+
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::Criterion;
+use steadfast::breaker::CircuitBreaker;
+use steadfast::retry::RetryPolicy;
+use steadfast::{BoxError, CircuitBreakerLayer, Failover, RetryLayer};
+use support::{Floor, Realistic, both, http_req, one_call};
+use tower::{Layer, Service};
+use tower_resilience_circuitbreaker as tr;
+
+#[global_allocator]
+static ALLOC: support::Counting = support::Counting;
+
+fn two_regions<S: Clone>(inner: S) -> Failover<S> {
+    Failover::builder()
+        .endpoint("us-east-2", inner.clone())
+        .endpoint("us-west-1", inner)
+        .build()
+        .unwrap()
+}
+
+fn two_regions_with_limits<S: Clone>(inner: S) -> Failover<S> {
+    Failover::builder()
+        .endpoint("us-east-2", inner.clone())
+        .endpoint("us-west-1", inner)
+        .deadline(Duration::from_secs(5))
+        .attempt_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap()
+        .into_static()
+}
+
+/// steadfast's single-endpoint stack: `Retry` over `CircuitBreaker`, both `&'static`.
+fn steadfast_stack<S>(
+    inner: S,
+) -> steadfast::Retry<
+    steadfast::breaker::CircuitBreakerService<S, &'static CircuitBreaker>,
+    &'static RetryPolicy,
+> {
+    let policy: &'static RetryPolicy = Box::leak(Box::new(RetryPolicy::default()));
+    let breaker: &'static CircuitBreaker = Box::leak(Box::new(CircuitBreaker::default()));
+    RetryLayer::new(policy).layer(CircuitBreakerLayer::new(breaker).layer(inner))
+}
+
+/// tower-resilience's retry layer over its circuit breaker, with every default.
+type TrRetry<R, S> = tower_resilience_retry::RetryLayer<
+    R,
+    <S as Service<R>>::Response,
+    tr::CircuitBreakerError<BoxError>,
+>;
+type TrStack<R, S> =
+    <TrRetry<R, S> as Layer<tr::CircuitBreaker<S, tr::DefaultClassifier>>>::Service;
+
+fn tower_resilience_stack<S, R>(inner: S) -> TrStack<R, S>
+where
+    S: Service<R, Error = BoxError>,
+{
+    let breaker = tr::CircuitBreakerLayer::builder()
+        .build()
+        .unwrap()
+        .layer(inner);
+    TrRetry::<R, S>::builder().build().layer(breaker)
+}
+
+/// Every contender around `inner`, in one group.
+fn contenders<S, R>(c: &mut Criterion, group: &str, inner: S, req: impl Fn() -> R + Sync + Copy)
+where
+    S: Service<R, Error = BoxError> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    R: Clone + Send + 'static,
+{
+    let mut g = c.benchmark_group(group);
+    both(&mut g, "bare service", inner.clone(), req);
+    both(
+        &mut g,
+        "steadfast Failover, 2 regions",
+        two_regions(inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
+        "steadfast Failover, 2 regions, into_static",
+        two_regions(inner.clone()).into_static(),
+        req,
+    );
+    both(
+        &mut g,
+        "steadfast Failover + deadline + attempt timeout, into_static",
+        two_regions_with_limits(inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
+        "tower Timeout alone",
+        tower::timeout::Timeout::new(inner.clone(), Duration::from_secs(1)),
+        req,
+    );
+    both(
+        &mut g,
+        "steadfast Retry → CircuitBreaker, &'static",
+        steadfast_stack(inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
+        "tower-resilience retry → circuit breaker 0.14",
+        tower_resilience_stack(inner),
+        req,
+    );
+    g.finish();
+}
+
+fn report_allocations() {
+    fn per_call<S: Service<R> + Clone, R>(svc: &S, req: impl Fn() -> R) -> f64 {
+        let mut s = svc.clone();
+        support::allocations_per_call(10_000, || {
+            let _ = one_call(&mut s, req());
+        })
+    }
+    println!("allocations per call, added to the bare service (always-ready / realistic):");
+    macro_rules! row {
+        ($name:expr, $make:expr) => {
+            println!(
+                "  {:<62} {:>5} / {:>5}",
+                $name,
+                per_call(&$make(Floor), || 7u64) - per_call(&Floor, || 7u64),
+                per_call(&$make(Realistic), http_req) - per_call(&Realistic, http_req)
+            );
+        };
+    }
+    row!("steadfast Failover, 2 regions", two_regions);
+    row!("steadfast Failover, 2 regions, into_static", |s| {
+        two_regions(s).into_static()
+    });
+    row!(
+        "steadfast Failover + deadline + attempt timeout, into_static",
+        two_regions_with_limits
+    );
+    row!("tower Timeout alone", |s| tower::timeout::Timeout::new(
+        s,
+        Duration::from_secs(1)
+    ));
+    row!(
+        "steadfast Retry → CircuitBreaker, &'static",
+        steadfast_stack
+    );
+    println!(
+        "  {:<62} {:>5} / {:>5}",
+        "tower-resilience retry → circuit breaker 0.14",
+        per_call(&tower_resilience_stack(Floor), || 7u64) - per_call(&Floor, || 7u64),
+        per_call(&tower_resilience_stack(Realistic), http_req) - per_call(&Realistic, http_req)
+    );
+}
+
+fn main() {
+    let rt = support::timer_runtime();
+    let _guard = rt.enter();
+    report_allocations();
+    let mut c = support::criterion();
+    c.bench_function("reference/tokio Instant::now", |b| {
+        b.iter(|| black_box(tokio::time::Instant::now()))
+    });
+    contenders(&mut c, "failover/always-ready", Floor, || 7u64);
+    let template = http_req();
+    contenders(&mut c, "failover/realistic", Realistic, || template.clone());
+    c.final_summary();
+}
