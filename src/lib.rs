@@ -29,6 +29,9 @@
 //! - [`breaker`]: circuit breakers with consecutive and failure-rate trips, half-open probing,
 //!   generations and manual control ([`CircuitBreaker`], [`CircuitBreakerLayer`]); the permit
 //!   API drives one from any loop (the failover uses it per region).
+//! - [`failover`]: ordered regional endpoints, each behind its own breaker, with one retry loop
+//!   per call across them: hops, recover passes, push-back, deadlines, the budget, and failback
+//!   to the primary ([`Failover`], [`FailoverHandle`]).
 //!
 //! # The core
 //!
@@ -47,6 +50,8 @@
 //! # Feature flags
 //!
 //! - `tracing`: [`event::TracingEvents`], a hook that emits events through `tracing`.
+//! - `http`: per-request failover options from `http::Request` extensions, and the HTTP replay
+//!   rule (`failover::HttpOptions`, `failover::HttpReplay`).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(

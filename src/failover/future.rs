@@ -755,6 +755,7 @@ where
 }
 
 /// Moves the future to what `next` says: `Some` when the poll returns now.
+#[inline]
 fn go<S, Req, C, R, H, O>(
     walk: &mut Walk<S, Req, C, R, H, O>,
     next: Next,

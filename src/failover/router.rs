@@ -183,10 +183,12 @@ impl Router {
         (self.flags.load(Ordering::Relaxed) >> DEMOTED_SHIFT) as u32
     }
 
-    /// Whether anything is out of the ordinary: an endpoint found unavailable or demoted.
+    /// Whether routing is as usual: nothing demoted, and the primary not found unavailable by
+    /// the last call that tried it. (Another endpoint's flag does not matter here: calls that
+    /// reach it report its return.)
     #[inline]
     pub(crate) fn quiet(&self) -> bool {
-        self.flags.load(Ordering::Relaxed) == 0
+        self.flags.load(Ordering::Relaxed) & (u64::from(u32::MAX) << DEMOTED_SHIFT | 1) == 0
     }
 
     /// How long endpoint `i` is still pushed back at `now`, if it is.
