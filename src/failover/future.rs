@@ -207,7 +207,10 @@ where
                 },
             },
         };
-        fut.walk.options();
+        let settings = &fut.walk.shared.settings;
+        if settings.deadline.is_some() || settings.attempt_timeout.is_some() {
+            fut.walk.st.start = Some(now());
+        }
         fut
     }
 }
@@ -238,8 +241,8 @@ where
     H: OnEvent,
     O: RequestOptions<Req>,
 {
-    /// Reads the request's options, and sets the deadline.
-    #[inline]
+    /// Reads the request's options, and sets the deadline: from the call when a deadline or an
+    /// attempt timeout is configured (the clock was read then), else from now.
     fn options(&mut self) {
         let inner = &*self.shared;
         let st = &mut self.st;
@@ -252,12 +255,9 @@ where
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if deadline.is_some() || inner.settings.attempt_timeout.is_some() {
-            let start = now();
-            st.start = Some(start);
-            if let Some(d) = deadline {
-                st.deadline = Deadline::after(start, d);
-            }
+        if let Some(d) = deadline {
+            let start = *st.start.get_or_insert_with(now);
+            st.deadline = Deadline::after(start, d);
         }
         if let Some(name) = options.endpoint {
             st.pinned = true;
@@ -268,8 +268,9 @@ where
         }
     }
 
-    /// Chooses the call's first endpoint (on first poll).
+    /// Reads the request's options and chooses the call's first endpoint (on first poll).
     fn route(&mut self) -> Next {
+        self.options();
         let inner = &*self.shared;
         let st = &mut self.st;
         let mut now = LazyNow::new(now);
