@@ -163,6 +163,7 @@
 mod future;
 mod options;
 mod router;
+mod walk;
 
 use std::fmt;
 use std::ops::Deref;
@@ -216,6 +217,32 @@ impl<T> Deref for Shared<T> {
             Shared::Owned(a) => a,
             Shared::Static(r) => r,
         }
+    }
+}
+
+impl<S, C, R, H, O> Shared<Inner<S, C, R, H, O>> {
+    /// Endpoint `j`'s breaker, as a permit holds it.
+    #[inline]
+    fn breaker(&self, j: usize) -> EndpointBreaker {
+        match self {
+            Shared::Static(inner) => EndpointBreaker::Static(&inner.router.endpoints[j].breaker),
+            Shared::Owned(inner) => {
+                EndpointBreaker::Owned(inner.router.endpoints[j].breaker.clone())
+            }
+        }
+    }
+}
+
+impl<S, C, R, H, O> Inner<S, C, R, H, O> {
+    /// Whether a call over `candidates` may send its request more than once: its bound on
+    /// attempts is above one, and it is not marked to be sent once.
+    #[inline]
+    fn may_repeat(&self, candidates: u32, replay: Option<ReplayMarker>) -> bool {
+        let passes = self.settings.recover.max_retries().saturating_add(1);
+        let bound = passes
+            .saturating_mul(candidates.count_ones())
+            .saturating_mul(self.settings.attempts_per_endpoint);
+        bound > 1 && replay != Some(ReplayMarker::Once)
     }
 }
 

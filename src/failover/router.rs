@@ -161,8 +161,21 @@ impl Router {
     }
 
     #[inline]
-    fn decode(&self, code: u64) -> Instant {
-        self.base + Duration::from_nanos(code - 1)
+    /// The instant of `code`; `None` when it is too far to represent (a push-back without end).
+    fn decode(&self, code: u64) -> Option<Instant> {
+        self.base.checked_add(Duration::from_nanos(code - 1))
+    }
+
+    /// How long from `now` until `code`: zero once passed, `Duration::MAX` if unrepresentable.
+    fn until(&self, code: u64, now: Instant) -> Duration {
+        self.decode(code)
+            .map_or(Duration::MAX, |at| at.saturating_duration_since(now))
+    }
+
+    /// How long since `code` at `now`.
+    fn since(&self, code: u64, now: Instant) -> Duration {
+        self.decode(code)
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at))
     }
 
     /// Which endpoint the call `candidates` allows goes first. Demoted endpoints (waiting for
@@ -198,19 +211,27 @@ impl Router {
         if code == 0 {
             return None;
         }
-        let left = self.decode(code).saturating_duration_since(now.get());
+        let left = self.until(code, now.get());
         (!left.is_zero()).then_some(left)
     }
 
     /// Push-back from endpoint `i`: skip it for `hint` from `now` (never shortening a longer
     /// push-back already set).
     pub(crate) fn push_back(&self, i: usize, now: Instant, hint: Duration) {
-        let Some(until) = now.checked_add(hint) else {
-            return;
-        };
+        // A hint too long to represent pushes back without end (until a longer-lived process
+        // would see it expire): the largest code.
+        let code = now
+            .checked_add(hint)
+            .map_or(u64::MAX, |until| self.encode(until));
         self.endpoints[i]
             .not_before
-            .fetch_max(self.encode(until), Ordering::Relaxed);
+            .fetch_max(code, Ordering::Relaxed);
+    }
+
+    /// Whether a call found endpoint `i` unavailable and none has been admitted there since.
+    #[inline]
+    pub(crate) fn is_flagged(&self, i: usize) -> bool {
+        self.flags.load(Ordering::Relaxed) & (1 << i) != 0
     }
 
     /// Records that a call found endpoint `i` unavailable; true if it was available before (the
@@ -244,6 +265,23 @@ impl Router {
                 self.endpoints[i].healthy_since.store(0, Ordering::Relaxed);
             }
             BreakerState::Closed | BreakerState::Disabled => {}
+        }
+    }
+
+    /// A success at endpoint `i`: a demoted endpoint whose breaker it closed starts its
+    /// hold-down now.
+    pub(crate) fn succeeded(&self, i: usize, now: &mut LazyNow) {
+        let e = &self.endpoints[i];
+        if self.demoted() & (1 << i) != 0
+            && e.breaker.state() == BreakerState::Closed
+            && e.healthy_since.load(Ordering::Relaxed) == 0
+        {
+            let _ = e.healthy_since.compare_exchange(
+                0,
+                self.encode(now.get()),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -294,7 +332,7 @@ impl Router {
                         Ordering::Relaxed,
                     );
                 } else if let Failback::After(hold_down) = self.failback {
-                    if now.get().saturating_duration_since(self.decode(since)) >= hold_down {
+                    if self.since(since, now.get()) >= hold_down {
                         self.restore(d);
                         return None;
                     }
@@ -356,8 +394,7 @@ impl Router {
             return None;
         };
         let since = self.endpoints[i].healthy_since.load(Ordering::Relaxed);
-        (since != 0)
-            .then(|| hold_down.saturating_sub(now.saturating_duration_since(self.decode(since))))
+        (since != 0).then(|| hold_down.saturating_sub(self.since(since, now)))
     }
 }
 
