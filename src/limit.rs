@@ -68,6 +68,7 @@ impl Limit {
 
     /// The limit of the current phase if it has already passed (checked before sending, so that
     /// an attempt is never sent once its time is up).
+    #[inline]
     pub(crate) fn passed(self, timer: Pin<&mut Option<Sleep>>) -> Option<Limit> {
         let sleep = timer.as_pin_mut()?;
         (self != Limit::Unarmed && Instant::now() >= sleep.deadline()).then_some(self)

@@ -238,11 +238,9 @@ impl<S, C, R, H, O> Inner<S, C, R, H, O> {
     /// attempts is above one, and it is not marked to be sent once.
     #[inline]
     fn may_repeat(&self, candidates: u32, replay: Option<ReplayMarker>) -> bool {
-        let passes = self.settings.recover.max_retries().saturating_add(1);
-        let bound = passes
-            .saturating_mul(candidates.count_ones())
-            .saturating_mul(self.settings.attempts_per_endpoint);
-        bound > 1 && replay != Some(ReplayMarker::Once)
+        // More than one endpoint, or more than one attempt per endpoint over every pass.
+        (candidates.count_ones() > 1 || self.settings.per_endpoint_bound() > 1)
+            && replay != Some(ReplayMarker::Once)
     }
 }
 
@@ -271,6 +269,18 @@ struct Settings {
     deadline: Option<Duration>,
     attempt_timeout: Option<Duration>,
     retry_after_cap: Duration,
+}
+
+impl Settings {
+    /// The most attempts one call makes at one endpoint: every pass, `attempts_per_endpoint`
+    /// each.
+    #[inline]
+    fn per_endpoint_bound(&self) -> u32 {
+        self.recover
+            .max_retries()
+            .saturating_add(1)
+            .saturating_mul(self.attempts_per_endpoint)
+    }
 }
 
 /// What every call of one failover shares.
