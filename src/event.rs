@@ -143,7 +143,8 @@ pub enum Event<'a> {
         /// Why.
         reason: Unavailable,
     },
-    /// A failover endpoint that was unavailable admitted a call again.
+    /// A failover endpoint that was unavailable takes calls again: a call other than a
+    /// half-open probe was admitted there (a probe shows in its breaker's transitions).
     #[non_exhaustive]
     EndpointAvailable {
         /// The endpoint.

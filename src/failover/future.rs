@@ -117,13 +117,16 @@ where
 impl<S, Req, C, R, H, O> ResponseFuture<S, Req, C, R, H, O>
 where
     S: Service<Req>,
+    O: RequestOptions<Req>,
 {
     /// A call of `req`; the clock is read now only if a deadline or attempt timeout is
-    /// configured, so that the deadline counts from the call.
+    /// configured, or the request's options may set a deadline, so that deadlines count from
+    /// the call.
     #[inline]
     pub(super) fn new(shared: Shared<Inner<S, C, R, H, O>>, req: Req, seed: u64) -> Self {
         let settings = &shared.settings;
-        let start = (settings.deadline.is_some() || settings.attempt_timeout.is_some()).then(now);
+        let limited = settings.deadline.is_some() || settings.attempt_timeout.is_some();
+        let start = (limited || O::DEADLINES).then(now);
         let candidates = all(shared.services.len());
         ResponseFuture {
             kind: Kind::Direct {
@@ -158,8 +161,7 @@ where
     H: OnEvent,
     O: RequestOptions<Req>,
 {
-    /// Reads the request's options and sets the deadline (from the call when the clock was read
-    /// then, else from now).
+    /// Reads the request's options and sets the deadline, from the call.
     #[inline]
     fn options(&mut self) {
         let inner = &*self.shared;

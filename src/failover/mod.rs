@@ -732,8 +732,8 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
             ("failover deadline", settings.deadline),
             ("failover attempt timeout", settings.attempt_timeout),
         ] {
-            if value.is_some_and(|d| d.is_zero()) {
-                return Err(ConfigError::invalid(setting, value, "more than zero"));
+            if let Some(zero) = value.filter(Duration::is_zero) {
+                return Err(ConfigError::invalid(setting, zero, "more than zero"));
             }
         }
         let mut breakers = Vec::with_capacity(n);

@@ -67,11 +67,18 @@ pub enum ReplayMarker {
 
 /// Reads a request's [`CallOptions`]. `()`, the default, reads none.
 pub trait RequestOptions<Req> {
+    /// Whether these options may set a deadline. When they may, each call reads the clock when
+    /// it is made, so that the request's deadline counts from the call; `()` sets none and saves
+    /// that clock read.
+    const DEADLINES: bool = true;
+
     /// The options of `req`.
     fn options<'r>(&self, req: &'r Req) -> CallOptions<'r>;
 }
 
 impl<Req> RequestOptions<Req> for () {
+    const DEADLINES: bool = false;
+
     #[inline(always)]
     fn options<'r>(&self, _: &'r Req) -> CallOptions<'r> {
         CallOptions::new()

@@ -24,9 +24,14 @@ pub enum Failback {
     /// probes are the first calls back, and all traffic follows once they close it.
     #[default]
     Immediate,
-    /// Once the endpoint's breaker has closed, it gets a trickle (one call at a time) until it
-    /// has served for `hold_down` without a failure; then all traffic returns. A failure
-    /// restarts the hold-down.
+    /// Once the endpoint's breaker has closed, it gets a trickle — one call in flight at a
+    /// time, the others going to the endpoint that serves meanwhile — until it has served for
+    /// `hold_down` without a failure; then all traffic returns. The hold-down starts when a
+    /// probe closes the breaker; a failure restarts it from the next call routed there.
+    ///
+    /// The trickle bounds concurrency, not volume: a client that makes one call at a time
+    /// sends all of them to the recovering endpoint (a failure there still hops, so the caller
+    /// does not see it).
     After(Duration),
     /// Like `After` with an endless hold-down: traffic stays where it is until an operator calls
     /// [`FailoverHandle::fail_back`](super::FailoverHandle::fail_back), while the trickle keeps

@@ -217,6 +217,22 @@ pub fn classify(r: &Result<Resp, BoxError>) -> Outcome {
     }
 }
 
+/// HTTP classification of `reqwest` results, for the loopback tests: 2xx succeeds, 429 is
+/// push-back, 5xx a server failure, any other status a correct answer; a refused connection never
+/// reached the server.
+pub fn classify_reqwest(result: &Result<reqwest::Response, BoxError>) -> Outcome {
+    match result {
+        Ok(r) if r.status().is_success() => Outcome::Success,
+        Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => Outcome::throttled(None),
+        Ok(r) if r.status().is_server_error() => Outcome::failed(),
+        Ok(_) => Outcome::Rejected,
+        Err(e) => match e.downcast_ref::<reqwest::Error>() {
+            Some(e) if e.is_connect() => Outcome::not_sent(),
+            _ => Outcome::failed(),
+        },
+    }
+}
+
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
