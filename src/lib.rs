@@ -30,6 +30,10 @@
 //!   generations and manual control ([`CircuitBreaker`], [`CircuitBreakerLayer`]); the permit
 //!   API drives one from any loop (the failover uses it per region).
 //!
+//! - [`chaos`]: seeded, reproducible fault injection (errors, latency, hangs, outage and
+//!   brownout windows) for any service, switched at run time through a [`ChaosHandle`]
+//!   ([`ChaosLayer`], [`Script`]), to rehearse outages in tests and in staging.
+//!
 //! # The core
 //!
 //! Plain Rust, with no runtime: every decision is a function of its inputs and of `now` passed
@@ -60,6 +64,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
+pub mod chaos;
 pub mod classify;
 mod clock;
 pub mod deadline;
@@ -72,6 +77,7 @@ mod rng;
 pub use backoff::{Backoff, Jitter};
 pub use breaker::{CircuitBreaker, CircuitBreakerLayer};
 pub use budget::RetryBudget;
+pub use chaos::{Chaos, ChaosHandle, ChaosLayer, Latency, Script};
 pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
 pub use error::{AttemptTimedOut, BoxError, BreakerOpen, ConfigError, DeadlineExceeded};
