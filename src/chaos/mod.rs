@@ -115,7 +115,7 @@
 //! let chaos = ChaosHandle::disabled();
 //!
 //! // From the admin endpoint, to begin the rehearsal:
-//! let mins = |m| Duration::from_secs(60 * m);
+//! let mins = |m: u64| Duration::from_secs(60 * m);
 //! let incident = Script::builder()
 //!     .latency(Latency::uniform(Duration::from_millis(5), Duration::from_millis(20)))
 //!     .brownout(mins(0)..mins(5), 0.2)   // 20 % of calls fail
