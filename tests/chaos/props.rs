@@ -33,9 +33,12 @@ proptest! {
             b = b.outage(ms(*from)..ms(from + len));
         }
         let script = b.build().unwrap();
-        for (t, call) in probes {
-            // Probe the exact bounds too.
-            for t in [ms(t), ms(t) - Duration::from_nanos(u64::from(t > 0))] {
+        // Random instants, and every window's bounds, exactly and a nanosecond either side.
+        let bounds = ws.iter().flat_map(|(from, len)| [*from, from + len]);
+        let instants = probes.iter().map(|(t, _)| *t).chain(bounds);
+        for (t, call) in instants.zip(probes.iter().map(|(_, c)| *c).cycle()) {
+            let nano = Duration::from_nanos(1);
+            for t in [ms(t), ms(t) + nano, ms(t).saturating_sub(nano)] {
                 let first = ws.iter().position(|(from, len)| ms(*from) <= t && t < ms(from + len));
                 let decided = script.decide(call, t);
                 prop_assert_eq!(decided.map(|f| (f.kind, f.window)), first.map(|w| (FaultKind::Error, Some(w))));
