@@ -11,6 +11,7 @@ use super::future::ResponseFuture;
 use super::{ChaosHandle, Fault, FaultKind, InjectError, MakeFault, Run};
 use crate::clock::now;
 use crate::event::{Event, OnEvent};
+use tokio::time::Instant;
 
 /// Injects the faults of a [`ChaosHandle`]'s script into the services it wraps.
 ///
@@ -188,8 +189,16 @@ impl<S, M, H> Chaos<S, M, H> {
         self.inner
     }
 
-    /// The script's decision for the next call, and the clock reading it took, if any.
-    fn decide(&mut self) -> (Option<Fault>, Option<std::time::Instant>) {
+    /// Decides the next call (reporting a fault to the hook), reading the clock only if the
+    /// script has windows or the call is delayed.
+    ///
+    /// Out of line, and returning no future, so that `call` builds its future in place: the
+    /// disabled path then costs what an enum around the inner future costs.
+    #[inline(never)]
+    fn decide(&mut self) -> Injection
+    where
+        H: OnEvent,
+    {
         let shared = &self.handle.shared;
         let epoch = shared.epoch.load(Ordering::Acquire);
         let run = match &mut self.cache {
@@ -203,8 +212,38 @@ impl<S, M, H> Chaos<S, M, H> {
         } else {
             (None, Duration::ZERO)
         };
-        (run.script.decide(call, elapsed), clock)
+        let Some(fault) = run.script.decide(call, elapsed) else {
+            return Injection::Pass;
+        };
+        self.hook.on_event(&Event::Fault {
+            chaos: self.name.as_deref(),
+            fault,
+        });
+        let until = if fault.delay.is_zero() || fault.kind == FaultKind::Hang {
+            None
+        } else {
+            match Instant::from_std(clock.unwrap_or_else(now)).checked_add(fault.delay) {
+                Some(until) => Some(until),
+                // Beyond any clock (impossible with a delay of at most MAX_DURATION): never.
+                None => return Injection::Hang,
+            }
+        };
+        match (fault.kind, until) {
+            (FaultKind::Hang, _) => Injection::Hang,
+            (FaultKind::Latency, Some(until)) => Injection::Delay(until),
+            (FaultKind::Latency, None) => Injection::Pass,
+            (FaultKind::Error, until) => Injection::Fail(until, fault),
+        }
     }
+}
+
+/// What `call` does, as decided.
+enum Injection {
+    Pass,
+    Delay(Instant),
+    /// Fail, after the delay if any.
+    Fail(Option<Instant>, Fault),
+    Hang,
 }
 
 impl<S, Req, M, H> Service<Req> for Chaos<S, M, H>
@@ -227,40 +266,11 @@ where
         if !self.handle.is_enabled() {
             return ResponseFuture::pass(self.inner.call(req));
         }
-        self.call_enabled(req)
-    }
-}
-
-impl<S, M, H> Chaos<S, M, H> {
-    #[inline(never)]
-    fn call_enabled<Req>(&mut self, req: Req) -> ResponseFuture<S::Future>
-    where
-        S: Service<Req>,
-        M: MakeFault<S::Response, S::Error>,
-        H: OnEvent,
-    {
-        let (fault, clock) = self.decide();
-        let Some(fault) = fault else {
-            return ResponseFuture::pass(self.inner.call(req));
-        };
-        self.hook.on_event(&Event::Fault {
-            chaos: self.name.as_deref(),
-            fault,
-        });
-        // The instant the delay ends, on tokio's clock (`None`: no delay; or beyond any clock,
-        // which cannot happen with a delay of at most MAX_DURATION: then the call hangs).
-        let until = (!fault.delay.is_zero()).then(|| {
-            tokio::time::Instant::from_std(clock.unwrap_or_else(now)).checked_add(fault.delay)
-        });
-        match (fault.kind, until) {
-            (FaultKind::Hang, _) | (_, Some(None)) => ResponseFuture::hang(),
-            (FaultKind::Latency, Some(Some(until))) => {
-                ResponseFuture::delayed(until, self.inner.call(req))
-            }
-            (FaultKind::Latency, None) => ResponseFuture::pass(self.inner.call(req)),
-            (FaultKind::Error, until) => {
-                ResponseFuture::failed(until.flatten(), self.make.make(&fault))
-            }
+        match self.decide() {
+            Injection::Pass => ResponseFuture::pass(self.inner.call(req)),
+            Injection::Delay(until) => ResponseFuture::delayed(until, self.inner.call(req)),
+            Injection::Fail(until, fault) => ResponseFuture::failed(until, self.make.make(&fault)),
+            Injection::Hang => ResponseFuture::hang(),
         }
     }
 }

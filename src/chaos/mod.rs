@@ -47,10 +47,14 @@
 //! # Cost
 //!
 //! Disabled, a call costs one relaxed atomic load beyond the inner call: no clock read, no
-//! allocation, no lock, so the layer can stay in a production stack, switched off. Enabled, a
-//! call adds one atomic increment (the call's number), a few arithmetic draws, and one clock
-//! read only if the script has windows; a delay arms one timer. No call allocates, and no call
-//! takes a lock, except the first one after a script was replaced.
+//! allocation, no lock, so the layer can stay in a production stack, switched off. Its future
+//! is the inner future and a tag: whatever a faulted call needs lives elsewhere.
+//!
+//! Enabled, a call left alone adds one atomic increment (its number), a few arithmetic draws,
+//! and one clock read only if the script has windows; it allocates nothing. A hung call holds
+//! nothing. A delayed or failed call keeps its timer and its result in one allocation of its
+//! own (so that every other call's future stays small: futures are moved on every call). No
+//! call takes a lock, except the first one through each service after a script was replaced.
 //!
 //! # The injected failure
 //!

@@ -7,7 +7,7 @@ use std::ops::{Bound, RangeBounds};
 use std::time::Duration;
 
 use crate::error::ConfigError;
-use crate::rng::{SplitMix64, entropy_seed, mix};
+use crate::rng::{GOLDEN, entropy_seed, mix};
 
 /// The longest duration a script accepts, for a latency or a window's bounds: 365 days.
 ///
@@ -290,14 +290,10 @@ impl Script {
                 _ => {}
             }
         }
-        // One stream per call: the call's number scrambled into the seed.
-        let mut rng = SplitMix64::new(self.seed ^ mix(call));
-        let (u_hang, u_error, u_tail, u_delay) = (
-            rng.next_f64(),
-            rng.next_f64(),
-            rng.next_f64(),
-            rng.next_u64(),
-        );
+        // One SplitMix64 stream per call, from the call's number scrambled into the seed: draw
+        // `k` is the stream's `k + 1`-th output, computed only if its rule can fire.
+        let base = self.seed ^ mix(call);
+        let draw = |k: u64| mix(base.wrapping_add(GOLDEN.wrapping_mul(k + 1)));
         let fault = |kind, delay, window| {
             Some(Fault {
                 kind,
@@ -306,11 +302,15 @@ impl Script {
                 window,
             })
         };
-        if u_hang < hang_rate {
+        if hang_rate > 0.0 && unit(draw(0)) < hang_rate {
             return fault(FaultKind::Hang, Duration::ZERO, hang_window);
         }
-        let delay = latency.sample(u_tail, u_delay);
-        if u_error < error_rate {
+        let delay = if latency.is_none() {
+            Duration::ZERO
+        } else {
+            latency.sample(unit(draw(2)), draw(3))
+        };
+        if error_rate > 0.0 && unit(draw(1)) < error_rate {
             fault(FaultKind::Error, delay, error_window)
         } else if !delay.is_zero() {
             fault(FaultKind::Latency, delay, latency_window)
@@ -320,6 +320,10 @@ impl Script {
     }
 }
 
+/// A uniform number in `[0, 1)` from the top 53 bits of a draw.
+fn unit(z: u64) -> f64 {
+    (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
 /// Builds a [`Script`]. Windows are relative to the script's start (see
 /// [`ChaosHandle`](super::ChaosHandle)) and take any range of durations: `a..b`, `a..=b`,
 /// `a..` (until the script is replaced), `..b` and `..`.

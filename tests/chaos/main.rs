@@ -31,7 +31,10 @@ fn script() -> steadfast::chaos::ScriptBuilder {
 
 /// The faults a hook saw, with the layer's name.
 #[derive(Clone, Default)]
-struct Faults(Arc<Mutex<Vec<(Option<String>, Fault)>>>);
+struct Faults(Arc<Mutex<Vec<Seen>>>);
+
+/// One fault as the hook saw it: the layer's name and the fault.
+type Seen = (Option<String>, Fault);
 
 impl Faults {
     fn hook(&self) -> impl Fn(&Event<'_>) + Clone + use<> {
@@ -279,7 +282,7 @@ async fn a_hang_never_completes_until_dropped_and_leaks_nothing() {
     let chaos = ChaosHandle::new(script().hang_rate(1.0).build().unwrap());
     let mut svc = ChaosLayer::new(chaos.clone()).layer(inner.clone());
     svc.ready().await.unwrap();
-    let mut fut = std::pin::pin!(svc.call(0));
+    let mut fut = Box::pin(svc.call(0));
     let t0 = Instant::now();
     // A day of (paused) time: still pending.
     assert!(
@@ -376,10 +379,16 @@ fn switching_from_another_thread_takes_effect_on_the_next_call() {
             }
         });
         for round in 0..50 {
-            assert!(!injected(&call_within(secs(10), &mut svc, 0).await), "round {round}");
+            assert!(
+                !injected(&call_within(secs(10), &mut svc, 0).await),
+                "round {round}"
+            );
             to_switcher.send(0).unwrap();
             switched.recv().unwrap();
-            assert!(injected(&call_within(secs(10), &mut svc, 0).await), "round {round}");
+            assert!(
+                injected(&call_within(secs(10), &mut svc, 0).await),
+                "round {round}"
+            );
             to_switcher.send(1).unwrap();
             switched.recv().unwrap();
         }
