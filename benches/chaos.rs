@@ -28,7 +28,7 @@ use std::time::Duration;
 use criterion::{BenchmarkGroup, measurement::WallTime};
 use steadfast::BoxError;
 use steadfast::chaos::{ChaosHandle, ChaosLayer, Script};
-use support::{Floor, YieldOnce, both, one_call};
+use support::{Floor, Realistic, both, one_call};
 use tower::{Layer, Service};
 use tower_resilience_chaos as tr;
 
@@ -43,25 +43,6 @@ const TR_NOTHING: &str = "tower-resilience 0.14, rates 0";
 const FAIL_RESPONSE: &str = "steadfast, every call fails (a response)";
 const FAIL_BOXED: &str = "steadfast, every call fails (InjectedFault, boxed)";
 const TR_FAIL: &str = "tower-resilience 0.14, every call fails";
-
-/// The inner service whose response is pending once, as a real one is.
-#[derive(Clone, Copy)]
-struct Realistic;
-
-impl Service<u64> for Realistic {
-    type Response = u64;
-    type Error = BoxError;
-    type Future = YieldOnce<Result<u64, BoxError>>;
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), BoxError>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn call(&mut self, x: u64) -> Self::Future {
-        YieldOnce::new(Ok(x))
-    }
-}
 
 /// The inner service the compiler cannot see through: its result is really moved.
 #[derive(Clone, Copy)]

@@ -179,3 +179,23 @@ pub fn timer_runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// The realistic `u64` inner service: always ready, answering after one pending poll, as a real
+/// response would.
+#[derive(Clone, Copy)]
+pub struct Realistic;
+
+impl tower::Service<u64> for Realistic {
+    type Response = u64;
+    type Error = steadfast::BoxError;
+    type Future = YieldOnce<Result<u64, steadfast::BoxError>>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), steadfast::BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, x: u64) -> Self::Future {
+        YieldOnce::new(Ok(x))
+    }
+}
