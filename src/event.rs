@@ -28,6 +28,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::breaker::{BreakerState, TransitionReason};
+use crate::chaos::Fault as InjectedFault;
 use crate::classify::Outcome;
 use crate::failover::Unavailable;
 
@@ -150,6 +151,15 @@ pub enum Event<'a> {
         /// The endpoint.
         endpoint: &'a str,
     },
+    /// A [chaos layer](crate::chaos) injected a fault into a call (reported when the call is
+    /// made, before any delay).
+    #[non_exhaustive]
+    Fault {
+        /// The chaos layer's name, if it was given one.
+        chaos: Option<&'a str>,
+        /// What was injected: its kind, delay, call number and window.
+        fault: InjectedFault,
+    },
 }
 
 /// Why a call with a retryable failure makes no further attempt.
@@ -213,8 +223,8 @@ where
 }
 
 /// Emits every event as a `tracing` event with structured fields, under the target
-/// `steadfast`: attempts at `DEBUG` (`WARN` for a failure), retries at `INFO`, giving up,
-/// deadline cuts and breaker transitions at `WARN`.
+/// `steadfast`: attempts at `DEBUG` (`WARN` for a failure), retries and injected faults at
+/// `INFO`, giving up, deadline cuts and breaker transitions at `WARN`.
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 #[derive(Debug, Clone, Copy, Default)]
@@ -286,6 +296,17 @@ impl OnEvent for TracingEvents {
             }
             Event::EndpointAvailable { endpoint } => {
                 info!(target: "steadfast", endpoint, "endpoint available");
+            }
+            Event::Fault { chaos, fault } => {
+                info!(
+                    target: "steadfast",
+                    chaos,
+                    kind = %fault.kind,
+                    delay = ?fault.delay,
+                    call = fault.call,
+                    window = fault.window,
+                    "injected fault"
+                );
             }
         }
     }

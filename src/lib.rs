@@ -33,6 +33,10 @@
 //!   per call across them: hops, recover passes, push-back, deadlines, the budget, and failback
 //!   to the primary ([`Failover`], [`FailoverHandle`]).
 //!
+//! - [`chaos`]: seeded, reproducible fault injection (errors, latency, hangs, outage and
+//!   brownout windows) for any service, switched at run time through a [`ChaosHandle`]
+//!   ([`ChaosLayer`], [`Script`]), to rehearse outages in tests and in staging.
+//!
 //! # The core
 //!
 //! Plain Rust, with no runtime: every decision is a function of its inputs and of `now` passed
@@ -65,6 +69,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
+pub mod chaos;
 pub mod classify;
 mod clock;
 pub mod deadline;
@@ -79,6 +84,7 @@ mod rng;
 pub use backoff::{Backoff, Jitter};
 pub use breaker::{CircuitBreaker, CircuitBreakerLayer};
 pub use budget::RetryBudget;
+pub use chaos::{Chaos, ChaosHandle, ChaosLayer, Latency, Script};
 pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
 pub use error::{

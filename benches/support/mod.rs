@@ -206,7 +206,9 @@ pub fn http_req() -> HttpReq {
     }
 }
 
-/// The realistic inner service: answers a status after one pending poll.
+/// The realistic inner service: always ready, answering after one pending poll, as a real
+/// response would. For an HTTP-like request it answers a status (reading the request as a client
+/// would, so that nothing is optimised away); for a `u64`, that number.
 #[derive(Clone, Copy)]
 pub struct Realistic;
 
@@ -221,8 +223,22 @@ impl tower::Service<HttpReq> for Realistic {
         std::task::Poll::Ready(Ok(()))
     }
     fn call(&mut self, r: HttpReq) -> Self::Future {
-        // Read the request as a client would, so that nothing is optimised away.
         let _ = std::hint::black_box((&r.method, &r.uri, r.headers.len()));
         YieldOnce::new(Ok(200))
+    }
+}
+
+impl tower::Service<u64> for Realistic {
+    type Response = u64;
+    type Error = steadfast::BoxError;
+    type Future = YieldOnce<Result<u64, steadfast::BoxError>>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), steadfast::BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, x: u64) -> Self::Future {
+        YieldOnce::new(Ok(x))
     }
 }
