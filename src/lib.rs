@@ -92,5 +92,5 @@ pub use error::{
     NoEndpointAvailable,
 };
 pub use event::{Event, OnEvent};
-pub use failover::{Failback, Failover, FailoverHandle};
+pub use failover::{Failback, Failover, FailoverError, FailoverHandle};
 pub use retry::{Retry, RetryLayer, RetryPolicy};

@@ -17,12 +17,11 @@ use tower_service::Service;
 
 use super::router::{LazyNow, all};
 use super::walk::{Answer, Applied, CallState, First, State, Step, WalkFuture};
-use super::{EndpointBreaker, Inner, RequestOptions, Shared};
+use super::{EndpointBreaker, FailoverError, Inner, RequestOptions, Shared};
 use crate::breaker::Permit;
 use crate::classify::{Classify, Outcome, outcome_of};
 use crate::clock::now;
 use crate::deadline::Deadline;
-use crate::error::{AllEndpointsFailed, BoxError, DeadlineExceeded, NoEndpointAvailable};
 use crate::event::{Event, OnEvent};
 use crate::limit::Limit;
 use crate::replay::Replay;
@@ -274,8 +273,7 @@ where
 impl<S, Req, C, R, H, O> Future for ResponseFuture<S, Req, C, R, H, O>
 where
     S: Service<Req> + Clone,
-    S::Error: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded>,
-    S::Error: Into<BoxError> + 'static,
+    S::Error: FailoverError,
     C: Classify<S::Response, S::Error>,
     R: Replay<Req>,
     H: OnEvent,

@@ -116,7 +116,7 @@
 //! # The error type
 //!
 //! `Failover` keeps the endpoints' error type `E`, which must hold this module's errors and give
-//! up its own as the source of [`AllEndpointsFailed`]:
+//! up its own as the source of [`AllEndpointsFailed`] ([`FailoverError`]):
 //! `E: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded> +
 //! Into<BoxError>`. [`BoxError`] and [`std::io::Error`] qualify.
 //!
@@ -191,6 +191,27 @@ use crate::event::OnEvent;
 use crate::replay::{CloneReplay, Replay};
 use crate::retry::DEFAULT_RETRY_AFTER_CAP;
 use crate::rng;
+
+/// The error types a failover can return: the endpoints' own error type, able to hold this
+/// module's errors and to give up its own as the source of [`AllEndpointsFailed`].
+/// [`BoxError`] and [`std::io::Error`] are.
+pub trait FailoverError:
+    From<AllEndpointsFailed>
+    + From<NoEndpointAvailable>
+    + From<DeadlineExceeded>
+    + Into<BoxError>
+    + 'static
+{
+}
+
+impl<E> FailoverError for E where
+    E: From<AllEndpointsFailed>
+        + From<NoEndpointAvailable>
+        + From<DeadlineExceeded>
+        + Into<BoxError>
+        + 'static
+{
+}
 
 /// Shared state held by an `Arc`, or leaked for the life of the process.
 enum Shared<T: 'static> {
@@ -396,8 +417,7 @@ impl<S, C, R, H, O> Failover<S, C, R, H, O> {
 impl<S, C, R, H, O, Req> Service<Req> for Failover<S, C, R, H, O>
 where
     S: Service<Req> + Clone,
-    S::Error: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded>,
-    S::Error: Into<BoxError> + 'static,
+    S::Error: FailoverError,
     C: Classify<S::Response, S::Error>,
     R: Replay<Req>,
     H: OnEvent,

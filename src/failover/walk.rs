@@ -13,7 +13,7 @@ use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
 use super::router::{LazyNow, Unavailable};
-use super::{EndpointBreaker, Inner, ReplayMarker, RequestOptions, Shared};
+use super::{EndpointBreaker, FailoverError, Inner, ReplayMarker, RequestOptions, Shared};
 use crate::backoff::Cursor;
 use crate::breaker::Permit;
 use crate::budget::Withdrawal;
@@ -21,8 +21,7 @@ use crate::classify::{Classify, Outcome, outcome_of};
 use crate::clock::now;
 use crate::deadline::Deadline;
 use crate::error::{
-    AllEndpointsFailed, AttemptRecord, AttemptTimedOut, BoxError, DeadlineExceeded,
-    NoEndpointAvailable,
+    AllEndpointsFailed, AttemptRecord, AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable,
 };
 use crate::event::{Event, GiveUpReason, OnEvent};
 use crate::limit::{Limit, arm};
@@ -246,8 +245,7 @@ enum After<T> {
 impl<S, Req, C, R, H, O> Walk<S, Req, C, R, H, O>
 where
     S: Service<Req> + Clone,
-    S::Error: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded>,
-    S::Error: Into<BoxError> + 'static,
+    S::Error: FailoverError,
     C: Classify<S::Response, S::Error>,
     R: Replay<Req>,
     H: OnEvent,
@@ -583,8 +581,7 @@ impl<S: Service<Req>, Req> CallState<S, Req> {
 impl<S, Req, C, R, H, O> Future for WalkFuture<S, Req, C, R, H, O>
 where
     S: Service<Req> + Clone,
-    S::Error: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded>,
-    S::Error: Into<BoxError> + 'static,
+    S::Error: FailoverError,
     C: Classify<S::Response, S::Error>,
     R: Replay<Req>,
     H: OnEvent,
@@ -712,8 +709,7 @@ fn go<S, Req, C, R, H, O>(
 ) -> Option<Poll<Result<S::Response, S::Error>>>
 where
     S: Service<Req> + Clone,
-    S::Error: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded>,
-    S::Error: Into<BoxError> + 'static,
+    S::Error: FailoverError,
     C: Classify<S::Response, S::Error>,
     R: Replay<Req>,
     H: OnEvent,
