@@ -39,12 +39,29 @@ pub use crate::error::DeadlineExceeded;
 pub trait Now {
     /// The instant.
     fn now(self) -> Instant;
+
+    /// A cheap reading of the same clock, for decisions that tolerate a small error, or `None`
+    /// when there is nothing cheaper than [`now`](Self::now). A reading may be behind or ahead
+    /// of `now` by up to a few milliseconds (the resolution of a coarse clock); code that needs
+    /// an exact answer near a boundary calls `now` there.
+    ///
+    /// The default is `None`; an [`Instant`] is its own exact reading. The breaker uses it to
+    /// place outcomes in a time window and to reject calls while open without reading a clock.
+    #[inline]
+    fn recent(&self) -> Option<Instant> {
+        None
+    }
 }
 
 impl Now for Instant {
     #[inline]
     fn now(self) -> Instant {
         self
+    }
+
+    #[inline]
+    fn recent(&self) -> Option<Instant> {
+        Some(*self)
     }
 }
 

@@ -105,6 +105,7 @@
 mod future;
 mod layer;
 mod state;
+mod window;
 
 use std::fmt;
 use std::sync::Arc;
@@ -112,8 +113,9 @@ use std::time::{Duration, Instant};
 
 pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
-pub use self::state::{BreakerState, MAX_PROBES, MAX_WINDOW, Rejected, Snapshot, TransitionReason};
+pub use self::state::{BreakerState, MAX_PROBES, Rejected, Snapshot, TransitionReason};
 use self::state::{Config, DEFAULT, Shared, Ticket};
+pub use self::window::{DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, SlidingWindow};
 use crate::classify::Outcome;
 use crate::deadline::Now;
 pub use crate::error::BreakerOpen;
@@ -262,12 +264,25 @@ impl<B: BreakerRef> Permit<B> {
     /// [`Rejected`] while open, forced open, or half-open with every probe slot taken.
     #[inline]
     pub fn acquire(breaker: B, now: impl Now) -> Result<Self, Rejected> {
-        let ticket = breaker.breaker().shared.acquire(now)?;
+        Self::admit(breaker, now, true)
+    }
+
+    /// Like [`acquire`](Self::acquire), but a timed call starts only at [`begin`](Self::begin)
+    /// (the layer admits in `poll_ready` and calls later).
+    #[inline]
+    pub(crate) fn admit(breaker: B, now: impl Now, timed: bool) -> Result<Self, Rejected> {
+        let ticket = breaker.breaker().shared.acquire(now, timed)?;
         Ok(Permit {
             breaker,
             ticket,
             recorded: false,
         })
+    }
+
+    /// Starts timing the call now (slow-call tracking on; otherwise `now` is not read).
+    #[inline]
+    pub(crate) fn begin(&mut self, now: impl Now) {
+        self.breaker.breaker().shared.begin(&mut self.ticket, now);
     }
 
     /// The generation the permit was issued in.
@@ -280,7 +295,21 @@ impl<B: BreakerRef> Permit<B> {
         self.ticket.is_probe()
     }
 
-    /// Records the call's outcome. `now` is read only if the outcome may change the state.
+    /// Whether the call is timed (slow-call tracking on, and the call started).
+    #[inline]
+    pub(crate) fn is_timed(&self) -> bool {
+        self.ticket.started().is_some()
+    }
+
+    /// When the call started, if calls are timed (slow-call tracking on): the instant of
+    /// admission.
+    pub fn started(&self) -> Option<Instant> {
+        self.ticket.started()
+    }
+
+    /// Records the call's outcome. `now` is read only if the outcome may change the state, to
+    /// time the call (slow-call tracking on), or cheaply ([`Now::recent`]) to place it in a
+    /// time window.
     #[inline]
     pub fn record(mut self, outcome: &Outcome, now: impl Now) {
         self.recorded = true;
@@ -288,6 +317,22 @@ impl<B: BreakerRef> Permit<B> {
             .breaker()
             .shared
             .record(self.ticket, outcome, now);
+    }
+
+    /// The caller gave up on the call at `now` (its future was dropped, or it was cut by a
+    /// timeout of the caller's, not one that produced an outcome). If the call had already run
+    /// longer than the slow-call threshold, it counts as a slow call, neither a success nor a
+    /// failure (a slow probe opens the breaker again); otherwise this is the same as dropping
+    /// the permit unused, which gives a probe slot back. `now` is read only with slow-call
+    /// tracking on.
+    ///
+    /// Dropping a permit cannot tell how long its call ran (the breaker reads no clock of its
+    /// own), so code that drives the permit API and may be cancelled calls this from its
+    /// cancellation path, as the layer's response future does when it is dropped.
+    #[inline]
+    pub fn abandon(mut self, now: impl Now) {
+        self.recorded = true;
+        self.breaker.breaker().shared.abandon(self.ticket, now);
     }
 }
 
@@ -332,14 +377,45 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// How many of the most recent counted calls the failure rate is computed over. Default
-    /// 100.
+    /// How many of the most recent counted calls the failure rate is computed over: the same
+    /// as `sliding_window(SlidingWindow::Calls(calls))`. Default 100.
     pub fn window(mut self, calls: u32) -> Self {
-        self.config.window = calls;
+        self.config.window = SlidingWindow::Calls(calls);
         self
     }
 
-    /// The failure rate is evaluated once the window holds this many calls. Default 20.
+    /// What the failure rate (and the slow-call rate) is computed over: the last `n` counted
+    /// calls, or the calls of the last `T` in `B` buckets. Default: the last 100 calls.
+    pub fn sliding_window(mut self, window: SlidingWindow) -> Self {
+        self.config.window = window;
+        self
+    }
+
+    /// Compute the rates over the calls of the last `length`, in 10 buckets: the same as
+    /// `sliding_window(SlidingWindow::time(length))`. [`SlidingWindow::DEFAULT_TIME`] is 60 s.
+    /// Default: a count window.
+    pub fn time_window(self, length: Duration) -> Self {
+        self.sliding_window(SlidingWindow::time(length))
+    }
+
+    /// Count a call slower than `threshold` (strictly) as slow, and trip when the share of slow
+    /// calls in the window reaches the slow-call rate. Calls are then timed: from admission to
+    /// [`Permit::record`] (through the layer, from `call` to the response), one clock read at
+    /// each end. A call given up by its caller after running longer than the threshold counts
+    /// as slow too ([`Permit::abandon`]); a slow probe opens the breaker again. Default: off.
+    pub fn slow_call_duration(mut self, threshold: Duration) -> Self {
+        self.config.slow_call_duration = Some(threshold);
+        self
+    }
+
+    /// Trip when at least this share of the calls in the window were slow, in (0, 1] (slow-call
+    /// tracking on). Default 1.0: every call in the window.
+    pub fn slow_call_rate(mut self, rate: f64) -> Self {
+        self.config.slow_call_rate = rate;
+        self
+    }
+
+    /// The rates are evaluated once the window holds this many calls. Default 20.
     pub fn minimum_calls(mut self, calls: u32) -> Self {
         self.config.minimum_calls = calls;
         self
@@ -413,10 +489,12 @@ impl CircuitBreakerBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] unless: the failure rate is in (0, 1]; the window is at least the minimum
-    /// number of calls, which is at least 1; the consecutive-failure limit, if any, is at least
-    /// 1; durations are more than zero and the maximum open duration at least the open
-    /// duration; the growth factor is finite and at least 1; probes ≥ required successes ≥ 1.
+    /// [`ConfigError`] unless: the rates are in (0, 1]; a count window holds between 1 and
+    /// [`MAX_WINDOW`] calls and at least the minimum number of calls, which is at least 1; a
+    /// time window has between 1 and [`MAX_BUCKETS`] buckets of at least [`MIN_BUCKET`] each;
+    /// the consecutive-failure limit, if any, is at least 1; durations are more than zero and
+    /// the maximum open duration at least the open duration; the growth factor is finite and
+    /// at least 1; probes ≥ required successes ≥ 1.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         self.config.validate()?;
         Ok(CircuitBreaker {
