@@ -29,7 +29,7 @@
 use std::cell::Cell;
 use std::time::Instant;
 
-use crate::deadline::Now;
+use crate::deadline::{Now, nanos_since};
 
 /// Now, on tokio's clock, as the core's `Instant`.
 #[inline]
@@ -79,28 +79,74 @@ pub(crate) fn recent() -> Instant {
     }
 }
 
+/// A cheap reading of tokio's clock in nanoseconds since `origin` (see [`recent`]).
+#[inline]
+pub(crate) fn recent_since(origin: Instant) -> u64 {
+    match MODE.get() {
+        Mode::Coarse => coarse::since(origin),
+        Mode::Exact => nanos_since(origin, now()),
+        Mode::Unknown => nanos_since(origin, exact_checked()),
+    }
+}
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod coarse {
+    use std::cell::Cell;
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};
 
-    /// `CLOCK_MONOTONIC_COARSE` mapped onto `Instant` (`CLOCK_MONOTONIC`).
-    #[inline]
-    pub(super) fn estimate() -> Instant {
-        // One pair of readings, taken together: the coarse one lags by less than a tick.
-        static ORIGIN: OnceLock<(Instant, u64)> = OnceLock::new();
-        let (origin, ticks) = *ORIGIN.get_or_init(|| {
+    /// Ticks of the coarse clock are 32.32 fixed-point seconds.
+    fn ticks_to_nanos(ticks: u64) -> u64 {
+        u64::try_from((u128::from(ticks) * 1_000_000_000) >> 32).unwrap_or(u64::MAX)
+    }
+
+    fn nanos_to_ticks(nanos: u128) -> u64 {
+        u64::try_from((nanos << 32) / 1_000_000_000).unwrap_or(u64::MAX)
+    }
+
+    /// One pair of readings, taken together: the coarse one lags by less than a tick.
+    fn calibration() -> (Instant, u64) {
+        static CALIBRATION: OnceLock<(Instant, u64)> = OnceLock::new();
+        *CALIBRATION.get_or_init(|| {
             (
                 Instant::now(),
                 coarsetime::Instant::now_without_cache_update().as_ticks(),
             )
-        });
-        // Ticks are 32.32 fixed-point seconds.
-        let since = coarsetime::Instant::now_without_cache_update()
-            .as_ticks()
-            .saturating_sub(ticks);
-        let nanos = (u128::from(since) * 1_000_000_000) >> 32;
-        origin + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        })
+    }
+
+    fn ticks() -> u64 {
+        coarsetime::Instant::now_without_cache_update().as_ticks()
+    }
+
+    /// `CLOCK_MONOTONIC_COARSE` mapped onto `Instant` (`CLOCK_MONOTONIC`).
+    #[inline]
+    pub(super) fn estimate() -> Instant {
+        let (instant, at) = calibration();
+        instant + Duration::from_nanos(ticks_to_nanos(ticks().saturating_sub(at)))
+    }
+
+    /// The same in nanoseconds since `origin`, with no `Instant` arithmetic: the coarse reading
+    /// of `origin` is computed once per thread and origin (each breaker has its own).
+    #[inline]
+    pub(super) fn since(origin: Instant) -> u64 {
+        thread_local! {
+            static ORIGIN: Cell<Option<(Instant, u64)>> = const { Cell::new(None) };
+        }
+        let from = match ORIGIN.get() {
+            Some((o, ticks)) if o == origin => ticks,
+            _ => {
+                let (instant, at) = calibration();
+                let ticks = if origin >= instant {
+                    at.saturating_add(nanos_to_ticks(origin.duration_since(instant).as_nanos()))
+                } else {
+                    at.saturating_sub(nanos_to_ticks(instant.duration_since(origin).as_nanos()))
+                };
+                ORIGIN.set(Some((origin, ticks)));
+                ticks
+            }
+        };
+        ticks_to_nanos(ticks().saturating_sub(from))
     }
 }
 
@@ -112,6 +158,11 @@ mod coarse {
     #[inline]
     pub(super) fn estimate() -> Instant {
         super::now()
+    }
+
+    #[inline]
+    pub(super) fn since(origin: Instant) -> u64 {
+        crate::deadline::nanos_since(origin, super::now())
     }
 }
 
@@ -129,5 +180,10 @@ impl Now for Glue {
     #[inline]
     fn recent(&self) -> Option<Instant> {
         Some(recent())
+    }
+
+    #[inline]
+    fn recent_since(&self, origin: Instant) -> Option<u64> {
+        Some(recent_since(origin))
     }
 }

@@ -51,6 +51,24 @@ pub trait Now {
     fn recent(&self) -> Option<Instant> {
         None
     }
+
+    /// [`recent`](Self::recent) as whole nanoseconds since `origin` (0 before it, `u64::MAX`
+    /// after 584 years): what the breaker compares with its timers. The default subtracts;
+    /// a clock that can count from `origin` faster overrides it.
+    #[inline]
+    fn recent_since(&self, origin: Instant) -> Option<u64> {
+        self.recent().map(|t| nanos_since(origin, t))
+    }
+}
+
+/// Whole nanoseconds from `origin` to `t`: 0 if `t` is earlier, `u64::MAX` if too far.
+#[inline]
+pub(crate) fn nanos_since(origin: Instant, t: Instant) -> u64 {
+    let d = t.saturating_duration_since(origin);
+    d.as_secs()
+        .checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(u64::from(d.subsec_nanos())))
+        .unwrap_or(u64::MAX)
 }
 
 impl Now for Instant {

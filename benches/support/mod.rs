@@ -145,12 +145,38 @@ pub fn both<S, R>(
     S: tower::Service<R> + Clone + Send,
     S::Error: std::fmt::Debug,
 {
-    let mut one = svc.clone();
-    g.bench_function(format!("1 thread/{name}"), |b| {
-        b.iter(|| std::hint::black_box(one_call(&mut one, req()).unwrap()))
+    one_thread(g, &format!("1 thread/{name}"), svc.clone(), &req);
+    two_threads(g, &format!("2 threads/{name}"), svc, req);
+}
+
+/// Benchmarks one call through `svc` on one thread, as `name`.
+pub fn one_thread<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut svc: S,
+    req: impl Fn() -> R,
+) where
+    S: tower::Service<R>,
+    S::Error: std::fmt::Debug,
+{
+    g.bench_function(name, |b| {
+        b.iter(|| std::hint::black_box(one_call(&mut svc, req()).unwrap()))
     });
+}
+
+/// Benchmarks one call through `svc` on two threads that each take their own clone, as `name`:
+/// the figure is the time one thread takes per call while the other calls too.
+pub fn two_threads<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    svc: S,
+    req: impl Fn() -> R + Sync,
+) where
+    S: tower::Service<R> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
     let proto = std::sync::Mutex::new(svc);
-    g.bench_function(format!("2 threads/{name}"), |b| {
+    g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             on_two_threads(iters, || {
                 let mut mine = proto.lock().unwrap().clone();

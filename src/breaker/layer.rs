@@ -218,6 +218,7 @@ where
     type Error = E;
     type Future = ResponseFuture<S::Future, B, C, E>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
         let admission = self
             .admission
@@ -236,6 +237,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let admission = self
             .admission

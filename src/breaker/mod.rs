@@ -252,8 +252,8 @@ impl BreakerRef for &CircuitBreaker {
 #[must_use = "a permit records the call's outcome; drop it only if the call was not made"]
 pub struct Permit<B: BreakerRef> {
     breaker: B,
+    /// Spent once recorded or abandoned: dropping it then gives nothing back.
     ticket: Ticket,
-    recorded: bool,
 }
 
 impl<B: BreakerRef> Permit<B> {
@@ -262,21 +262,17 @@ impl<B: BreakerRef> Permit<B> {
     /// # Errors
     ///
     /// [`Rejected`] while open, forced open, or half-open with every probe slot taken.
-    #[inline]
+    #[inline(always)]
     pub fn acquire(breaker: B, now: impl Now) -> Result<Self, Rejected> {
         Self::admit(breaker, now, true)
     }
 
     /// Like [`acquire`](Self::acquire), but a timed call starts only at [`begin`](Self::begin)
     /// (the layer admits in `poll_ready` and calls later).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn admit(breaker: B, now: impl Now, timed: bool) -> Result<Self, Rejected> {
         let ticket = breaker.breaker().shared.acquire(now, timed)?;
-        Ok(Permit {
-            breaker,
-            ticket,
-            recorded: false,
-        })
+        Ok(Permit { breaker, ticket })
     }
 
     /// Starts timing the call now (slow-call tracking on; otherwise `now` is not read).
@@ -298,13 +294,7 @@ impl<B: BreakerRef> Permit<B> {
     /// Whether the call is timed (slow-call tracking on, and the call started).
     #[inline]
     pub(crate) fn is_timed(&self) -> bool {
-        self.ticket.started().is_some()
-    }
-
-    /// When the call started, if calls are timed (slow-call tracking on): the instant of
-    /// admission.
-    pub fn started(&self) -> Option<Instant> {
-        self.ticket.started()
+        self.ticket.is_timed()
     }
 
     /// Records the call's outcome. `now` is read only if the outcome may change the state, to
@@ -312,11 +302,9 @@ impl<B: BreakerRef> Permit<B> {
     /// time window.
     #[inline]
     pub fn record(mut self, outcome: &Outcome, now: impl Now) {
-        self.recorded = true;
-        self.breaker
-            .breaker()
-            .shared
-            .record(self.ticket, outcome, now);
+        let ticket = self.ticket;
+        self.ticket = ticket.spent();
+        self.breaker.breaker().shared.record(ticket, outcome, now);
     }
 
     /// The caller gave up on the call at `now` (its future was dropped, or it was cut by a
@@ -331,17 +319,16 @@ impl<B: BreakerRef> Permit<B> {
     /// cancellation path, as the layer's response future does when it is dropped.
     #[inline]
     pub fn abandon(mut self, now: impl Now) {
-        self.recorded = true;
-        self.breaker.breaker().shared.abandon(self.ticket, now);
+        let ticket = self.ticket;
+        self.ticket = ticket.spent();
+        self.breaker.breaker().shared.abandon(ticket, now);
     }
 }
 
 impl<B: BreakerRef> Drop for Permit<B> {
     #[inline]
     fn drop(&mut self) {
-        if !self.recorded {
-            self.breaker.breaker().shared.release(self.ticket);
-        }
+        self.breaker.breaker().shared.release(self.ticket);
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::window::{Mark, SlidingWindow, Window};
 use crate::classify::{BreakerEffect, Outcome};
-use crate::deadline::Now;
+use crate::deadline::{Now, nanos_since};
 use crate::error::ConfigError;
 use crate::event::{Event, OnEvent};
 
@@ -278,20 +278,47 @@ pub struct Snapshot {
 }
 
 /// A ticket of admission: the generation it was issued in, whether it holds a probe slot, and
-/// when the call started (slow-call tracking on).
+/// when the call started (slow-call tracking on). Plain words: it is returned on every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ticket {
-    generation: u64,
-    kind: TicketKind,
-    started: Option<Instant>,
+    /// The generation (high bits) and the [`TicketKind`] (low 2 bits): a permit is copied on
+    /// every call, and whole words copy without stalls.
+    word: u64,
+    /// `1 +` nanoseconds since `base` when the call started; 0 for an untimed call.
+    started: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TicketKind {
-    Closed,
-    Probe,
-    /// Issued by a disabled breaker: records nothing.
-    Unrecorded,
+    Closed = 0,
+    Probe = 1,
+    /// Issued by a disabled breaker, or already used: records nothing, releases nothing.
+    Unrecorded = 2,
+}
+
+impl Ticket {
+    fn new(generation: u64, kind: TicketKind) -> Self {
+        Ticket {
+            word: (generation << 2) | kind as u64,
+            started: 0,
+        }
+    }
+
+    fn kind(&self) -> TicketKind {
+        match self.word & 3 {
+            0 => TicketKind::Closed,
+            1 => TicketKind::Probe,
+            _ => TicketKind::Unrecorded,
+        }
+    }
+
+    /// The same ticket, used: it records and releases nothing any more.
+    pub(crate) fn spent(self) -> Self {
+        Ticket {
+            word: self.word | 3,
+            started: 0,
+        }
+    }
 }
 
 /// `now`, read at most once: the exact instant when a decision needs it, a cheap reading
@@ -323,14 +350,6 @@ impl<N: Now> Lazy<N> {
         self.read
             .or_else(|| self.source.as_ref().and_then(Now::recent))
     }
-
-    /// A cheap reading, or the exact instant when there is none.
-    fn cheap(&mut self) -> Instant {
-        match self.estimate() {
-            Some(t) => t,
-            None => self.read(),
-        }
-    }
 }
 
 impl<N: Now> Now for &mut Lazy<N> {
@@ -340,6 +359,14 @@ impl<N: Now> Now for &mut Lazy<N> {
 
     fn recent(&self) -> Option<Instant> {
         self.estimate()
+    }
+
+    fn recent_since(&self, origin: Instant) -> Option<u64> {
+        match (self.read, &self.source) {
+            (Some(read), _) => Some(nanos_since(origin, read)),
+            (None, Some(source)) => source.recent_since(origin),
+            (None, None) => None,
+        }
     }
 }
 
@@ -537,15 +564,34 @@ impl Shared {
 
     #[inline]
     fn nanos(&self, now: Instant) -> u64 {
-        let base = *self.base.get_or_init(|| now);
-        u64::try_from(now.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
+        nanos_since(*self.base.get_or_init(|| now), now)
+    }
+
+    /// The cheap reading of `now` in nanoseconds since `base`, if it has one.
+    #[inline]
+    fn recent_nanos(&self, now: &impl Now) -> Option<u64> {
+        match self.base.get() {
+            Some(base) => now.recent_since(*base),
+            // The first instant the breaker needs becomes its base.
+            None => now.recent().map(|t| self.nanos(t)),
+        }
+    }
+
+    /// The cheap reading of `now` in nanoseconds since `base`, or the exact one when there is
+    /// no cheap one.
+    #[inline]
+    fn cheap_nanos(&self, now: &mut Lazy<impl Now>) -> u64 {
+        match self.recent_nanos(&&mut *now) {
+            Some(t) => t,
+            None => self.nanos(now.read()),
+        }
     }
 
     /// The time-window bucket of `now` (0 for a count window, which reads no clock).
     fn bucket_of(&self, now: &mut Lazy<impl Now>) -> u64 {
         match self.bucket {
             0 => 0,
-            len => self.nanos(now.cheap()) / len,
+            len => self.cheap_nanos(now) / len,
         }
     }
 
@@ -560,43 +606,50 @@ impl Shared {
         self.config.slow_call_duration.is_some()
     }
 
-    /// When a call admitted now starts, if it is timed and `timed` asks for it.
+    /// When a call admitted now starts (see [`Ticket::started`]), if it is timed and `timed`
+    /// asks for it.
     #[inline]
-    fn start(&self, timed: bool, now: impl Now) -> Option<Instant> {
-        (timed && self.times_calls()).then(|| now.now())
+    fn start(&self, timed: bool, now: impl Now) -> u64 {
+        if timed && self.times_calls() {
+            self.nanos(now.now()).saturating_add(1)
+        } else {
+            0
+        }
     }
 
     /// Admits a call, or says why not. Closed, `now` is read only to time the call (slow-call
     /// tracking on, and `timed`); open, only its cheap reading is, until the end of the open
     /// period is near.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn acquire(&self, now: impl Now, timed: bool) -> Result<Ticket, Rejected> {
         let (generation, state) = self.state();
+        if state == BreakerState::Closed && !(timed && self.times_calls()) {
+            return Ok(Ticket::new(generation, TicketKind::Closed));
+        }
+        self.acquire_other(now, timed)
+    }
+
+    /// Every other admission, the cheap open path first.
+    #[inline(never)]
+    fn acquire_other(&self, now: impl Now, timed: bool) -> Result<Ticket, Rejected> {
+        let (generation, state) = self.state();
         match state {
-            BreakerState::Closed => Ok(Ticket {
-                generation,
-                kind: TicketKind::Closed,
-                started: self.start(timed, now),
-            }),
-            BreakerState::Disabled => Ok(Ticket {
-                generation,
-                kind: TicketKind::Unrecorded,
-                started: None,
-            }),
+            BreakerState::Disabled => Ok(Ticket::new(generation, TicketKind::Unrecorded)),
             BreakerState::ForcedOpen => Err(Rejected { retry_in: None }),
             BreakerState::Open => {
                 // The cheap open path: far from the end of the open period, an estimate of the
                 // time decides, and the rejection touches nothing but two loads.
-                if let Some(t) = now.recent() {
+                if let Some(t) = self.recent_nanos(&now) {
                     let at = self.half_open_at.load(Ordering::Acquire);
-                    let t = self.nanos(t);
                     if t.saturating_add(SLACK) < at {
                         return Err(rejected_for(at - t));
                     }
                 }
                 self.acquire_slow(Lazy::new(now), timed)
             }
-            BreakerState::HalfOpen => self.acquire_slow(Lazy::new(now), timed),
+            BreakerState::Closed | BreakerState::HalfOpen => {
+                self.acquire_slow(Lazy::new(now), timed)
+            }
         }
     }
 
@@ -608,17 +661,12 @@ impl Shared {
             match state {
                 BreakerState::Closed => {
                     return Ok(Ticket {
-                        generation,
-                        kind: TicketKind::Closed,
                         started: self.start(timed, &mut now),
+                        ..Ticket::new(generation, TicketKind::Closed)
                     });
                 }
                 BreakerState::Disabled => {
-                    return Ok(Ticket {
-                        generation,
-                        kind: TicketKind::Unrecorded,
-                        started: None,
-                    });
+                    return Ok(Ticket::new(generation, TicketKind::Unrecorded));
                 }
                 BreakerState::ForcedOpen => return Err(Rejected { retry_in: None }),
                 BreakerState::Open => {
@@ -637,9 +685,9 @@ impl Shared {
                 BreakerState::HalfOpen => {
                     let since = self.half_open_since.load(Ordering::Acquire);
                     let max_wait = self.half_open_max_wait;
-                    let surely_in_time = now.estimate().is_some_and(|t| {
-                        self.nanos(t).saturating_sub(since).saturating_add(SLACK) <= max_wait
-                    });
+                    let surely_in_time = self
+                        .recent_nanos(&&mut now)
+                        .is_some_and(|t| t.saturating_sub(since).saturating_add(SLACK) <= max_wait);
                     if !surely_in_time && self.nanos(now.read()).saturating_sub(since) > max_wait {
                         self.transition(
                             generation,
@@ -669,11 +717,7 @@ impl Shared {
                     .then(|| pack_probes(generation, successes, in_flight + 1))
             });
         match taken {
-            Ok(_) => Ok(Ticket {
-                generation,
-                kind: TicketKind::Probe,
-                started: None,
-            }),
+            Ok(_) => Ok(Ticket::new(generation, TicketKind::Probe)),
             Err(_) => Err(Rejected { retry_in: None }),
         }
     }
@@ -681,31 +725,32 @@ impl Shared {
     /// Starts timing an admitted call now, if calls are timed (for admissions made before the
     /// call itself, such as the layer's in `poll_ready`).
     pub(crate) fn begin(&self, ticket: &mut Ticket, now: impl Now) {
-        if ticket.kind != TicketKind::Unrecorded {
+        if ticket.kind() != TicketKind::Unrecorded {
             ticket.started = self.start(true, now);
         }
     }
 
     /// Gives back the probe slot of a ticket that was never used.
     pub(crate) fn release(&self, ticket: Ticket) {
-        if ticket.kind != TicketKind::Probe {
+        if ticket.kind() != TicketKind::Probe {
             return;
         }
-        let tag = ticket.generation & 0xFFFF_FFFF;
+        let tag = ticket.generation() & 0xFFFF_FFFF;
         let _ = self
             .probes
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
                 let (g, successes, in_flight) = unpack_probes(w);
                 (g == tag && in_flight > 0)
-                    .then(|| pack_probes(ticket.generation, successes, in_flight - 1))
+                    .then(|| pack_probes(ticket.generation(), successes, in_flight - 1))
             });
     }
 
     /// Whether the timed call of `ticket` ran longer than the slow-call threshold by `now`.
     fn was_slow(&self, ticket: Ticket, now: &mut Lazy<impl Now>) -> bool {
         match (self.config.slow_call_duration, ticket.started) {
-            (Some(threshold), Some(start)) => {
-                now.read().saturating_duration_since(start) > threshold
+            (Some(threshold), started) if started > 0 => {
+                let ran = self.nanos(now.read()).saturating_sub(started - 1);
+                ran > duration_nanos(threshold)
             }
             _ => false,
         }
@@ -718,10 +763,10 @@ impl Shared {
     pub(crate) fn record(&self, ticket: Ticket, outcome: &Outcome, now: impl Now) {
         let effect = self.config.effect(outcome);
         let (generation, state) = self.state();
-        if generation != ticket.generation {
+        if generation != ticket.generation() {
             return;
         }
-        match (state, ticket.kind, effect) {
+        match (state, ticket.kind(), effect) {
             (BreakerState::Closed, TicketKind::Closed, BreakerEffect::Success) => {
                 self.closed_success(generation, ticket, Lazy::new(now));
             }
@@ -763,14 +808,14 @@ impl Shared {
             return;
         }
         let (generation, state) = self.state();
-        if generation != ticket.generation {
+        if generation != ticket.generation() {
             return;
         }
         let slow = Mark {
             failure: false,
             slow: true,
         };
-        match (state, ticket.kind) {
+        match (state, ticket.kind()) {
             (BreakerState::Closed, TicketKind::Closed) => {
                 self.closed_outcome(generation, slow, &mut now)
             }
@@ -817,7 +862,7 @@ impl Shared {
         let bucket = match self.bucket {
             0 => 0,
             _ => {
-                let t = self.nanos(now.cheap());
+                let t = self.cheap_nanos(now);
                 if t >= self.bucket_end.load(Ordering::Acquire) {
                     return false;
                 }
@@ -920,7 +965,7 @@ impl Shared {
 
     #[cold]
     fn probe_outcome(&self, ticket: Ticket, mark: Mark, now: &mut Lazy<impl Now>) {
-        let generation = ticket.generation;
+        let generation = ticket.generation();
         if mark.failure || mark.slow {
             let reason = if mark.failure {
                 TransitionReason::ProbeFailed
@@ -1079,15 +1124,15 @@ impl Shared {
 
 impl Ticket {
     pub(crate) fn generation(&self) -> u64 {
-        self.generation
+        self.word >> 2
     }
 
     pub(crate) fn is_probe(&self) -> bool {
-        self.kind == TicketKind::Probe
+        self.kind() == TicketKind::Probe
     }
 
-    pub(crate) fn started(&self) -> Option<Instant> {
-        self.started
+    pub(crate) fn is_timed(&self) -> bool {
+        self.started > 0
     }
 }
 
@@ -1161,7 +1206,6 @@ mod tests {
         assert_eq!(lazy.estimate(), None, "a closure has no cheap reading");
         assert_eq!(lazy.read(), t);
         assert_eq!(lazy.read(), t);
-        assert_eq!(lazy.cheap(), t);
         assert_eq!(reads.get(), 1);
         assert_eq!(Lazy::new(t).estimate(), Some(t), "an instant is its own");
     }
