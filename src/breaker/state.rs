@@ -1097,8 +1097,9 @@ impl Shared {
         // Time moves a time window on, with or without calls.
         let bucket = t.checked_div(self.bucket).unwrap_or(0);
         if state == BreakerState::Closed {
+            // Not published: the lock-free path keeps counting only in the bucket of the last
+            // evaluation, so the first success after buckets expired is evaluated.
             self.sync(&mut locked, generation, bucket);
-            self.publish(&locked);
         } else {
             locked.window.advance(bucket);
         }

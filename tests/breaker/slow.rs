@@ -84,10 +84,7 @@ fn ignored_outcomes_are_never_slow() {
 
 #[test]
 fn slow_call_tracking_is_off_by_default() {
-    let b = CircuitBreaker::builder()
-        .minimum_calls(1)
-        .build()
-        .unwrap();
+    let b = CircuitBreaker::builder().minimum_calls(1).build().unwrap();
     let t = Instant::now();
     let permit = b.try_acquire(t).unwrap();
     permit.record(&Outcome::Success, t + secs(3600));
@@ -99,7 +96,9 @@ fn slow_call_tracking_is_off_by_default() {
     // No clock is read to time a call when tracking is off.
     let b = CircuitBreaker::default();
     let never = || -> Instant { panic!("read the clock") };
-    b.try_acquire(never).unwrap().record(&Outcome::Success, never);
+    b.try_acquire(never)
+        .unwrap()
+        .record(&Outcome::Success, never);
 }
 
 /// With tracking on, admission reads `now` once (the start), and so does recording (the end).
@@ -188,7 +187,11 @@ fn an_abandoned_probe_reopens_after_the_threshold_and_frees_its_slot_before() {
     let (b, log, t) = tripped_slow(1);
     let at = t + secs(30);
     b.try_acquire(at).unwrap().abandon(at + ms(500));
-    assert_eq!(b.state(), BreakerState::HalfOpen, "early: the slot came back");
+    assert_eq!(
+        b.state(),
+        BreakerState::HalfOpen,
+        "early: the slot came back"
+    );
     b.try_acquire(at + ms(500)).unwrap().abandon(at + secs(2));
     assert_eq!(b.state(), BreakerState::Open);
     assert_eq!(
@@ -206,10 +209,16 @@ fn invalid_slow_call_settings_are_typed_errors() {
         ),
         ("rate 0", CircuitBreaker::builder().slow_call_rate(0.0)),
         ("rate > 1", CircuitBreaker::builder().slow_call_rate(1.01)),
-        ("rate NaN", CircuitBreaker::builder().slow_call_rate(f64::NAN)),
+        (
+            "rate NaN",
+            CircuitBreaker::builder().slow_call_rate(f64::NAN),
+        ),
     ] {
         let e = b.build().expect_err(name);
-        assert!(e.to_string().starts_with("breaker slow-call"), "{name}: {e}");
+        assert!(
+            e.to_string().starts_with("breaker slow-call"),
+            "{name}: {e}"
+        );
     }
     assert!(
         CircuitBreaker::builder()

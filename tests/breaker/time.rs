@@ -53,7 +53,11 @@ fn bucket_boundaries_to_the_nanosecond() {
         "bucket 10: bucket 0 (the success and the first failure) left"
     );
     assert_eq!(counts(&b, t0 + secs(66) - NS), (1, 1));
-    assert_eq!(counts(&b, t0 + secs(66)), (0, 0), "bucket 11: bucket 1 left");
+    assert_eq!(
+        counts(&b, t0 + secs(66)),
+        (0, 0),
+        "bucket 11: bucket 1 left"
+    );
 }
 
 /// The window covers the current bucket and the nine before it: between 54 and 60 s.
@@ -144,7 +148,11 @@ fn the_minimum_counts_calls_across_buckets() {
         assert_eq!(b.state(), BreakerState::Closed, "call {i}");
         call(&b, t0 + secs(i as u64), o);
     }
-    assert_eq!(b.state(), BreakerState::Open, "4 calls in 4 buckets, 2 failures");
+    assert_eq!(
+        b.state(),
+        BreakerState::Open,
+        "4 calls in 4 buckets, 2 failures"
+    );
     // Three buckets of 1 s: the first call has expired when the fourth comes.
     let b = builder().time_window(secs(3)).build().unwrap();
     for (i, o) in outcomes.into_iter().enumerate() {
@@ -335,5 +343,69 @@ async fn the_layer_expires_buckets_on_the_paused_clock() {
     }
     assert_eq!(breaker.state(), BreakerState::Open);
     assert_eq!(transitions.load(std::sync::atomic::Ordering::Relaxed), 1);
-    assert_eq!(inner.instants(), [secs(0), secs(0), secs(20), secs(20), secs(20)]);
+    assert_eq!(
+        inner.instants(),
+        [secs(0), secs(0), secs(20), secs(20), secs(20)]
+    );
+}
+
+// ---------------------------------------------------------------- the cheap reading
+
+/// A clock like the layer's: an exact reading that counts how often it is taken, and a cheap
+/// one off by `skew` (a coarse clock lags or leads by up to a tick).
+struct Skewed<'a> {
+    exact: Instant,
+    skew: i64,
+    reads: &'a std::cell::Cell<u32>,
+}
+
+impl steadfast::deadline::Now for Skewed<'_> {
+    fn now(self) -> Instant {
+        self.reads.set(self.reads.get() + 1);
+        self.exact
+    }
+
+    fn recent(&self) -> Option<Instant> {
+        let skew = Duration::from_millis(self.skew.unsigned_abs());
+        Some(if self.skew < 0 {
+            self.exact - skew
+        } else {
+            self.exact + skew
+        })
+    }
+}
+
+/// Open, far from the end of the open period, the cheap reading alone rejects (no exact read);
+/// near it, the exact clock decides, to the nanosecond, whether the cheap one lags or leads.
+#[test]
+fn the_cheap_reading_never_decides_near_the_end_of_the_open_period() {
+    let b = CircuitBreaker::builder()
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    call(&b, t0, Outcome::failed()); // open until t0 + 30 s
+    let reads = std::cell::Cell::new(0);
+    let at = |exact: Instant, skew: i64| Skewed {
+        exact,
+        skew,
+        reads: &reads,
+    };
+    let r = b.try_acquire(at(t0 + secs(10), -10)).unwrap_err();
+    assert_eq!(
+        (r.retry_in, reads.get()),
+        (Some(secs(20) + Duration::from_millis(10)), 0),
+        "far: the cheap reading decides (and its error shows in retry_in)"
+    );
+    let r = b.try_acquire(at(t0 + secs(30) - NS, 10)).unwrap_err();
+    assert_eq!(
+        (r.retry_in, reads.get()),
+        (Some(NS), 1),
+        "a leading cheap reading says 'passed': the exact clock says 1 ns to go"
+    );
+    let p = b
+        .try_acquire(at(t0 + secs(30), -10))
+        .expect("a lagging cheap reading says '10 ms to go': the exact clock admits a probe");
+    assert!(p.is_probe());
+    assert_eq!(reads.get(), 2);
 }
