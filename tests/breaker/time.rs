@@ -237,6 +237,33 @@ fn lock_free_successes_expire_with_their_bucket() {
     assert_eq!(log.lock().unwrap().len(), 1);
 }
 
+/// A snapshot moves the window on without judging it; the next call is judged on the window as
+/// it is then, even a success (which the lock-free path would otherwise count unjudged).
+#[test]
+fn the_first_success_after_buckets_expired_is_judged() {
+    let b = CircuitBreaker::builder()
+        .time_window(secs(4)) // 4 buckets of 1 s
+        .consecutive_failures(None)
+        .minimum_calls(2)
+        .failure_rate(0.6)
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    call(&b, t0, Outcome::Success);
+    call(&b, t0, Outcome::Success);
+    call(&b, t0 + secs(1), Outcome::failed());
+    call(&b, t0 + secs(1), Outcome::failed());
+    assert_eq!(b.state(), BreakerState::Closed, "2 of 4: 50 %");
+    let s = b.snapshot(t0 + secs(4));
+    assert_eq!(
+        (s.state, s.calls, s.failure_rate),
+        (BreakerState::Closed, 2, Some(1.0)),
+        "the successes expired; a snapshot does not trip"
+    );
+    call(&b, t0 + secs(4), Outcome::Success);
+    assert_eq!(b.state(), BreakerState::Open, "2 of 3: 67 %");
+}
+
 /// A success in a later bucket than the newest one takes the lock and moves the window on:
 /// successes of one bucket never count in the next.
 #[test]
