@@ -499,7 +499,7 @@ impl Model {
     /// The caller gives up at `now`: a slow call if it ran longer than the threshold (neither a
     /// success nor a failure; a slow probe reopens), otherwise the same as a drop.
     fn abandon(&mut self, ticket: Ticket, now: Duration) {
-        let (generation, probe, start) = ticket;
+        let (generation, _, start) = ticket;
         if !self.slow(start, now) {
             return self.release(ticket);
         }

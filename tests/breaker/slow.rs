@@ -230,11 +230,10 @@ fn invalid_slow_call_settings_are_typed_errors() {
 
 // ---------------------------------------------------------------- the layer, paused time
 
-fn slow_layer(
-    breaker: &CircuitBreaker,
-) -> CircuitBreakerLayer<CircuitBreaker, fn(&Result<Resp, BoxError>) -> Outcome> {
-    CircuitBreakerLayer::new(breaker.clone())
-        .classifier(classify as fn(&Result<Resp, BoxError>) -> Outcome)
+type Classifier = fn(&Result<Resp, BoxError>) -> Outcome;
+
+fn slow_layer(breaker: &CircuitBreaker) -> CircuitBreakerLayer<CircuitBreaker, Classifier> {
+    CircuitBreakerLayer::new(breaker.clone()).classifier(classify as Classifier)
 }
 
 /// A call of exactly the threshold (1 s) and three of 2 s (paused time: exactly) trip a breaker
