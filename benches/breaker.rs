@@ -7,9 +7,11 @@
 //!   tower-resilience, configured so; failsafe's default policy is its own 30 s time window; the
 //!   others have no time window and run their default, for reference);
 //! - `breaker/open/rejecting`: one rejected call, the inner service untouched;
-//! - `breaker/contention/*`: the same paths, each of two threads calling its own clone of one
-//!   shared service (the figure is the time per call of one thread while the other calls too:
-//!   with both cores busy, the CPU time per call).
+//! - `breaker/contention/*`: the same paths in CPU time per call (`CLOCK_THREAD_CPUTIME_ID`,
+//!   which other processes competing for the cores cannot inflate), on one thread and on two
+//!   threads each calling its own clone of one shared service at the same time (the mean of
+//!   both). CPU time does not count a thread parked on a lock: a peer that parks under
+//!   contention (failsafe's mutex) loses throughput that its CPU figure does not show.
 //!
 //! Contenders: steadfast's layer holding an owned breaker and a `&'static` one, tower-resilience's
 //! circuit breaker (0.14), and the peers that have no tower layer, each guarding the inner
@@ -49,7 +51,10 @@ use failsafe::backoff;
 use failsafe::failure_policy::{consecutive_failures, success_rate_over_time_window};
 use steadfast::breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitBreakerService};
 use steadfast::{BoxError, BreakerOpen, DefaultClassifier, Outcome};
-use support::{Floor, YieldOnce, drive, on_two_threads, one_call, one_thread, two_threads};
+use support::{
+    Floor, YieldOnce, drive, on_one_thread_cpu, on_two_threads_cpu, one_call, one_thread,
+    one_thread_cpu, two_threads_cpu,
+};
 use tower::{Layer, Service};
 use tower_resilience_circuitbreaker as tr;
 
@@ -654,20 +659,27 @@ impl Visit for OneThread<'_, '_> {
     }
 }
 
-/// Measures every contender on two threads, each calling its own clone; rows named
-/// `{path}/{contender}`.
-struct TwoThreads<'a, 'b> {
+/// Measures the CPU time per call of every contender on one thread, then on two threads each
+/// calling its own clone; rows named `{path}/1 thread/{contender}` and `{path}/2 threads/...`.
+struct Contention<'a, 'b> {
     g: &'a mut BenchmarkGroup<'b, WallTime>,
     path: &'static str,
 }
 
-impl Visit for TwoThreads<'_, '_> {
+impl Visit for Contention<'_, '_> {
     fn served<S>(&mut self, name: &str, svc: S)
     where
         S: Service<u64> + Clone + Send,
         S::Error: fmt::Debug,
     {
-        two_threads(self.g, &format!("{}/{name}", self.path), svc, || {
+        let path = self.path;
+        one_thread_cpu(
+            self.g,
+            &format!("{path}/1 thread/{name}"),
+            svc.clone(),
+            || black_box(7u64),
+        );
+        two_threads_cpu(self.g, &format!("{path}/2 threads/{name}"), svc, || {
             black_box(7u64)
         });
     }
@@ -681,7 +693,13 @@ impl Visit for TwoThreads<'_, '_> {
     ) where
         S: Service<u64> + Clone + Send,
     {
-        let name = format!("{}/{name}", self.path);
+        let path = self.path;
+        let mut one = svc.clone();
+        self.g
+            .bench_function(format!("{path}/1 thread/{name}"), |b| {
+                b.iter_custom(|iters| on_one_thread_cpu(iters, || reject_once(&mut one, rejected)))
+            });
+        let name = format!("{path}/2 threads/{name}");
         if in_runtime {
             rejecting_in_runtime(self.g, &name, svc, rejected);
             return;
@@ -689,7 +707,7 @@ impl Visit for TwoThreads<'_, '_> {
         let proto = Mutex::new(svc);
         self.g.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                on_two_threads(iters, || {
+                on_two_threads_cpu(iters, || {
                     let mut mine = proto.lock().unwrap().clone();
                     move || reject_once(&mut mine, rejected)
                 })
@@ -836,14 +854,14 @@ fn main() {
         let (count, time) = ("closed-count", "closed-time");
         if realistic {
             closed_count(
-                &mut TwoThreads {
+                &mut Contention {
                     g: &mut g,
                     path: count,
                 },
                 Realistic,
             );
             closed_time(
-                &mut TwoThreads {
+                &mut Contention {
                     g: &mut g,
                     path: time,
                 },
@@ -851,20 +869,20 @@ fn main() {
             );
         } else {
             closed_count(
-                &mut TwoThreads {
+                &mut Contention {
                     g: &mut g,
                     path: count,
                 },
                 Floor,
             );
             closed_time(
-                &mut TwoThreads {
+                &mut Contention {
                     g: &mut g,
                     path: time,
                 },
                 Floor,
             );
-            open(&mut TwoThreads {
+            open(&mut Contention {
                 g: &mut g,
                 path: "open",
             });
