@@ -754,32 +754,21 @@ impl Visit for Allocations {
 fn report_allocations() {
     println!("allocations per call (the inner service's own subtracted):");
     let realistic = per_call(Realistic);
-    for (path, baseline) in [
-        ("closed-count/always-ready", 0.0),
-        ("closed-count/realistic", realistic),
-    ] {
-        let mut v = Allocations { path, baseline };
-        if baseline == 0.0 {
-            closed_count(&mut v, Floor);
-        } else {
-            closed_count(&mut v, Realistic);
-        }
-    }
-    for (path, baseline) in [
-        ("closed-time/always-ready", 0.0),
-        ("closed-time/realistic", realistic),
-    ] {
-        let mut v = Allocations { path, baseline };
-        if baseline == 0.0 {
-            closed_time(&mut v, Floor);
-        } else {
-            closed_time(&mut v, Realistic);
-        }
-    }
-    open(&mut Allocations {
-        path: "open",
-        baseline: 0.0,
-    });
+    closed_count(&mut allocations("closed-count/always-ready", 0.0), Floor);
+    closed_count(
+        &mut allocations("closed-count/realistic", realistic),
+        Realistic,
+    );
+    closed_time(&mut allocations("closed-time/always-ready", 0.0), Floor);
+    closed_time(
+        &mut allocations("closed-time/realistic", realistic),
+        Realistic,
+    );
+    open(&mut allocations("open", 0.0));
+}
+
+fn allocations(path: &'static str, baseline: f64) -> Allocations {
+    Allocations { path, baseline }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -822,72 +811,80 @@ fn reference(c: &mut Criterion) {
     g.finish();
 }
 
+/// The group `breaker/{name}`.
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    c.benchmark_group(format!("breaker/{name}"))
+}
+
 fn main() {
     let rt = support::timer_runtime();
     let _guard = rt.enter();
     report_allocations();
     let mut c = support::criterion();
     reference(&mut c);
-    for (group, realistic) in [("always-ready", false), ("realistic", true)] {
-        let mut g = c.benchmark_group(format!("breaker/closed-count/{group}"));
-        let mut v = OneThread { g: &mut g };
-        if realistic {
-            closed_count(&mut v, Realistic)
-        } else {
-            closed_count(&mut v, Floor)
-        }
-        g.finish();
-        let mut g = c.benchmark_group(format!("breaker/closed-time/{group}"));
-        let mut v = OneThread { g: &mut g };
-        if realistic {
-            closed_time(&mut v, Realistic)
-        } else {
-            closed_time(&mut v, Floor)
-        }
-        g.finish();
-    }
-    let mut g = c.benchmark_group("breaker/open/rejecting");
-    open(&mut OneThread { g: &mut g });
-    g.finish();
-    for (group, realistic) in [("always-ready", false), ("realistic", true)] {
-        let mut g = c.benchmark_group(format!("breaker/contention/{group}"));
-        let (count, time) = ("closed-count", "closed-time");
-        if realistic {
-            closed_count(
-                &mut Contention {
-                    g: &mut g,
-                    path: count,
-                },
-                Realistic,
-            );
-            closed_time(
-                &mut Contention {
-                    g: &mut g,
-                    path: time,
-                },
-                Realistic,
-            );
-        } else {
-            closed_count(
-                &mut Contention {
-                    g: &mut g,
-                    path: count,
-                },
-                Floor,
-            );
-            closed_time(
-                &mut Contention {
-                    g: &mut g,
-                    path: time,
-                },
-                Floor,
-            );
-            open(&mut Contention {
-                g: &mut g,
-                path: "open",
-            });
-        }
-        g.finish();
-    }
+    // A group is finished when it is dropped, at the end of each statement.
+    closed_count(
+        &mut OneThread {
+            g: &mut group(&mut c, "closed-count/always-ready"),
+        },
+        Floor,
+    );
+    closed_count(
+        &mut OneThread {
+            g: &mut group(&mut c, "closed-count/realistic"),
+        },
+        Realistic,
+    );
+    closed_time(
+        &mut OneThread {
+            g: &mut group(&mut c, "closed-time/always-ready"),
+        },
+        Floor,
+    );
+    closed_time(
+        &mut OneThread {
+            g: &mut group(&mut c, "closed-time/realistic"),
+        },
+        Realistic,
+    );
+    open(&mut OneThread {
+        g: &mut group(&mut c, "open/rejecting"),
+    });
+    let mut g = group(&mut c, "contention/always-ready");
+    closed_count(
+        &mut Contention {
+            g: &mut g,
+            path: "closed-count",
+        },
+        Floor,
+    );
+    closed_time(
+        &mut Contention {
+            g: &mut g,
+            path: "closed-time",
+        },
+        Floor,
+    );
+    open(&mut Contention {
+        g: &mut g,
+        path: "open",
+    });
+    drop(g);
+    let mut g = group(&mut c, "contention/realistic");
+    closed_count(
+        &mut Contention {
+            g: &mut g,
+            path: "closed-count",
+        },
+        Realistic,
+    );
+    closed_time(
+        &mut Contention {
+            g: &mut g,
+            path: "closed-time",
+        },
+        Realistic,
+    );
+    drop(g);
     c.final_summary();
 }

@@ -108,30 +108,15 @@ impl tower::Service<u64> for Floor {
 /// wall time. Criterion divides by `iters`, so the figure is the time one thread takes per call
 /// while the other runs too: with both cores busy, that is the CPU time per call.
 pub fn on_two_threads<F: FnMut()>(iters: u64, make: impl Fn() -> F + Sync) -> Duration {
-    let barrier = Barrier::new(3);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            let (barrier, make) = (&barrier, &make);
-            s.spawn(move || {
-                // Layers with timers register them with the runtime of the calling thread.
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
-                    .build()
-                    .unwrap();
-                let _guard = rt.enter();
-                let mut f = make();
-                barrier.wait();
-                for _ in 0..iters {
-                    f();
-                }
-                barrier.wait();
-            });
-        }
-        barrier.wait();
-        let start = Instant::now();
-        barrier.wait();
-        start.elapsed()
-    })
+    two_threads_measured(iters, make).0
+}
+
+/// Like [`on_two_threads`], but returns the mean time each thread spent on a CPU (the wall time
+/// where that cannot be read): the CPU time per call, which other processes competing for the
+/// cores cannot inflate (they only stretch the wall time).
+pub fn on_two_threads_cpu<F: FnMut()>(iters: u64, make: impl Fn() -> F + Sync) -> Duration {
+    let (wall, cpu) = two_threads_measured(iters, make);
+    cpu.unwrap_or(wall)
 }
 
 /// This thread's time on a CPU so far (`CLOCK_THREAD_CPUTIME_ID`), or `None`.
@@ -152,16 +137,19 @@ pub fn thread_cpu_time() -> Option<Duration> {
     None
 }
 
-/// Like [`on_two_threads`], but returns the mean time each thread spent on a CPU (falling back
-/// to the wall time where that cannot be read): the CPU time per call, which other processes
-/// competing for the cores cannot inflate (they only stretch the wall time).
-pub fn on_two_threads_cpu<F: FnMut()>(iters: u64, make: impl Fn() -> F + Sync) -> Duration {
+/// Runs `iters` calls of `f` on each of two OS threads, released together: the wall time, and
+/// the mean CPU time of the two threads if it can be read.
+fn two_threads_measured<F: FnMut()>(
+    iters: u64,
+    make: impl Fn() -> F + Sync,
+) -> (Duration, Option<Duration>) {
     let barrier = Barrier::new(3);
-    let (wall, cpu) = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = (0..2)
             .map(|_| {
                 let (barrier, make) = (&barrier, &make);
                 s.spawn(move || {
+                    // Layers with timers register them with the runtime of the calling thread.
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_time()
                         .build()
@@ -184,9 +172,8 @@ pub fn on_two_threads_cpu<F: FnMut()>(iters: u64, make: impl Fn() -> F + Sync) -
         barrier.wait();
         let wall = start.elapsed();
         let cpu: Option<Vec<Duration>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        (wall, cpu)
-    });
-    cpu.map_or(wall, |c| c.iter().sum::<Duration>() / 2)
+        (wall, cpu.map(|c| c.iter().sum::<Duration>() / 2))
+    })
 }
 
 /// Benchmarks one call through `svc` on one thread, and on two threads that each take their own
@@ -230,16 +217,45 @@ pub fn two_threads<S, R>(
     S: tower::Service<R> + Clone + Send,
     S::Error: std::fmt::Debug,
 {
+    two_threads_by(g, name, svc, req, false);
+}
+
+/// Like [`two_threads`], measuring the CPU time per call ([`on_two_threads_cpu`]).
+pub fn two_threads_cpu<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    svc: S,
+    req: impl Fn() -> R + Sync,
+) where
+    S: tower::Service<R> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
+    two_threads_by(g, name, svc, req, true);
+}
+
+/// [`two_threads`], measuring the CPU time (`cpu`) or the wall time.
+fn two_threads_by<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    svc: S,
+    req: impl Fn() -> R + Sync,
+    cpu: bool,
+) where
+    S: tower::Service<R> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
     let proto = std::sync::Mutex::new(svc);
     g.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            on_two_threads(iters, || {
+            let make = || {
                 let mut mine = proto.lock().unwrap().clone();
                 let req = &req;
                 move || {
                     std::hint::black_box(one_call(&mut mine, req()).unwrap());
                 }
-            })
+            };
+            let (wall, cpu_time) = two_threads_measured(iters, make);
+            if cpu { cpu_time.unwrap_or(wall) } else { wall }
         })
     });
 }
@@ -271,30 +287,6 @@ pub fn one_thread_cpu<S, R>(
         b.iter_custom(|iters| {
             on_one_thread_cpu(iters, || {
                 std::hint::black_box(one_call(&mut svc, req()).unwrap());
-            })
-        })
-    });
-}
-
-/// Like [`two_threads`], measuring the CPU time per call ([`on_two_threads_cpu`]).
-pub fn two_threads_cpu<S, R>(
-    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    name: &str,
-    svc: S,
-    req: impl Fn() -> R + Sync,
-) where
-    S: tower::Service<R> + Clone + Send,
-    S::Error: std::fmt::Debug,
-{
-    let proto = std::sync::Mutex::new(svc);
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            on_two_threads_cpu(iters, || {
-                let mut mine = proto.lock().unwrap().clone();
-                let req = &req;
-                move || {
-                    std::hint::black_box(one_call(&mut mine, req()).unwrap());
-                }
             })
         })
     });
