@@ -96,8 +96,9 @@ impl AttemptTimedOut {
 
 /// A circuit breaker rejected the call without sending it: the dependency is considered down.
 ///
-/// Returned at once by the [breaker layer](crate::breaker), whose error type is
-/// [`BoxError`]; downcast to read [`retry_in`](Self::retry_in).
+/// Returned at once by the [breaker layer](crate::breaker), converted into its error type:
+/// [`BoxError`] by default (downcast to read [`retry_in`](Self::retry_in)), or an error type of
+/// the caller's that implements `From<BreakerOpen>` (no allocation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("circuit breaker open")]
 #[non_exhaustive]

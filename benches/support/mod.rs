@@ -108,29 +108,71 @@ impl tower::Service<u64> for Floor {
 /// wall time. Criterion divides by `iters`, so the figure is the time one thread takes per call
 /// while the other runs too: with both cores busy, that is the CPU time per call.
 pub fn on_two_threads<F: FnMut()>(iters: u64, make: impl Fn() -> F + Sync) -> Duration {
+    two_threads_measured(iters, make).0
+}
+
+/// Like [`on_two_threads`], but returns the mean time each thread spent on a CPU (the wall time
+/// where that cannot be read): the CPU time per call, which other processes competing for the
+/// cores cannot inflate (they only stretch the wall time).
+pub fn on_two_threads_cpu<F: FnMut()>(iters: u64, make: impl Fn() -> F + Sync) -> Duration {
+    let (wall, cpu) = two_threads_measured(iters, make);
+    cpu.unwrap_or(wall)
+}
+
+/// This thread's time on a CPU so far (`CLOCK_THREAD_CPUTIME_ID`), or `None`.
+#[cfg(unix)]
+pub fn thread_cpu_time() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec, which the call only writes.
+    let done = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (done == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+/// No per-thread CPU clock here.
+#[cfg(not(unix))]
+pub fn thread_cpu_time() -> Option<Duration> {
+    None
+}
+
+/// Runs `iters` calls of `f` on each of two OS threads, released together: the wall time, and
+/// the mean CPU time of the two threads if it can be read.
+fn two_threads_measured<F: FnMut()>(
+    iters: u64,
+    make: impl Fn() -> F + Sync,
+) -> (Duration, Option<Duration>) {
     let barrier = Barrier::new(3);
     std::thread::scope(|s| {
-        for _ in 0..2 {
-            let (barrier, make) = (&barrier, &make);
-            s.spawn(move || {
-                // Layers with timers register them with the runtime of the calling thread.
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
-                    .build()
-                    .unwrap();
-                let _guard = rt.enter();
-                let mut f = make();
-                barrier.wait();
-                for _ in 0..iters {
-                    f();
-                }
-                barrier.wait();
-            });
-        }
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (barrier, make) = (&barrier, &make);
+                s.spawn(move || {
+                    // Layers with timers register them with the runtime of the calling thread.
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_time()
+                        .build()
+                        .unwrap();
+                    let _guard = rt.enter();
+                    let mut f = make();
+                    barrier.wait();
+                    let start = thread_cpu_time();
+                    for _ in 0..iters {
+                        f();
+                    }
+                    let end = thread_cpu_time();
+                    barrier.wait();
+                    start.zip(end).map(|(a, b)| b.saturating_sub(a))
+                })
+            })
+            .collect();
         barrier.wait();
         let start = Instant::now();
         barrier.wait();
-        start.elapsed()
+        let wall = start.elapsed();
+        let cpu: Option<Vec<Duration>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        (wall, cpu.map(|c| c.iter().sum::<Duration>() / 2))
     })
 }
 
@@ -145,19 +187,106 @@ pub fn both<S, R>(
     S: tower::Service<R> + Clone + Send,
     S::Error: std::fmt::Debug,
 {
-    let mut one = svc.clone();
-    g.bench_function(format!("1 thread/{name}"), |b| {
-        b.iter(|| std::hint::black_box(one_call(&mut one, req()).unwrap()))
+    one_thread(g, &format!("1 thread/{name}"), svc.clone(), &req);
+    two_threads(g, &format!("2 threads/{name}"), svc, req);
+}
+
+/// Benchmarks one call through `svc` on one thread, as `name`.
+pub fn one_thread<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut svc: S,
+    req: impl Fn() -> R,
+) where
+    S: tower::Service<R>,
+    S::Error: std::fmt::Debug,
+{
+    g.bench_function(name, |b| {
+        b.iter(|| std::hint::black_box(one_call(&mut svc, req()).unwrap()))
     });
+}
+
+/// Benchmarks one call through `svc` on two threads that each take their own clone, as `name`:
+/// the figure is the time one thread takes per call while the other calls too.
+pub fn two_threads<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    svc: S,
+    req: impl Fn() -> R + Sync,
+) where
+    S: tower::Service<R> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
+    two_threads_by(g, name, svc, req, false);
+}
+
+/// Like [`two_threads`], measuring the CPU time per call ([`on_two_threads_cpu`]).
+pub fn two_threads_cpu<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    svc: S,
+    req: impl Fn() -> R + Sync,
+) where
+    S: tower::Service<R> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
+    two_threads_by(g, name, svc, req, true);
+}
+
+/// [`two_threads`], measuring the CPU time (`cpu`) or the wall time.
+fn two_threads_by<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    svc: S,
+    req: impl Fn() -> R + Sync,
+    cpu: bool,
+) where
+    S: tower::Service<R> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
     let proto = std::sync::Mutex::new(svc);
-    g.bench_function(format!("2 threads/{name}"), |b| {
+    g.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            on_two_threads(iters, || {
+            let make = || {
                 let mut mine = proto.lock().unwrap().clone();
                 let req = &req;
                 move || {
                     std::hint::black_box(one_call(&mut mine, req()).unwrap());
                 }
+            };
+            let (wall, cpu_time) = two_threads_measured(iters, make);
+            if cpu { cpu_time.unwrap_or(wall) } else { wall }
+        })
+    });
+}
+
+/// Runs `iters` calls of `f` on this thread and returns the CPU time they took (the wall time
+/// where that cannot be read): the one-thread counterpart of [`on_two_threads_cpu`].
+pub fn on_one_thread_cpu(iters: u64, mut f: impl FnMut()) -> Duration {
+    let (wall, cpu) = (Instant::now(), thread_cpu_time());
+    for _ in 0..iters {
+        f();
+    }
+    match (cpu, thread_cpu_time()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => wall.elapsed(),
+    }
+}
+
+/// Like [`one_thread`], measuring the CPU time per call ([`on_one_thread_cpu`]).
+pub fn one_thread_cpu<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut svc: S,
+    req: impl Fn() -> R,
+) where
+    S: tower::Service<R>,
+    S::Error: std::fmt::Debug,
+{
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            on_one_thread_cpu(iters, || {
+                std::hint::black_box(one_call(&mut svc, req()).unwrap());
             })
         })
     });

@@ -2,14 +2,15 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
 use super::{BreakerOpen, BreakerRef, Permit};
-use crate::classify::{Classify, outcome_of};
-use crate::clock::now;
+use crate::classify::{Classify, Outcome, outcome_of};
+use crate::clock::{self, Glue};
 use crate::error::BoxError;
 
 pin_project! {
@@ -20,13 +21,28 @@ pin_project! {
     /// # Cancellation
     ///
     /// Dropped before the inner call finishes, it records nothing, and a probe's slot goes back
-    /// to the breaker.
-    pub struct ResponseFuture<F, B, C>
+    /// to the breaker; with slow-call tracking on, a call dropped after running longer than
+    /// the slow-call threshold counts as a slow call ([`Permit::abandon`]).
+    pub struct ResponseFuture<F, B, C, E = BoxError>
     where
         B: BreakerRef,
     {
         #[pin]
         kind: Kind<F, B, C>,
+        error: PhantomData<fn() -> E>,
+    }
+
+    impl<F, B, C, E> PinnedDrop for ResponseFuture<F, B, C, E>
+    where
+        B: BreakerRef,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            if let KindProj::Called { permit, .. } = this.project().kind.project() {
+                if let Some(permit) = permit.take() {
+                    permit.abandon(clock::now);
+                }
+            }
+        }
     }
 }
 
@@ -41,7 +57,7 @@ pin_project! {
     }
 }
 
-impl<F, B: BreakerRef, C> ResponseFuture<F, B, C> {
+impl<F, B: BreakerRef, C, E> ResponseFuture<F, B, C, E> {
     pub(crate) fn called(fut: F, permit: Permit<B>, classifier: C) -> Self {
         ResponseFuture {
             kind: Kind::Called {
@@ -49,25 +65,40 @@ impl<F, B: BreakerRef, C> ResponseFuture<F, B, C> {
                 permit: Some(permit),
                 classifier,
             },
+            error: PhantomData,
         }
     }
 
     pub(crate) fn rejected(error: BreakerOpen) -> Self {
         ResponseFuture {
             kind: Kind::Rejected { error },
+            error: PhantomData,
         }
     }
 }
 
-impl<F, T, E, B, C> Future for ResponseFuture<F, B, C>
-where
-    F: Future<Output = Result<T, E>>,
-    E: Into<BoxError> + 'static,
-    B: BreakerRef,
-    C: Classify<T, E>,
-{
-    type Output = Result<T, BoxError>;
+/// Records `outcome`: a timed call reads the exact clock (it needs the call's duration), an
+/// untimed one only a cheap reading, if any.
+#[inline]
+fn record<B: BreakerRef>(permit: Permit<B>, outcome: &Outcome) {
+    if permit.is_timed() {
+        permit.record(outcome, clock::now);
+    } else {
+        permit.record(outcome, Glue);
+    }
+}
 
+impl<F, T, S, B, C, E> Future for ResponseFuture<F, B, C, E>
+where
+    F: Future<Output = Result<T, S>>,
+    S: Into<E> + 'static,
+    E: From<BreakerOpen>,
+    B: BreakerRef,
+    C: Classify<T, S>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Called {
@@ -77,16 +108,16 @@ where
             } => {
                 let result = ready!(fut.poll(cx));
                 if let Some(permit) = permit.take() {
-                    permit.record(&outcome_of(classifier, &result), now);
+                    record(permit, &outcome_of(classifier, &result));
                 }
                 Poll::Ready(result.map_err(Into::into))
             }
-            KindProj::Rejected { error } => Poll::Ready(Err(Box::new(*error))),
+            KindProj::Rejected { error } => Poll::Ready(Err(E::from(*error))),
         }
     }
 }
 
-impl<F, B: BreakerRef, C> fmt::Debug for ResponseFuture<F, B, C> {
+impl<F, B: BreakerRef, C, E> fmt::Debug for ResponseFuture<F, B, C, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             Kind::Called { permit, .. } => f

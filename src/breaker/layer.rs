@@ -1,4 +1,5 @@
 use std::fmt;
+use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
 use tower_layer::Layer;
@@ -7,53 +8,119 @@ use tower_service::Service;
 use super::future::ResponseFuture;
 use super::{BreakerOpen, BreakerRef, CircuitBreaker, Permit, Rejected};
 use crate::classify::{Classify, DefaultClassifier};
-use crate::clock::now;
+use crate::clock::{self, Glue};
 use crate::error::BoxError;
 
 /// Guards services with one [`CircuitBreaker`] (or a reference to one: see [`BreakerRef`]),
-/// classifying their results with `C`.
+/// classifying their results with `C`; the services' error type is `E`.
+///
+/// # Errors
+///
+/// The guarded service's error type is `E`, [`BoxError`] unless chosen with
+/// [`error`](Self::error): the inner service's errors are converted into it, and so is
+/// [`BreakerOpen`] for a rejected call. Boxing `BreakerOpen` allocates; an error type of your
+/// own with a `From<BreakerOpen>` variant (or the inner service's own error type, if it has
+/// one) makes a rejection allocation-free.
 ///
 /// # Clone
 ///
 /// Clones share the breaker, like the services they build.
-#[derive(Clone)]
-pub struct CircuitBreakerLayer<B = CircuitBreaker, C = DefaultClassifier> {
+pub struct CircuitBreakerLayer<B = CircuitBreaker, C = DefaultClassifier, E = BoxError> {
     breaker: B,
     classifier: C,
+    error: PhantomData<fn() -> E>,
+}
+
+impl<B: Clone, C: Clone, E> Clone for CircuitBreakerLayer<B, C, E> {
+    fn clone(&self) -> Self {
+        CircuitBreakerLayer {
+            breaker: self.breaker.clone(),
+            classifier: self.classifier.clone(),
+            error: PhantomData,
+        }
+    }
 }
 
 impl<B: BreakerRef> CircuitBreakerLayer<B> {
-    /// A layer guarding services with `breaker`, classifying with [`DefaultClassifier`].
+    /// A layer guarding services with `breaker`, classifying with [`DefaultClassifier`], with
+    /// [`BoxError`] errors.
     pub fn new(breaker: B) -> Self {
         CircuitBreakerLayer {
             breaker,
             classifier: DefaultClassifier,
+            error: PhantomData,
         }
     }
 }
 
-impl<B, C> CircuitBreakerLayer<B, C> {
+impl<B, C, E> CircuitBreakerLayer<B, C, E> {
     /// The same layer with another classifier. Whatever it is, this library's own errors are
     /// `Local` and never count against the breaker.
-    pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerLayer<B, C2> {
+    pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerLayer<B, C2, E> {
         CircuitBreakerLayer {
             breaker: self.breaker,
             classifier,
+            error: PhantomData,
+        }
+    }
+
+    /// The same layer with `E2` as the services' error type: the inner service's errors must
+    /// convert into it (`Into<E2>`), and so must [`BreakerOpen`] (`E2: From<BreakerOpen>`).
+    ///
+    /// The classifier still sees the inner service's own result. A retry stacked over the
+    /// layer recognises a rejection as the library's own error (never retried) only inside a
+    /// [`BoxError`] or an `io::Error`; with an error type of your own, classify its
+    /// `BreakerOpen` variant as [`Outcome::Local`](crate::Outcome::Local).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steadfast::breaker::{CircuitBreaker, CircuitBreakerLayer};
+    /// use steadfast::BreakerOpen;
+    /// use tower::{service_fn, Layer};
+    ///
+    /// #[derive(Debug)]
+    /// enum CallError {
+    ///     Open(BreakerOpen),
+    ///     Io(std::io::Error),
+    /// }
+    /// impl From<BreakerOpen> for CallError {
+    ///     fn from(e: BreakerOpen) -> Self {
+    ///         CallError::Open(e)
+    ///     }
+    /// }
+    /// impl From<std::io::Error> for CallError {
+    ///     fn from(e: std::io::Error) -> Self {
+    ///         CallError::Io(e)
+    ///     }
+    /// }
+    ///
+    /// let svc = CircuitBreakerLayer::new(CircuitBreaker::default())
+    ///     .error::<CallError>()
+    ///     .layer(service_fn(|x: u32| async move { Ok::<_, std::io::Error>(x) }));
+    /// # let _ = svc;
+    /// ```
+    pub fn error<E2>(self) -> CircuitBreakerLayer<B, C, E2> {
+        CircuitBreakerLayer {
+            breaker: self.breaker,
+            classifier: self.classifier,
+            error: PhantomData,
         }
     }
 }
 
-impl<B: BreakerRef, C> fmt::Debug for CircuitBreakerLayer<B, C> {
+impl<B: BreakerRef, C, E> fmt::Debug for CircuitBreakerLayer<B, C, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerLayer")
             .field("breaker", self.breaker.breaker())
             .field("classifier", &std::any::type_name::<C>())
+            .field("error", &std::any::type_name::<E>())
             .finish()
     }
 }
 
-impl<S, B: BreakerRef + Clone, C: Clone> Layer<S> for CircuitBreakerLayer<B, C> {
-    type Service = CircuitBreakerService<S, B, C>;
+impl<S, B: BreakerRef + Clone, C: Clone, E> Layer<S> for CircuitBreakerLayer<B, C, E> {
+    type Service = CircuitBreakerService<S, B, C, E>;
 
     fn layer(&self, inner: S) -> Self::Service {
         CircuitBreakerService {
@@ -61,6 +128,7 @@ impl<S, B: BreakerRef + Clone, C: Clone> Layer<S> for CircuitBreakerLayer<B, C> 
             breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
             admission: None,
+            error: PhantomData,
         }
     }
 }
@@ -73,30 +141,45 @@ impl<S, B: BreakerRef + Clone, C: Clone> Layer<S> for CircuitBreakerLayer<B, C> 
 /// never left waiting on an open breaker. A probe admitted in `poll_ready` whose `call` never
 /// comes is given back when the service is dropped.
 ///
-/// Errors are boxed ([`BoxError`]): the inner service's, or [`BreakerOpen`].
+/// Errors are `E` ([`BoxError`] unless chosen with [`CircuitBreakerLayer::error`]): the inner
+/// service's, or [`BreakerOpen`].
+///
+/// With slow-call tracking on, a call is timed from `call` to its response (one clock read at
+/// each end); a response future dropped before the response, after running longer than the
+/// slow-call threshold, counts as a slow call ([`Permit::abandon`]).
+///
+/// Rejecting while open reads no exact clock: a cheap reading decides while the end of the
+/// open period is more than a few milliseconds away (see the [module docs](super#cost)).
 ///
 /// # Clone
 ///
 /// Clones share the breaker; a clone is not ready (it holds no admission of its own).
-pub struct CircuitBreakerService<S, B: BreakerRef = CircuitBreaker, C = DefaultClassifier> {
+pub struct CircuitBreakerService<
+    S,
+    B: BreakerRef = CircuitBreaker,
+    C = DefaultClassifier,
+    E = BoxError,
+> {
     inner: S,
     breaker: B,
     classifier: C,
     admission: Option<Result<Permit<B>, Rejected>>,
+    error: PhantomData<fn() -> E>,
 }
 
-impl<S: Clone, B: BreakerRef + Clone, C: Clone> Clone for CircuitBreakerService<S, B, C> {
+impl<S: Clone, B: BreakerRef + Clone, C: Clone, E> Clone for CircuitBreakerService<S, B, C, E> {
     fn clone(&self) -> Self {
         CircuitBreakerService {
             inner: self.inner.clone(),
             breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
             admission: None,
+            error: PhantomData,
         }
     }
 }
 
-impl<S: fmt::Debug, B: BreakerRef, C> fmt::Debug for CircuitBreakerService<S, B, C> {
+impl<S: fmt::Debug, B: BreakerRef, C, E> fmt::Debug for CircuitBreakerService<S, B, C, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
@@ -106,7 +189,7 @@ impl<S: fmt::Debug, B: BreakerRef, C> fmt::Debug for CircuitBreakerService<S, B,
     }
 }
 
-impl<S, B: BreakerRef, C> CircuitBreakerService<S, B, C> {
+impl<S, B: BreakerRef, C, E> CircuitBreakerService<S, B, C, E> {
     /// The breaker.
     pub fn breaker(&self) -> &CircuitBreaker {
         self.breaker.breaker()
@@ -123,21 +206,23 @@ impl<S, B: BreakerRef, C> CircuitBreakerService<S, B, C> {
     }
 }
 
-impl<S, Req, B, C> Service<Req> for CircuitBreakerService<S, B, C>
+impl<S, Req, B, C, E> Service<Req> for CircuitBreakerService<S, B, C, E>
 where
     S: Service<Req>,
-    S::Error: Into<BoxError> + 'static,
+    S::Error: Into<E> + 'static,
+    E: From<BreakerOpen>,
     B: BreakerRef + Clone,
     C: Classify<S::Response, S::Error> + Clone,
 {
     type Response = S::Response;
-    type Error = BoxError;
-    type Future = ResponseFuture<S::Future, B, C>;
+    type Error = E;
+    type Future = ResponseFuture<S::Future, B, C, E>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
         let admission = self
             .admission
-            .get_or_insert_with(|| Permit::acquire(self.breaker.clone(), now));
+            .get_or_insert_with(|| Permit::admit(self.breaker.clone(), Glue, false));
         if admission.is_err() {
             // Rejected: `call` fails at once, without the inner service.
             return Poll::Ready(Ok(()));
@@ -152,13 +237,17 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let admission = self
             .admission
             .take()
-            .unwrap_or_else(|| Permit::acquire(self.breaker.clone(), now));
+            .unwrap_or_else(|| Permit::admit(self.breaker.clone(), Glue, false));
         match admission {
-            Ok(permit) => {
+            Ok(mut permit) => {
+                // A timed call starts here, not at admission: waiting for the inner service to
+                // become ready is not the dependency being slow.
+                permit.begin(clock::now);
                 ResponseFuture::called(self.inner.call(req), permit, self.classifier.clone())
             }
             Err(rejected) => ResponseFuture::rejected(BreakerOpen::new(rejected.retry_in)),

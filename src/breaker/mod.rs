@@ -21,15 +21,61 @@
 //! | ForcedOpen | nothing | an operator calls [`reset`](CircuitBreaker::reset) |
 //! | Disabled | every call, recording nothing | an operator calls [`reset`](CircuitBreaker::reset) |
 //!
-//! Trip rules (Closed → Open): **consecutive failures** (default 5), or the **failure rate** over
-//! a sliding window of the last `window` counted calls (default: at least 50 % of the last 100,
-//! evaluated as soon as the window holds `minimum_calls` = 20 calls, not only once it is full).
+//! Trip rules (Closed → Open), evaluated each time an outcome is recorded:
+//!
+//! - **consecutive failures** (default 5);
+//! - the **failure rate** over a sliding window (default: at least 50 % of the last 100 counted
+//!   calls), evaluated as soon as the window holds `minimum_calls` (20) calls, not only once it
+//!   is full;
+//! - the **slow-call rate** over the same window (off by default): with
+//!   [`slow_call_duration`](CircuitBreakerBuilder::slow_call_duration) set, a call slower than
+//!   that counts as slow, and the breaker trips when the share of slow calls reaches
+//!   [`slow_call_rate`](CircuitBreakerBuilder::slow_call_rate) (default 100 %). A dependency
+//!   that answers, but too slowly for its callers, is as unavailable as one that fails.
+//!
 //! What counts is [`Outcome::breaker_effect`](crate::Outcome::breaker_effect): `NotSent`,
 //! `Timeout` and `Failed` are failures; `Rejected` (a 404), `Throttled` (push-back) and `Local`
-//! are ignored, unless `rejected_counts_as_success` is set.
+//! are ignored (neither counted nor timed), unless `rejected_counts_as_success` is set.
+//!
+//! The window is the last `n` counted calls ([`SlidingWindow::Calls`], exact), or the calls of
+//! the last `T` in `B` buckets ([`SlidingWindow::Time`]; [`time_window`](CircuitBreakerBuilder::time_window)
+//! uses 10 buckets, and [`SlidingWindow::DEFAULT_TIME`] is 60 s). A time window counts per
+//! bucket, so its memory is `B` small counts whatever the traffic, and it spans between
+//! `T - T/B` and `T`: the current bucket and the `B - 1` before it. Buckets are aligned to the
+//! first instant the breaker is given, and expire as time passes, with or without calls: an
+//! idle hour leaves no old failure behind. A count window never forgets on its own: prefer a
+//! time window for a dependency with bursty or low traffic.
 //!
 //! The open duration (default 30 s) may grow with each consecutive trip (`open_growth`, up to
 //! `max_open_duration`), and goes back to its base when the breaker closes.
+//!
+//! # Defaults, next to the peers'
+//!
+//! | setting | steadfast | resilience4j | Polly (v8) | tower-resilience (0.14) |
+//! | --- | --- | --- | --- | --- |
+//! | window | last 100 calls; or time: 60 s in 10 buckets ([`SlidingWindow::DEFAULT_TIME`]) | last 100 calls (time: `slidingWindowSize` seconds) | 30 s sampling duration | last 100 calls (time: a duration you must set) |
+//! | trip on failure rate | ≥ 50 % | ≥ 50 % | ≥ 10 % | ≥ 50 % |
+//! | minimum calls | 20 | 100 | 100 | the window size (100) |
+//! | trip on consecutive failures | 5 | no | no (v8 default) | no (optional model) |
+//! | open duration | 30 s, optional growth | 60 s | 5 s | 30 s |
+//! | half-open probes | 3 at once, 3 successes close | 10 | 1 | 1 |
+//! | half-open maximum wait | the open duration | not checked | not checked | not checked |
+//! | slow calls | off; when on: > threshold, trip at 100 % | on: > 60 s, trip at 100 % | no | off; rate 100 % |
+//!
+//! Sources: resilience4j's documented configuration defaults (`failureRateThreshold` 50,
+//! `slidingWindowType` `COUNT_BASED`, `slidingWindowSize` 100, `minimumNumberOfCalls` 100,
+//! `waitDurationInOpenState` 60 s, `permittedNumberOfCallsInHalfOpenState` 10,
+//! `slowCallRateThreshold` 100, `slowCallDurationThreshold` 60 s); Polly's
+//! `CircuitBreakerStrategyOptions` (`FailureRatio` 0.1, `MinimumThroughput` 100,
+//! `SamplingDuration` 30 s, `BreakDuration` 5 s, and the first action after the break decides);
+//! tower-resilience-circuitbreaker 0.14's builder (`failure_rate_threshold` 0.5,
+//! `sliding_window_size` 100, `minimum_number_of_calls` the window size,
+//! `wait_duration_in_open` 30 s, `permitted_calls_in_half_open` 1, slow calls off). "Not
+//! checked": not found in their documentation while writing this table.
+//!
+//! steadfast trips earlier than the peers on a hard outage (5 failures in a row, or 10 of the
+//! first 20 calls), and probes with 3 calls rather than 1, so that one lucky probe does not
+//! close the breaker on a dependency that is still failing most calls.
 //!
 //! # Permits and generations
 //!
@@ -40,25 +86,58 @@
 //! window. A permit dropped unused gives its half-open slot back, so a cancelled probe never
 //! leaves the breaker stuck half-open (and the maximum half-open wait reopens it if probes hang).
 //!
+//! # Slow calls, for any driver of the permit API
+//!
+//! With slow-call tracking on, [`Permit::acquire`] reads `now` once (the call's start) and
+//! [`Permit::record`] once (its end); the breaker derives the duration. A call the caller gives
+//! up on (its future dropped, or cut by a timeout of the caller's that produces no outcome)
+//! after running longer than the threshold counts as slow too: the breaker reads no clock of its
+//! own, so whoever drives the permit passes the time with one call, [`Permit::abandon`]`(now)`,
+//! from its cancellation path (the layer's response future does it when dropped). A permit
+//! dropped without it counts as nothing, as before. In half-open, a slow probe opens the
+//! breaker again, like a failed one: a dependency that answers too slowly has not recovered.
+//!
 //! # Time
 //!
-//! The breaker itself reads no clock: every method that needs the time takes `now`. Feed it
-//! from one clock. The layer uses tokio's ([`tokio::time::Instant`], converted with
-//! `into_std()`), so that `tokio::time::pause()` controls it in tests; a caller driving the same
-//! breaker by hand alongside the layer must pass instants from that clock too, not
+//! The breaker itself reads no clock: every method that needs the time takes `now`, an
+//! [`Instant`] or anything implementing [`Now`] (a closure reading a clock, read only when
+//! needed). Feed it from one clock. The layer uses tokio's ([`tokio::time::Instant`], converted
+//! with `into_std()`), so that `tokio::time::pause()` controls it in tests; a caller driving the
+//! same breaker by hand alongside the layer must pass instants from that clock too, not
 //! `std::time::Instant::now()`, which does not advance with a paused tokio clock.
+//!
+//! Two decisions happen on hot paths and tolerate a few milliseconds of error: which bucket of a
+//! time window a success falls in, and whether an open breaker's open period is still far from
+//! over. For those the breaker asks `now` for a cheap reading ([`Now::recent`]), and reads the
+//! exact time only within 50 ms of a boundary, so every transition happens at the exact instant.
+//! The layer's cheap reading is the kernel's coarse monotonic clock (`CLOCK_MONOTONIC_COARSE`,
+//! ~5 ns to read rather than ~27, updated every 1 to 4 ms, on the timebase of
+//! `std::time::Instant`), on Linux and Android; elsewhere it reads the exact clock. So, through
+//! the layer, a success may land in the neighbouring bucket when it comes within a tick of a
+//! bucket boundary, and the `retry_in` of a rejection is within a tick of the truth; the open
+//! and half-open transitions themselves are exact. Under a paused tokio clock the layer reads
+//! tokio's clock exactly for everything (it detects the pause; see `src/clock.rs`), so
+//! paused-time tests control the breaker to the nanosecond. An [`Instant`] is its own exact
+//! cheap reading: tests under explicit instants are exact too.
 //!
 //! # Cost
 //!
-//! The closed path takes no lock, allocates nothing and reads no clock: admission is one load of
-//! the state word, and a success adds one to a counter on a cache line of the calling thread's
-//! own. Failures and transitions take a lock, and bring the ordered window up to date then. The
-//! one approximation this brings: a success recorded at the same moment as a failure, on another
-//! thread, may be placed just after that failure in the window rather than just before it (the
-//! counts are exact; only the order of outcomes that raced may differ). The per-thread counters
-//! and the run of failures carry their generation's tag and change only by a compare-and-swap
-//! that checks it, so an outcome racing a transition (a reset, a trip) never counts in the next
-//! generation.
+//! The closed path takes no lock, allocates nothing and reads no clock (a time window reads the
+//! cheap one): admission is one load of the state word, and a success adds one to a counter on
+//! a cache line of the calling thread's own, tagged with its generation (and its bucket).
+//! Failures, slow calls, the first success of a new bucket, and transitions take a lock, and
+//! bring the window up to date then. The one approximation this brings: a success recorded at
+//! the same moment as a failure, on another thread, may be placed just after that failure in
+//! the window rather than just before it (the counts are exact; only the order of outcomes that
+//! raced may differ), and one racing the start of a new bucket may count in the new bucket. The
+//! counters change only by a compare-and-swap that checks their tags, so an outcome racing a
+//! transition (a reset, a trip) never counts in the next generation.
+//!
+//! Rejecting while open is two loads and a cheap clock reading, until the last 50 ms of the
+//! open period. The layer's error type is yours to choose
+//! ([`CircuitBreakerLayer::error`]): with the default, [`BoxError`](crate::BoxError), a
+//! rejection boxes its [`BreakerOpen`] (one allocation); an error type of your own with a
+//! `From<BreakerOpen>` variant makes it allocation-free.
 //!
 //! # Examples
 //!
@@ -85,6 +164,28 @@
 //! # Ok::<(), steadfast::ConfigError>(())
 //! ```
 //!
+//! A time window with slow-call tracking, and a call given up early (it counts as nothing):
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use steadfast::breaker::{BreakerState, CircuitBreaker};
+//! use steadfast::Outcome;
+//!
+//! let breaker = CircuitBreaker::builder()
+//!     .time_window(Duration::from_secs(60))    // 10 buckets of 6 s
+//!     .slow_call_duration(Duration::from_secs(2))
+//!     .slow_call_rate(0.5)
+//!     .minimum_calls(2)
+//!     .build()?;
+//! let t0 = Instant::now();
+//! let secs = Duration::from_secs;
+//! breaker.try_acquire(t0).unwrap().record(&Outcome::Success, t0 + secs(3)); // slow
+//! breaker.try_acquire(t0).unwrap().abandon(t0 + Duration::from_millis(500)); // nothing
+//! breaker.try_acquire(t0).unwrap().record(&Outcome::Success, t0 + Duration::from_millis(20));
+//! assert_eq!(breaker.state(), BreakerState::Open, "1 slow call of 2: 50 %");
+//! # Ok::<(), steadfast::ConfigError>(())
+//! ```
+//!
 //! As a tower layer:
 //!
 //! ```
@@ -105,6 +206,7 @@
 mod future;
 mod layer;
 mod state;
+mod window;
 
 use std::fmt;
 use std::sync::Arc;
@@ -112,8 +214,9 @@ use std::time::{Duration, Instant};
 
 pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
-pub use self::state::{BreakerState, MAX_PROBES, MAX_WINDOW, Rejected, Snapshot, TransitionReason};
+pub use self::state::{BreakerState, MAX_PROBES, Rejected, Snapshot, TransitionReason};
 use self::state::{Config, DEFAULT, Shared, Ticket};
+pub use self::window::{DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, SlidingWindow};
 use crate::classify::Outcome;
 use crate::deadline::Now;
 pub use crate::error::BreakerOpen;
@@ -250,8 +353,8 @@ impl BreakerRef for &CircuitBreaker {
 #[must_use = "a permit records the call's outcome; drop it only if the call was not made"]
 pub struct Permit<B: BreakerRef> {
     breaker: B,
+    /// Spent once recorded or abandoned: dropping it then gives nothing back.
     ticket: Ticket,
-    recorded: bool,
 }
 
 impl<B: BreakerRef> Permit<B> {
@@ -260,14 +363,23 @@ impl<B: BreakerRef> Permit<B> {
     /// # Errors
     ///
     /// [`Rejected`] while open, forced open, or half-open with every probe slot taken.
-    #[inline]
+    #[inline(always)]
     pub fn acquire(breaker: B, now: impl Now) -> Result<Self, Rejected> {
-        let ticket = breaker.breaker().shared.acquire(now)?;
-        Ok(Permit {
-            breaker,
-            ticket,
-            recorded: false,
-        })
+        Self::admit(breaker, now, true)
+    }
+
+    /// Like [`acquire`](Self::acquire), but a timed call starts only at [`begin`](Self::begin)
+    /// (the layer admits in `poll_ready` and calls later).
+    #[inline(always)]
+    pub(crate) fn admit(breaker: B, now: impl Now, timed: bool) -> Result<Self, Rejected> {
+        let ticket = breaker.breaker().shared.acquire(now, timed)?;
+        Ok(Permit { breaker, ticket })
+    }
+
+    /// Starts timing the call now (slow-call tracking on; otherwise `now` is not read).
+    #[inline]
+    pub(crate) fn begin(&mut self, now: impl Now) {
+        self.breaker.breaker().shared.begin(&mut self.ticket, now);
     }
 
     /// The generation the permit was issued in.
@@ -280,23 +392,44 @@ impl<B: BreakerRef> Permit<B> {
         self.ticket.is_probe()
     }
 
-    /// Records the call's outcome. `now` is read only if the outcome may change the state.
+    /// Whether the call is timed (slow-call tracking on, and the call started).
+    #[inline]
+    pub(crate) fn is_timed(&self) -> bool {
+        self.ticket.is_timed()
+    }
+
+    /// Records the call's outcome. `now` is read only if the outcome may change the state, to
+    /// time the call (slow-call tracking on), or cheaply ([`Now::recent`]) to place it in a
+    /// time window.
     #[inline]
     pub fn record(mut self, outcome: &Outcome, now: impl Now) {
-        self.recorded = true;
-        self.breaker
-            .breaker()
-            .shared
-            .record(self.ticket, outcome, now);
+        let ticket = self.ticket;
+        self.ticket = ticket.spent();
+        self.breaker.breaker().shared.record(ticket, outcome, now);
+    }
+
+    /// The caller gave up on the call at `now` (its future was dropped, or it was cut by a
+    /// timeout of the caller's, not one that produced an outcome). If the call had already run
+    /// longer than the slow-call threshold, it counts as a slow call, neither a success nor a
+    /// failure (a slow probe opens the breaker again); otherwise this is the same as dropping
+    /// the permit unused, which gives a probe slot back. `now` is read only with slow-call
+    /// tracking on.
+    ///
+    /// Dropping a permit cannot tell how long its call ran (the breaker reads no clock of its
+    /// own), so code that drives the permit API and may be cancelled calls this from its
+    /// cancellation path, as the layer's response future does when it is dropped.
+    #[inline]
+    pub fn abandon(mut self, now: impl Now) {
+        let ticket = self.ticket;
+        self.ticket = ticket.spent();
+        self.breaker.breaker().shared.abandon(ticket, now);
     }
 }
 
 impl<B: BreakerRef> Drop for Permit<B> {
     #[inline]
     fn drop(&mut self) {
-        if !self.recorded {
-            self.breaker.breaker().shared.release(self.ticket);
-        }
+        self.breaker.breaker().shared.release(self.ticket);
     }
 }
 
@@ -332,14 +465,45 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// How many of the most recent counted calls the failure rate is computed over. Default
-    /// 100.
+    /// How many of the most recent counted calls the failure rate is computed over: the same
+    /// as `sliding_window(SlidingWindow::Calls(calls))`. Default 100.
     pub fn window(mut self, calls: u32) -> Self {
-        self.config.window = calls;
+        self.config.window = SlidingWindow::Calls(calls);
         self
     }
 
-    /// The failure rate is evaluated once the window holds this many calls. Default 20.
+    /// What the failure rate (and the slow-call rate) is computed over: the last `n` counted
+    /// calls, or the calls of the last `T` in `B` buckets. Default: the last 100 calls.
+    pub fn sliding_window(mut self, window: SlidingWindow) -> Self {
+        self.config.window = window;
+        self
+    }
+
+    /// Compute the rates over the calls of the last `length`, in 10 buckets: the same as
+    /// `sliding_window(SlidingWindow::time(length))`. [`SlidingWindow::DEFAULT_TIME`] is 60 s.
+    /// Default: a count window.
+    pub fn time_window(self, length: Duration) -> Self {
+        self.sliding_window(SlidingWindow::time(length))
+    }
+
+    /// Count a call slower than `threshold` (strictly) as slow, and trip when the share of slow
+    /// calls in the window reaches the slow-call rate. Calls are then timed: from admission to
+    /// [`Permit::record`] (through the layer, from `call` to the response), one clock read at
+    /// each end. A call given up by its caller after running longer than the threshold counts
+    /// as slow too ([`Permit::abandon`]); a slow probe opens the breaker again. Default: off.
+    pub fn slow_call_duration(mut self, threshold: Duration) -> Self {
+        self.config.slow_call_duration = Some(threshold);
+        self
+    }
+
+    /// Trip when at least this share of the calls in the window were slow, in (0, 1] (slow-call
+    /// tracking on). Default 1.0: every call in the window.
+    pub fn slow_call_rate(mut self, rate: f64) -> Self {
+        self.config.slow_call_rate = rate;
+        self
+    }
+
+    /// The rates are evaluated once the window holds this many calls. Default 20.
     pub fn minimum_calls(mut self, calls: u32) -> Self {
         self.config.minimum_calls = calls;
         self
@@ -413,10 +577,12 @@ impl CircuitBreakerBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] unless: the failure rate is in (0, 1]; the window is at least the minimum
-    /// number of calls, which is at least 1; the consecutive-failure limit, if any, is at least
-    /// 1; durations are more than zero and the maximum open duration at least the open
-    /// duration; the growth factor is finite and at least 1; probes ≥ required successes ≥ 1.
+    /// [`ConfigError`] unless: the rates are in (0, 1]; a count window holds between 1 and
+    /// [`MAX_WINDOW`] calls and at least the minimum number of calls, which is at least 1; a
+    /// time window has between 1 and [`MAX_BUCKETS`] buckets of at least [`MIN_BUCKET`] each;
+    /// the consecutive-failure limit, if any, is at least 1; durations are more than zero and
+    /// the maximum open duration at least the open duration; the growth factor is finite and
+    /// at least 1; probes ≥ required successes ≥ 1.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         self.config.validate()?;
         Ok(CircuitBreaker {

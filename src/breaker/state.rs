@@ -1,14 +1,14 @@
 //! The breaker's state machine: pure (every method takes `now`, nothing reads a clock or needs a
-//! runtime), shared between threads, and lock-free on the closed path.
+//! runtime), shared between threads, and lock-free on the closed and open paths.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::window::{Mark, SlidingWindow, Window};
 use crate::classify::{BreakerEffect, Outcome};
-use crate::deadline::Now;
+use crate::deadline::{Now, nanos_since};
 use crate::error::ConfigError;
 use crate::event::{Event, OnEvent};
 
@@ -70,6 +70,8 @@ pub enum TransitionReason {
     ConsecutiveFailures,
     /// Closed → Open: the failure rate over the window reached the threshold.
     FailureRate,
+    /// Closed → Open: the rate of slow calls over the window reached the threshold.
+    SlowCallRate,
     /// Open → HalfOpen: the open duration passed.
     OpenElapsed,
     /// Open → HalfOpen early: an external signal, such as a passing health check.
@@ -78,6 +80,9 @@ pub enum TransitionReason {
     ProbesSucceeded,
     /// HalfOpen → Open: a probe failed.
     ProbeFailed,
+    /// HalfOpen → Open: a probe was slower than the slow-call threshold (it succeeded, or its
+    /// caller gave up on it).
+    SlowProbe,
     /// HalfOpen → Open: the probes did not finish within the maximum half-open wait.
     ProbeTimeout,
     /// An operator forced the breaker open.
@@ -93,7 +98,7 @@ pub enum TransitionReason {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Config {
     pub(crate) failure_rate: f64,
-    pub(crate) window: u32,
+    pub(crate) window: SlidingWindow,
     pub(crate) minimum_calls: u32,
     pub(crate) consecutive_failures: Option<u32>,
     pub(crate) open_duration: Duration,
@@ -103,11 +108,13 @@ pub(crate) struct Config {
     pub(crate) required_successes: u32,
     pub(crate) half_open_max_wait: Option<Duration>,
     pub(crate) rejected_counts_as_success: bool,
+    pub(crate) slow_call_duration: Option<Duration>,
+    pub(crate) slow_call_rate: f64,
 }
 
 pub(crate) const DEFAULT: Config = Config {
     failure_rate: 0.5,
-    window: 100,
+    window: SlidingWindow::Calls(100),
     minimum_calls: 20,
     consecutive_failures: Some(5),
     open_duration: Duration::from_secs(30),
@@ -117,31 +124,34 @@ pub(crate) const DEFAULT: Config = Config {
     required_successes: 3,
     half_open_max_wait: None,
     rejected_counts_as_success: false,
+    slow_call_duration: None,
+    slow_call_rate: 1.0,
 };
 
 /// The most probes a half-open breaker may admit at once.
 pub const MAX_PROBES: u32 = u16::MAX as u32;
-/// The largest count window.
-pub const MAX_WINDOW: u32 = 1 << 24;
+
+/// How far from a boundary (the end of the open period, the half-open maximum wait) a cheap
+/// reading of the clock ([`Now::recent`]) is trusted; nearer, the exact clock decides. Far more
+/// than the error of a coarse clock (one kernel tick, at most 10 ms).
+const SLACK: u64 = 50_000_000;
+
+fn rate_is_valid(rate: f64) -> bool {
+    rate > 0.0 && rate <= 1.0
+}
 
 impl Config {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let c = self;
-        if !(c.failure_rate > 0.0 && c.failure_rate <= 1.0) {
+        if !rate_is_valid(c.failure_rate) {
             return Err(ConfigError::invalid(
                 "breaker failure rate",
                 c.failure_rate,
                 "a number in (0, 1]",
             ));
         }
-        if c.window == 0 || c.window > MAX_WINDOW {
-            return Err(ConfigError::invalid(
-                "breaker window",
-                c.window,
-                "between 1 and 16777216 calls",
-            ));
-        }
-        if c.minimum_calls == 0 || c.minimum_calls > c.window {
+        c.window.validate()?;
+        if c.minimum_calls == 0 || c.minimum_calls > c.window.capacity() {
             return Err(ConfigError::invalid(
                 "breaker minimum calls",
                 c.minimum_calls,
@@ -190,6 +200,20 @@ impl Config {
                 "more than zero",
             ));
         }
+        if c.slow_call_duration.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::invalid(
+                "breaker slow-call duration",
+                c.slow_call_duration,
+                "more than zero",
+            ));
+        }
+        if !rate_is_valid(c.slow_call_rate) {
+            return Err(ConfigError::invalid(
+                "breaker slow-call rate",
+                c.slow_call_rate,
+                "a number in (0, 1]",
+            ));
+        }
         Ok(())
     }
 
@@ -215,11 +239,16 @@ impl Config {
     }
 }
 
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// A call was not admitted: the breaker is open (or half-open with every probe slot taken).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
     /// How long until the breaker admits probes, when it is known (not while forced open, nor
-    /// while half-open with its probe slots taken).
+    /// while half-open with its probe slots taken). Computed from [`Now::recent`] when the end
+    /// of the open period is still far: within a few milliseconds then, exact with an `Instant`.
     pub retry_in: Option<Duration>,
 }
 
@@ -231,31 +260,114 @@ pub struct Snapshot {
     pub state: BreakerState,
     /// The state's generation: it advances on every transition.
     pub generation: u64,
-    /// Calls counted in the window (closed state).
+    /// Calls counted in the window.
     pub calls: u32,
     /// Failures among them.
     pub failures: u32,
+    /// Slow calls among them (slow-call tracking on).
+    pub slow_calls: u32,
     /// `failures / calls`, when the window holds at least the minimum number of calls.
     pub failure_rate: Option<f64>,
+    /// `slow_calls / calls`, when slow-call tracking is on and the window holds at least the
+    /// minimum number of calls.
+    pub slow_call_rate: Option<f64>,
     /// The current run of consecutive failures (closed state).
     pub consecutive_failures: u32,
     /// Time until the breaker admits probes (open state).
     pub half_open_in: Option<Duration>,
 }
 
-/// A ticket of admission: the generation it was issued in, and whether it holds a probe slot.
+/// A ticket of admission: the generation it was issued in, whether it holds a probe slot, and
+/// when the call started (slow-call tracking on). Plain words: it is returned on every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ticket {
-    generation: u64,
-    kind: TicketKind,
+    /// The generation (high bits) and the [`TicketKind`] (low 2 bits): a permit is copied on
+    /// every call, and whole words copy without stalls.
+    word: u64,
+    /// `1 +` nanoseconds since `base` when the call started; 0 for an untimed call.
+    started: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TicketKind {
-    Closed,
-    Probe,
-    /// Issued by a disabled breaker: records nothing.
-    Unrecorded,
+    Closed = 0,
+    Probe = 1,
+    /// Issued by a disabled breaker, or already used: records nothing, releases nothing.
+    Unrecorded = 2,
+}
+
+impl Ticket {
+    fn new(generation: u64, kind: TicketKind) -> Self {
+        Ticket {
+            word: (generation << 2) | kind as u64,
+            started: 0,
+        }
+    }
+
+    fn kind(&self) -> TicketKind {
+        match self.word & 3 {
+            0 => TicketKind::Closed,
+            1 => TicketKind::Probe,
+            _ => TicketKind::Unrecorded,
+        }
+    }
+
+    /// The same ticket, used: it records and releases nothing any more.
+    pub(crate) fn spent(self) -> Self {
+        Ticket {
+            word: self.word | 3,
+            started: 0,
+        }
+    }
+}
+
+/// `now`, read at most once: the exact instant when a decision needs it, a cheap reading
+/// ([`Now::recent`]) where an estimate will do.
+struct Lazy<N> {
+    source: Option<N>,
+    read: Option<Instant>,
+}
+
+impl<N: Now> Lazy<N> {
+    fn new(now: N) -> Self {
+        Lazy {
+            source: Some(now),
+            read: None,
+        }
+    }
+
+    /// The exact instant.
+    fn read(&mut self) -> Instant {
+        match (self.read, self.source.take()) {
+            (_, Some(now)) => *self.read.insert(now.now()),
+            (Some(read), None) => read,
+            (None, None) => unreachable!("a `Lazy` holds its source until it is read"),
+        }
+    }
+
+    /// A cheap reading, if there is one (the exact instant, once it has been read).
+    fn estimate(&self) -> Option<Instant> {
+        self.read
+            .or_else(|| self.source.as_ref().and_then(Now::recent))
+    }
+}
+
+impl<N: Now> Now for &mut Lazy<N> {
+    fn now(self) -> Instant {
+        self.read()
+    }
+
+    fn recent(&self) -> Option<Instant> {
+        self.estimate()
+    }
+
+    fn recent_since(&self, origin: Instant) -> Option<u64> {
+        match (self.read, &self.source) {
+            (Some(read), _) => Some(nanos_since(origin, read)),
+            (None, Some(source)) => source.recent_since(origin),
+            (None, None) => None,
+        }
+    }
 }
 
 /// One cache line of its own, so that two shards never share one.
@@ -283,54 +395,9 @@ fn my_shard() -> usize {
     })
 }
 
-/// The ordered window of the last `cap` counted outcomes, as runs.
-#[derive(Debug, Default)]
-struct Window {
-    /// (is a failure, how many), oldest first.
-    runs: VecDeque<(bool, u32)>,
-    calls: u32,
-    failures: u32,
-}
-
-impl Window {
-    fn push(&mut self, failure: bool, n: u32, cap: u32) {
-        if n == 0 {
-            return;
-        }
-        match self.runs.back_mut() {
-            Some((f, count)) if *f == failure => *count = count.saturating_add(n),
-            _ => self.runs.push_back((failure, n)),
-        }
-        self.calls = self.calls.saturating_add(n);
-        if failure {
-            self.failures = self.failures.saturating_add(n);
-        }
-        // Old outcomes leave the window.
-        while self.calls > cap {
-            let excess = self.calls - cap;
-            let Some(front) = self.runs.front_mut() else {
-                break;
-            };
-            let gone = excess.min(front.1);
-            front.1 -= gone;
-            self.calls -= gone;
-            if front.0 {
-                self.failures -= gone;
-            }
-            if front.1 == 0 {
-                self.runs.pop_front();
-            }
-        }
-    }
-
-    fn clear(&mut self) {
-        *self = Window::default();
-    }
-}
-
 /// What only a holder of the lock changes.
-#[derive(Debug, Default)]
-struct Slow {
+#[derive(Debug)]
+struct Locked {
     window: Window,
     /// Consecutive trips without closing, for the growth of the open duration.
     trips: u32,
@@ -348,20 +415,30 @@ pub(crate) struct Shared {
     /// on a failure, and on the first success after one.
     consecutive: AtomicU64,
     /// Closed: whether the window holds the minimum number of calls; from then on a success can
-    /// never trip the breaker, so successes only count themselves in their shard.
+    /// never trip the breaker (until buckets expire, which only the lock path does), so
+    /// successes only count themselves in their shard.
     warm: AtomicBool,
     /// Closed: successes per thread since the window was last brought up to date, tagged with
-    /// their generation.
+    /// their generation and bucket (see [`shard_word`]).
     shards: [Padded<AtomicU64>; SHARDS],
+    /// A time window's bucket length in nanoseconds; 0 for a count window.
+    bucket: u64,
+    /// Time window: the newest bucket, and the instant it ends (nanoseconds since `base`). A
+    /// success before that instant counts in its shard; one after it takes the lock and moves
+    /// the window on.
+    newest: AtomicU64,
+    bucket_end: AtomicU64,
     /// Open: when probes may start, in nanoseconds since `base`.
     half_open_at: AtomicU64,
     /// HalfOpen: when it began, in nanoseconds since `base`.
     half_open_since: AtomicU64,
+    /// HalfOpen: the longest wait for probes, in nanoseconds.
+    half_open_max_wait: u64,
     /// HalfOpen: the generation's low 32 bits, successes (16 bits), probes in flight (16 bits).
     probes: AtomicU64,
     /// The instant times are measured from: the first `now` the breaker needed.
     base: OnceLock<Instant>,
-    slow: Mutex<Slow>,
+    locked: Mutex<Locked>,
 }
 
 const STATE_BITS: u64 = 3;
@@ -377,10 +454,10 @@ fn unpack(word: u64) -> (u64, BreakerState) {
     )
 }
 
-/// Counters that must never carry an outcome of one generation into the next (the run of
-/// failures, the success shards) hold the generation's low 24 bits beside a 40-bit count, and
-/// are only changed by a compare-and-swap that checks the tag: a stale outcome racing a
-/// transition can never land in the new generation's counts.
+/// The run of failures must never carry an outcome of one generation into the next: it holds
+/// the generation's low 24 bits beside a 40-bit count, and only changes by a compare-and-swap
+/// that checks the tag, so a stale outcome racing a transition never lands in the new
+/// generation's count.
 const TAG_SHIFT: u32 = 40;
 const COUNT_MASK: u64 = (1 << TAG_SHIFT) - 1;
 const TAG_MASK: u64 = (1 << 24) - 1;
@@ -394,6 +471,19 @@ fn count_in(word: u64, generation: u64) -> Option<u64> {
     (word >> TAG_SHIFT == generation & TAG_MASK).then_some(word & COUNT_MASK)
 }
 
+/// A success shard: the generation's low 16 bits, the bucket's low 16 bits (0 for a count
+/// window), and a 32-bit count, changed only by a compare-and-swap that checks both tags: a
+/// success racing a transition or the start of a new bucket never lands in the wrong one.
+fn shard_word(generation: u64, bucket: u64, count: u64) -> u64 {
+    ((generation & 0xFFFF) << 48) | ((bucket & 0xFFFF) << 32) | count.min(u64::from(u32::MAX))
+}
+
+/// The count of a shard, if it belongs to `generation` and `bucket`.
+fn shard_count(word: u64, generation: u64, bucket: u64) -> Option<u64> {
+    (word >> 32 == (((generation & 0xFFFF) << 16) | (bucket & 0xFFFF)))
+        .then_some(word & 0xFFFF_FFFF)
+}
+
 fn pack_probes(generation: u64, successes: u32, in_flight: u32) -> u64 {
     ((generation & 0xFFFF_FFFF) << 32) | (u64::from(successes) << 16) | u64::from(in_flight)
 }
@@ -404,6 +494,16 @@ fn unpack_probes(word: u64) -> (u64, u32, u32) {
         ((word >> 16) & 0xFFFF) as u32,
         (word & 0xFFFF) as u32,
     )
+}
+
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn rejected_for(nanos: u64) -> Rejected {
+    Rejected {
+        retry_in: Some(Duration::from_nanos(nanos)),
+    }
 }
 
 /// A transition made under the lock, reported to the hook once the lock is released.
@@ -440,21 +540,59 @@ impl Shared {
             consecutive: AtomicU64::new(tagged(0, 0)),
             warm: AtomicBool::new(false),
             shards: Default::default(),
+            bucket: config.window.bucket_nanos().unwrap_or(0),
+            newest: AtomicU64::new(0),
+            // Nothing counts on a shard until the first success has taken the lock.
+            bucket_end: AtomicU64::new(0),
             half_open_at: AtomicU64::new(0),
             half_open_since: AtomicU64::new(0),
+            half_open_max_wait: duration_nanos(
+                config.half_open_max_wait.unwrap_or(config.open_duration),
+            ),
             probes: AtomicU64::new(pack_probes(0, 0, 0)),
             base: OnceLock::new(),
-            slow: Mutex::new(Slow::default()),
+            locked: Mutex::new(Locked {
+                window: Window::new(config.window),
+                trips: 0,
+            }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Slow> {
-        self.slow.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Locked> {
+        self.locked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[inline]
     fn nanos(&self, now: Instant) -> u64 {
-        let base = *self.base.get_or_init(|| now);
-        u64::try_from(now.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
+        nanos_since(*self.base.get_or_init(|| now), now)
+    }
+
+    /// The cheap reading of `now` in nanoseconds since `base`, if it has one.
+    #[inline]
+    fn recent_nanos(&self, now: &impl Now) -> Option<u64> {
+        match self.base.get() {
+            Some(base) => now.recent_since(*base),
+            // The first instant the breaker needs becomes its base.
+            None => now.recent().map(|t| self.nanos(t)),
+        }
+    }
+
+    /// The cheap reading of `now` in nanoseconds since `base`, or the exact one when there is
+    /// no cheap one.
+    #[inline]
+    fn cheap_nanos(&self, now: &mut Lazy<impl Now>) -> u64 {
+        match self.recent_nanos(&&mut *now) {
+            Some(t) => t,
+            None => self.nanos(now.read()),
+        }
+    }
+
+    /// The time-window bucket of `now` (0 for a count window, which reads no clock).
+    fn bucket_of(&self, now: &mut Lazy<impl Now>) -> u64 {
+        match self.bucket {
+            0 => 0,
+            len => self.cheap_nanos(now) / len,
+        }
     }
 
     #[inline]
@@ -462,65 +600,108 @@ impl Shared {
         unpack(self.word.load(Ordering::Acquire))
     }
 
-    /// Admits a call, or says why not. `now` is read only outside the closed state.
+    /// Whether calls are timed (slow-call tracking is on).
     #[inline]
-    pub(crate) fn acquire(&self, now: impl Now) -> Result<Ticket, Rejected> {
+    pub(crate) fn times_calls(&self) -> bool {
+        self.config.slow_call_duration.is_some()
+    }
+
+    /// When a call admitted now starts (see [`Ticket::started`]), if it is timed and `timed`
+    /// asks for it.
+    #[inline]
+    fn start(&self, timed: bool, now: impl Now) -> u64 {
+        if timed && self.times_calls() {
+            self.nanos(now.now()).saturating_add(1)
+        } else {
+            0
+        }
+    }
+
+    /// Admits a call, or says why not. Closed, `now` is read only to time the call (slow-call
+    /// tracking on, and `timed`); open, only its cheap reading is, until the end of the open
+    /// period is near.
+    #[inline(always)]
+    pub(crate) fn acquire(&self, now: impl Now, timed: bool) -> Result<Ticket, Rejected> {
+        let (generation, state) = self.state();
+        if state == BreakerState::Closed && !(timed && self.times_calls()) {
+            return Ok(Ticket::new(generation, TicketKind::Closed));
+        }
+        self.acquire_other(now, timed)
+    }
+
+    /// Every other admission, the cheap open path first.
+    #[inline(never)]
+    fn acquire_other(&self, now: impl Now, timed: bool) -> Result<Ticket, Rejected> {
         let (generation, state) = self.state();
         match state {
-            BreakerState::Closed => Ok(Ticket {
-                generation,
-                kind: TicketKind::Closed,
-            }),
-            BreakerState::Disabled => Ok(Ticket {
-                generation,
-                kind: TicketKind::Unrecorded,
-            }),
+            BreakerState::Disabled => Ok(Ticket::new(generation, TicketKind::Unrecorded)),
             BreakerState::ForcedOpen => Err(Rejected { retry_in: None }),
-            BreakerState::Open | BreakerState::HalfOpen => self.acquire_slow(now.now()),
+            BreakerState::Open => {
+                // The cheap open path: far from the end of the open period, an estimate of the
+                // time decides, and the rejection touches nothing but two loads.
+                if let Some(t) = self.recent_nanos(&now) {
+                    let at = self.half_open_at.load(Ordering::Acquire);
+                    if t.saturating_add(SLACK) < at {
+                        return Err(rejected_for(at - t));
+                    }
+                }
+                self.acquire_slow(Lazy::new(now), timed)
+            }
+            BreakerState::Closed | BreakerState::HalfOpen => {
+                self.acquire_slow(Lazy::new(now), timed)
+            }
         }
     }
 
     #[cold]
-    fn acquire_slow(&self, now: Instant) -> Result<Ticket, Rejected> {
-        let t = self.nanos(now);
-        // A few rounds at most: each one follows a transition made by someone else.
+    fn acquire_slow<N: Now>(&self, mut now: Lazy<N>, timed: bool) -> Result<Ticket, Rejected> {
+        // A few rounds at most: each one follows a transition.
         loop {
             let (generation, state) = self.state();
             match state {
-                BreakerState::Closed | BreakerState::Disabled | BreakerState::ForcedOpen => {
-                    return self.acquire(now);
+                BreakerState::Closed => {
+                    return Ok(Ticket {
+                        started: self.start(timed, &mut now),
+                        ..Ticket::new(generation, TicketKind::Closed)
+                    });
                 }
+                BreakerState::Disabled => {
+                    return Ok(Ticket::new(generation, TicketKind::Unrecorded));
+                }
+                BreakerState::ForcedOpen => return Err(Rejected { retry_in: None }),
                 BreakerState::Open => {
                     let at = self.half_open_at.load(Ordering::Acquire);
+                    let t = self.nanos(now.read());
                     if t < at {
-                        return Err(Rejected {
-                            retry_in: Some(Duration::from_nanos(at - t)),
-                        });
+                        return Err(rejected_for(at - t));
                     }
                     self.transition(
                         generation,
                         BreakerState::HalfOpen,
                         TransitionReason::OpenElapsed,
-                        now,
+                        &mut now,
                     );
                 }
                 BreakerState::HalfOpen => {
                     let since = self.half_open_since.load(Ordering::Acquire);
-                    let waited = Duration::from_nanos(t.saturating_sub(since));
-                    let max_wait = self
-                        .config
-                        .half_open_max_wait
-                        .unwrap_or(self.config.open_duration);
-                    if waited > max_wait {
+                    let max_wait = self.half_open_max_wait;
+                    let surely_in_time = self
+                        .recent_nanos(&&mut now)
+                        .is_some_and(|t| t.saturating_sub(since).saturating_add(SLACK) <= max_wait);
+                    if !surely_in_time && self.nanos(now.read()).saturating_sub(since) > max_wait {
                         self.transition(
                             generation,
                             BreakerState::Open,
                             TransitionReason::ProbeTimeout,
-                            now,
+                            &mut now,
                         );
                         continue;
                     }
-                    return self.take_probe(generation);
+                    let ticket = self.take_probe(generation)?;
+                    return Ok(Ticket {
+                        started: self.start(timed, &mut now),
+                        ..ticket
+                    });
                 }
             }
         }
@@ -536,97 +717,223 @@ impl Shared {
                     .then(|| pack_probes(generation, successes, in_flight + 1))
             });
         match taken {
-            Ok(_) => Ok(Ticket {
-                generation,
-                kind: TicketKind::Probe,
-            }),
+            Ok(_) => Ok(Ticket::new(generation, TicketKind::Probe)),
             Err(_) => Err(Rejected { retry_in: None }),
+        }
+    }
+
+    /// Starts timing an admitted call now, if calls are timed (for admissions made before the
+    /// call itself, such as the layer's in `poll_ready`).
+    pub(crate) fn begin(&self, ticket: &mut Ticket, now: impl Now) {
+        if ticket.kind() != TicketKind::Unrecorded {
+            ticket.started = self.start(true, now);
         }
     }
 
     /// Gives back the probe slot of a ticket that was never used.
     pub(crate) fn release(&self, ticket: Ticket) {
-        if ticket.kind != TicketKind::Probe {
+        if ticket.kind() != TicketKind::Probe {
             return;
         }
-        let tag = ticket.generation & 0xFFFF_FFFF;
+        let tag = ticket.generation() & 0xFFFF_FFFF;
         let _ = self
             .probes
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
                 let (g, successes, in_flight) = unpack_probes(w);
                 (g == tag && in_flight > 0)
-                    .then(|| pack_probes(ticket.generation, successes, in_flight - 1))
+                    .then(|| pack_probes(ticket.generation(), successes, in_flight - 1))
             });
     }
 
+    /// Whether the timed call of `ticket` ran longer than the slow-call threshold by `now`.
+    fn was_slow(&self, ticket: Ticket, now: &mut Lazy<impl Now>) -> bool {
+        match (self.config.slow_call_duration, ticket.started) {
+            (Some(threshold), started) if started > 0 => {
+                let ran = self.nanos(now.read()).saturating_sub(started - 1);
+                ran > duration_nanos(threshold)
+            }
+            _ => false,
+        }
+    }
+
     /// Records the outcome of an admitted call. Outcomes from an older generation change
-    /// nothing. `now` is read only when the outcome may cause a transition.
+    /// nothing. `now` is read only when the outcome may cause a transition, to time the call,
+    /// or (cheaply) to place it in a time window.
     #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: &Outcome, now: impl Now) {
         let effect = self.config.effect(outcome);
         let (generation, state) = self.state();
-        if generation != ticket.generation {
+        if generation != ticket.generation() {
             return;
         }
-        match (state, ticket.kind, effect) {
+        match (state, ticket.kind(), effect) {
             (BreakerState::Closed, TicketKind::Closed, BreakerEffect::Success) => {
-                // The first success after failures ends their run (a read, no write, otherwise).
-                let run = self.consecutive.load(Ordering::Relaxed);
-                if count_in(run, generation).is_some_and(|n| n > 0) {
-                    let _ = self.consecutive.compare_exchange(
-                        run,
-                        tagged(generation, 0),
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    );
-                }
-                if self.warm.load(Ordering::Relaxed) {
-                    let _ = self.shards[my_shard()].0.fetch_update(
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                        |w| count_in(w, generation).map(|n| tagged(generation, n + 1)),
-                    );
-                } else {
-                    self.closed_outcome(generation, false, now.now());
-                }
+                self.closed_success(generation, ticket, Lazy::new(now));
             }
             (BreakerState::Closed, TicketKind::Closed, BreakerEffect::Failure) => {
-                self.closed_outcome(generation, true, now.now());
+                let mut now = Lazy::new(now);
+                let slow = self.was_slow(ticket, &mut now);
+                self.closed_outcome(
+                    generation,
+                    Mark {
+                        failure: true,
+                        slow,
+                    },
+                    &mut now,
+                );
+            }
+            (BreakerState::HalfOpen, TicketKind::Probe, BreakerEffect::Ignored) => {
+                self.release(ticket);
             }
             (BreakerState::HalfOpen, TicketKind::Probe, effect) => {
-                self.probe_outcome(ticket, effect, now.now())
+                let mut now = Lazy::new(now);
+                let slow = self.was_slow(ticket, &mut now);
+                let mark = Mark {
+                    failure: effect == BreakerEffect::Failure,
+                    slow,
+                };
+                self.probe_outcome(ticket, mark, &mut now);
             }
             _ => {}
         }
     }
 
-    /// Brings the window up to date with the successes counted in the shards (they all came
-    /// before whatever is being recorded now).
-    fn flush(&self, slow: &mut Slow, generation: u64) {
+    /// The caller gave up on an admitted call at `now`: if it had already run longer than the
+    /// slow-call threshold, it counts as a slow call (neither a success nor a failure);
+    /// otherwise it is as if the permit was dropped unused.
+    pub(crate) fn abandon(&self, ticket: Ticket, now: impl Now) {
+        let mut now = Lazy::new(now);
+        if !self.was_slow(ticket, &mut now) {
+            self.release(ticket);
+            return;
+        }
+        let (generation, state) = self.state();
+        if generation != ticket.generation() {
+            return;
+        }
+        let slow = Mark {
+            failure: false,
+            slow: true,
+        };
+        match (state, ticket.kind()) {
+            (BreakerState::Closed, TicketKind::Closed) => {
+                self.closed_outcome(generation, slow, &mut now)
+            }
+            (BreakerState::HalfOpen, TicketKind::Probe) => {
+                self.probe_outcome(ticket, slow, &mut now)
+            }
+            _ => {}
+        }
+    }
+
+    #[inline]
+    fn closed_success<N: Now>(&self, generation: u64, ticket: Ticket, mut now: Lazy<N>) {
+        // The first success after failures ends their run (a read, no write, otherwise).
+        let run = self.consecutive.load(Ordering::Relaxed);
+        if count_in(run, generation).is_some_and(|n| n > 0) {
+            let _ = self.consecutive.compare_exchange(
+                run,
+                tagged(generation, 0),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+        let slow = self.was_slow(ticket, &mut now);
+        if !slow && self.count_success(generation, &mut now) {
+            return;
+        }
+        self.closed_outcome(
+            generation,
+            Mark {
+                failure: false,
+                slow,
+            },
+            &mut now,
+        );
+    }
+
+    /// Counts a success on the calling thread's shard, without the lock, when it cannot change
+    /// the verdict: the window holds the minimum number of calls (a success only lowers the
+    /// rates) and, for a time window, the success falls in the newest bucket (no bucket
+    /// expires). True when counted (or stale: nothing to count); false when the lock path must
+    /// count it.
+    #[inline]
+    fn count_success(&self, generation: u64, now: &mut Lazy<impl Now>) -> bool {
+        let bucket = match self.bucket {
+            0 => 0,
+            _ => {
+                let t = self.cheap_nanos(now);
+                if t >= self.bucket_end.load(Ordering::Acquire) {
+                    return false;
+                }
+                self.newest.load(Ordering::Acquire)
+            }
+        };
+        if !self.warm.load(Ordering::Relaxed) {
+            return false;
+        }
+        let counted =
+            self.shards[my_shard()]
+                .0
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                    shard_count(w, generation, bucket)
+                        .map(|n| shard_word(generation, bucket, n + 1))
+                });
+        // A failed swap: either the generation is over (a stale success: nothing to count),
+        // or a new bucket began (the lock path counts it).
+        counted.is_ok() || self.state().0 != generation
+    }
+
+    /// Brings the window up to date: the successes counted in the shards (they belong to the
+    /// newest bucket, or to the count window), then time, up to `bucket`. The shards are then
+    /// tagged for the newest bucket.
+    fn sync(&self, locked: &mut Locked, generation: u64, bucket: u64) {
+        let newest = locked.window.newest();
+        let target = newest.max(bucket);
         let pending: u64 = self
             .shards
             .iter()
             .filter_map(|s| {
-                count_in(
-                    s.0.swap(tagged(generation, 0), Ordering::Relaxed),
+                shard_count(
+                    s.0.swap(shard_word(generation, target, 0), Ordering::Relaxed),
                     generation,
+                    newest,
                 )
             })
             .sum();
-        let pending = u32::try_from(pending).unwrap_or(u32::MAX);
-        slow.window.push(false, pending, self.config.window);
+        locked.window.push(Mark::SUCCESS, pending, newest);
+        locked.window.advance(target);
+    }
+
+    /// Publishes what the lock-free paths read of the window: whether it is warm, and the
+    /// newest bucket with its end.
+    fn publish(&self, locked: &Locked) {
+        let calls = locked.window.tally().calls;
+        self.warm.store(
+            calls >= u64::from(self.config.minimum_calls),
+            Ordering::Relaxed,
+        );
+        if self.bucket > 0 {
+            let newest = locked.window.newest();
+            self.newest.store(newest, Ordering::Release);
+            self.bucket_end.store(
+                newest.saturating_add(1).saturating_mul(self.bucket),
+                Ordering::Release,
+            );
+        }
     }
 
     #[cold]
-    fn closed_outcome(&self, generation: u64, failure: bool, now: Instant) {
-        let mut slow = self.lock();
+    fn closed_outcome(&self, generation: u64, mark: Mark, now: &mut Lazy<impl Now>) {
+        let bucket = self.bucket_of(now);
+        let mut locked = self.lock();
         if self.state() != (generation, BreakerState::Closed) {
             return;
         }
-        self.flush(&mut slow, generation);
-        slow.window.push(failure, 1, self.config.window);
+        self.sync(&mut locked, generation, bucket);
+        locked.window.push(mark, 1, bucket);
         let mut run = 0;
-        if failure {
+        if mark.failure {
             // Under the lock, after the state check: a stale failure never gets here.
             let before = self
                 .consecutive
@@ -636,58 +943,55 @@ impl Shared {
                 .unwrap_or_default();
             run = count_in(before, generation).unwrap_or(0) + 1;
         }
+        self.publish(&locked);
         let c = &self.config;
-        let w = &slow.window;
-        if w.calls >= c.minimum_calls {
-            self.warm.store(true, Ordering::Relaxed);
-        }
-        let reason = if failure && c.consecutive_failures.is_some_and(|n| run >= u64::from(n)) {
-            TransitionReason::ConsecutiveFailures
-        } else if w.calls >= c.minimum_calls
-            && f64::from(w.failures) >= c.failure_rate * f64::from(w.calls)
+        let w = locked.window.tally();
+        let ready = w.calls >= u64::from(c.minimum_calls);
+        let calls = w.calls as f64;
+        let reason = if mark.failure && c.consecutive_failures.is_some_and(|n| run >= u64::from(n))
         {
+            TransitionReason::ConsecutiveFailures
+        } else if ready && w.failures as f64 >= c.failure_rate * calls {
             TransitionReason::FailureRate
+        } else if ready && self.times_calls() && w.slow as f64 >= c.slow_call_rate * calls {
+            TransitionReason::SlowCallRate
         } else {
             return;
         };
-        let t = self.transition_locked(&mut slow, generation, BreakerState::Open, reason, now);
-        drop(slow);
+        let t = self.transition_locked(&mut locked, generation, BreakerState::Open, reason, now);
+        drop(locked);
         self.emit(t);
     }
 
     #[cold]
-    fn probe_outcome(&self, ticket: Ticket, effect: BreakerEffect, now: Instant) {
-        let generation = ticket.generation;
-        match effect {
-            BreakerEffect::Failure => {
+    fn probe_outcome(&self, ticket: Ticket, mark: Mark, now: &mut Lazy<impl Now>) {
+        let generation = ticket.generation();
+        if mark.failure || mark.slow {
+            let reason = if mark.failure {
+                TransitionReason::ProbeFailed
+            } else {
+                TransitionReason::SlowProbe
+            };
+            self.transition(generation, BreakerState::Open, reason, now);
+            return;
+        }
+        let tag = generation & 0xFFFF_FFFF;
+        let after = self
+            .probes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                let (g, successes, in_flight) = unpack_probes(w);
+                (g == tag && in_flight > 0)
+                    .then(|| pack_probes(generation, successes + 1, in_flight - 1))
+            });
+        if let Ok(before) = after {
+            let (_, successes, _) = unpack_probes(before);
+            if successes + 1 >= self.config.required_successes {
                 self.transition(
                     generation,
-                    BreakerState::Open,
-                    TransitionReason::ProbeFailed,
+                    BreakerState::Closed,
+                    TransitionReason::ProbesSucceeded,
                     now,
                 );
-            }
-            BreakerEffect::Ignored => self.release(ticket),
-            BreakerEffect::Success => {
-                let tag = generation & 0xFFFF_FFFF;
-                let after = self
-                    .probes
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
-                        let (g, successes, in_flight) = unpack_probes(w);
-                        (g == tag && in_flight > 0)
-                            .then(|| pack_probes(generation, successes + 1, in_flight - 1))
-                    });
-                if let Ok(before) = after {
-                    let (_, successes, _) = unpack_probes(before);
-                    if successes + 1 >= self.config.required_successes {
-                        self.transition(
-                            generation,
-                            BreakerState::Closed,
-                            TransitionReason::ProbesSucceeded,
-                            now,
-                        );
-                    }
-                }
             }
         }
     }
@@ -698,11 +1002,11 @@ impl Shared {
         generation: u64,
         to: BreakerState,
         reason: TransitionReason,
-        now: Instant,
+        now: impl Now,
     ) {
-        let mut slow = self.lock();
-        let t = self.transition_locked(&mut slow, generation, to, reason, now);
-        drop(slow);
+        let mut locked = self.lock();
+        let t = self.transition_locked(&mut locked, generation, to, reason, now);
+        drop(locked);
         self.emit(t);
     }
 
@@ -710,16 +1014,16 @@ impl Shared {
     /// go to Closed, ForcedOpen or Disabled: states with no timer, so no clock is read).
     pub(crate) fn force(&self, to: BreakerState, reason: TransitionReason) {
         debug_assert!(!matches!(to, BreakerState::Open | BreakerState::HalfOpen));
-        let mut slow = self.lock();
+        let mut locked = self.lock();
         let (generation, _) = self.state();
-        let t = self.transition_locked(&mut slow, generation, to, reason, Instant::now);
-        drop(slow);
+        let t = self.transition_locked(&mut locked, generation, to, reason, Instant::now);
+        drop(locked);
         self.emit(t);
     }
 
     fn transition_locked(
         &self,
-        slow: &mut Slow,
+        locked: &mut Locked,
         generation: u64,
         to: BreakerState,
         reason: TransitionReason,
@@ -733,11 +1037,11 @@ impl Shared {
         // Everything a caller of the new state reads is in place before the state is published.
         match to {
             BreakerState::Open => {
-                slow.trips = slow.trips.saturating_add(1);
-                let open_for = self.config.open_duration(slow.trips);
+                locked.trips = locked.trips.saturating_add(1);
+                let open_for = self.config.open_duration(locked.trips);
                 let at = self
                     .nanos(now.now())
-                    .saturating_add(u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX));
+                    .saturating_add(duration_nanos(open_for));
                 self.half_open_at.store(at, Ordering::Release);
             }
             BreakerState::HalfOpen => {
@@ -747,10 +1051,10 @@ impl Shared {
                     .store(pack_probes(next, 0, 0), Ordering::Release);
             }
             BreakerState::Closed => {
-                slow.trips = 0;
-                self.clear_window(slow, next);
+                locked.trips = 0;
+                self.clear_window(locked, next);
             }
-            BreakerState::ForcedOpen | BreakerState::Disabled => self.clear_window(slow, next),
+            BreakerState::ForcedOpen | BreakerState::Disabled => self.clear_window(locked, next),
         }
         self.word.store(pack(next, to), Ordering::Release);
         Some(Transition {
@@ -761,15 +1065,17 @@ impl Shared {
         })
     }
 
-    /// Empties the window and the counters, tagging them with the `generation` about to begin.
-    fn clear_window(&self, slow: &mut Slow, generation: u64) {
-        slow.window.clear();
+    /// Empties the window and the counters, tagging them with the `generation` about to begin
+    /// (a time window keeps its place in time).
+    fn clear_window(&self, locked: &mut Locked, generation: u64) {
+        locked.window.clear();
+        let newest = locked.window.newest();
         for s in &self.shards {
-            s.0.store(tagged(generation, 0), Ordering::Relaxed);
+            s.0.store(shard_word(generation, newest, 0), Ordering::Relaxed);
         }
-        self.warm.store(false, Ordering::Relaxed);
         self.consecutive
             .store(tagged(generation, 0), Ordering::Relaxed);
+        self.publish(locked);
     }
 
     fn emit(&self, t: Option<Transition>) {
@@ -785,25 +1091,31 @@ impl Shared {
     }
 
     pub(crate) fn snapshot(&self, now: Instant) -> Snapshot {
-        let mut slow = self.lock();
+        let mut locked = self.lock();
         let (generation, state) = self.state();
-        if state == BreakerState::Closed {
-            self.flush(&mut slow, generation);
-        }
-        let w = &slow.window;
         let t = self.nanos(now);
+        // Time moves a time window on, with or without calls.
+        let bucket = t.checked_div(self.bucket).unwrap_or(0);
+        if state == BreakerState::Closed {
+            // Not published: the lock-free path keeps counting only in the bucket of the last
+            // evaluation, so the first success after buckets expired is evaluated.
+            self.sync(&mut locked, generation, bucket);
+        } else {
+            locked.window.advance(bucket);
+        }
+        let w = locked.window.tally();
+        let ready = w.calls >= u64::from(self.config.minimum_calls) && w.calls > 0;
+        let rate = |n: u64| n as f64 / w.calls as f64;
         Snapshot {
             state,
             generation,
-            calls: w.calls,
-            failures: w.failures,
-            failure_rate: (w.calls >= self.config.minimum_calls && w.calls > 0)
-                .then(|| f64::from(w.failures) / f64::from(w.calls)),
+            calls: saturate(w.calls),
+            failures: saturate(w.failures),
+            slow_calls: saturate(w.slow),
+            failure_rate: ready.then(|| rate(w.failures)),
+            slow_call_rate: (ready && self.times_calls()).then(|| rate(w.slow)),
             // The run that tripped the breaker stays visible until it closes again.
-            consecutive_failures: u32::try_from(
-                self.consecutive.load(Ordering::Relaxed) & COUNT_MASK,
-            )
-            .unwrap_or(u32::MAX),
+            consecutive_failures: saturate(self.consecutive.load(Ordering::Relaxed) & COUNT_MASK),
             half_open_in: (state == BreakerState::Open).then(|| {
                 Duration::from_nanos(self.half_open_at.load(Ordering::Acquire).saturating_sub(t))
             }),
@@ -813,30 +1125,21 @@ impl Shared {
 
 impl Ticket {
     pub(crate) fn generation(&self) -> u64 {
-        self.generation
+        self.word >> 2
     }
 
     pub(crate) fn is_probe(&self) -> bool {
-        self.kind == TicketKind::Probe
+        self.kind() == TicketKind::Probe
+    }
+
+    pub(crate) fn is_timed(&self) -> bool {
+        self.started > 0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn window_slides_and_merges_runs() {
-        let mut w = Window::default();
-        w.push(true, 3, 5);
-        w.push(false, 1, 5);
-        w.push(false, 1, 5);
-        assert_eq!((w.calls, w.failures, w.runs.len()), (5, 3, 2));
-        w.push(false, 2, 5);
-        assert_eq!((w.calls, w.failures), (5, 1), "two old failures left");
-        w.push(false, 100, 5);
-        assert_eq!((w.calls, w.failures, w.runs.len()), (5, 0, 1));
-    }
 
     #[test]
     fn open_duration_grows_to_its_cap() {
@@ -869,10 +1172,42 @@ mod tests {
     }
 
     #[test]
+    fn shards_belong_to_one_generation_and_bucket() {
+        let w = shard_word(7, 300, 5);
+        assert_eq!(shard_count(w, 7, 300), Some(5));
+        assert_eq!(shard_count(w, 8, 300), None);
+        assert_eq!(shard_count(w, 7, 301), None);
+        assert_eq!(
+            shard_count(shard_word(7, 300, u64::MAX), 7, 300),
+            Some(u64::from(u32::MAX)),
+            "saturates"
+        );
+        assert_eq!(
+            shard_count(shard_word(7 + (1 << 16), 300, 1), 7, 300),
+            Some(1)
+        );
+    }
+
+    #[test]
     fn words_round_trip() {
         for s in BreakerState::ALL {
             assert_eq!(unpack(pack(12345, s)), (12345, s));
         }
         assert_eq!(unpack_probes(pack_probes(7, 3, 2)), (7, 3, 2));
+    }
+
+    #[test]
+    fn lazy_reads_once() {
+        let reads = std::cell::Cell::new(0);
+        let t = Instant::now();
+        let mut lazy = Lazy::new(|| {
+            reads.set(reads.get() + 1);
+            t
+        });
+        assert_eq!(lazy.estimate(), None, "a closure has no cheap reading");
+        assert_eq!(lazy.read(), t);
+        assert_eq!(lazy.read(), t);
+        assert_eq!(reads.get(), 1);
+        assert_eq!(Lazy::new(t).estimate(), Some(t), "an instant is its own");
     }
 }

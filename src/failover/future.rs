@@ -20,7 +20,7 @@ use super::walk::{Answer, Applied, CallState, First, State, Step, WalkFuture};
 use super::{EndpointBreaker, FailoverError, Inner, RequestOptions, Shared};
 use crate::breaker::Permit;
 use crate::classify::{Classify, Outcome, outcome_of};
-use crate::clock::now;
+use crate::clock::{Glue, now};
 use crate::deadline::Deadline;
 use crate::event::{Event, OnEvent};
 use crate::limit::Limit;
@@ -111,6 +111,18 @@ where
     permit: Option<Permit<EndpointBreaker>>,
     applied: Applied,
     limit: Limit,
+}
+
+impl<S, Req, C, R, H, O> Drop for Direct<S, Req, C, R, H, O> {
+    fn drop(&mut self) {
+        // An attempt in flight, given up by the caller: its breaker learns how long it ran (a
+        // slow call, with slow-call tracking on); a permit never used just gives its slot back.
+        if let Some(permit) = self.permit.take() {
+            if self.sent {
+                permit.abandon(Glue);
+            }
+        }
+    }
 }
 
 impl<S, Req, C, R, H, O> ResponseFuture<S, Req, C, R, H, O>
@@ -212,7 +224,7 @@ where
         if router.pushed_back(j, &mut now).is_some() {
             return false;
         }
-        match Permit::acquire(self.shared.breaker(j), || now.get()) {
+        match Permit::acquire(self.shared.breaker(j), Glue) {
             // A probe (or an endpoint coming back) is the walk's business: it reports it.
             Ok(permit) if !permit.is_probe() && !router.is_flagged(j) => {
                 self.endpoint = j;
@@ -341,7 +353,7 @@ where
                                     outcome,
                                 });
                                 if let Some(permit) = call.permit.take() {
-                                    permit.record(&outcome, now);
+                                    permit.record(&outcome, Glue);
                                 }
                                 if outcome.is_success() {
                                     inner.budget.on_success(None);

@@ -18,7 +18,7 @@ use crate::backoff::Cursor;
 use crate::breaker::Permit;
 use crate::budget::Withdrawal;
 use crate::classify::{Classify, Outcome, outcome_of};
-use crate::clock::now;
+use crate::clock::{Glue, now};
 use crate::deadline::Deadline;
 use crate::error::{
     AllEndpointsFailed, AttemptRecord, AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable,
@@ -98,6 +98,8 @@ pub(super) struct CallState<S: Service<Req>, Req> {
     request: Option<Req>,
     /// Whether the request has been sent (so further attempts need the replay hook's leave).
     sent: bool,
+    /// Whether the current attempt has been sent and has no outcome yet.
+    in_flight: bool,
     replay: Option<ReplayMarker>,
     /// The service of the current endpoint, while readying it.
     service: Option<S>,
@@ -148,6 +150,12 @@ where
         if let Some(i) = self.st.trickle.take() {
             self.shared.router.end_trickle(i);
         }
+        // An attempt in flight, given up by the caller (see the direct path's drop).
+        if let Some(permit) = self.st.permit.take() {
+            if self.st.in_flight {
+                permit.abandon(Glue);
+            }
+        }
     }
 }
 
@@ -184,6 +192,7 @@ impl<S: Service<Req>, Req> CallState<S, Req> {
         CallState {
             request: first.request,
             sent: first.sent,
+            in_flight: false,
             replay: applied.replay,
             service: first.service,
             permit: first.permit,
@@ -374,7 +383,7 @@ where
                 EndpointBreaker::Owned(inner.router.endpoints[j].breaker.clone())
             }
         };
-        let permit = match Permit::acquire(breaker, || now.get()) {
+        let permit = match Permit::acquire(breaker, Glue) {
             Ok(permit) => permit,
             Err(rejected) => {
                 router.observe_breaker(j, endpoint.breaker.state());
@@ -445,6 +454,7 @@ where
         st.current = j;
         st.admitted += 1;
         st.permit = Some(permit);
+        st.in_flight = false;
         st.service = Some(inner.services[j].clone());
         st.limit = Limit::Unarmed;
         Some(Next::Attempt)
@@ -462,6 +472,7 @@ where
             st.request = inner.replay.replay(&req);
         }
         st.sent = true;
+        st.in_flight = true;
         if let Some(w) = st.pending.take() {
             st.spent = Some(w);
         }
@@ -490,7 +501,7 @@ where
             outcome,
         });
         if let Some(permit) = st.permit.take() {
-            permit.record(&outcome, || now.get());
+            permit.record(&outcome, Glue);
         }
         if st.trickle == Some(j) {
             st.trickle = None;
@@ -675,7 +686,7 @@ where
                     };
                     if cut == Limit::Deadline {
                         this.state.set(State::Done);
-                        return Poll::Ready(Err(walk.deadline_cut(outcome, &mut now)));
+                        return Poll::Ready(Err(walk.deadline_cut(outcome)));
                     }
                     (outcome, None)
                 }
@@ -752,14 +763,14 @@ where
     }
 
     /// The deadline cut the current hop: records it for the endpoint, and ends the call.
-    fn deadline_cut(&mut self, outcome: Outcome, now: &mut LazyNow) -> S::Error {
+    fn deadline_cut(&mut self, outcome: Outcome) -> S::Error {
         self.unsent();
         let inner = &*self.shared;
         let st = &mut self.st;
         st.attempts = st.attempts.saturating_add(1);
         let endpoint = &*inner.router.endpoints[st.current].name;
         if let Some(permit) = st.permit.take() {
-            permit.record(&outcome, || now.get());
+            permit.record(&outcome, Glue);
         }
         inner.hook.on_event(&Event::Attempt {
             endpoint: Some(endpoint),

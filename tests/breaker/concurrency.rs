@@ -520,3 +520,78 @@ fn stale_outcomes_racing_a_reset_count_nothing() {
         "rounds of 5000 with a stale failure / success counted after the reset"
     );
 }
+
+/// Threads racing each other across bucket boundaries of a time window (each at its own pace
+/// through three buckets, so that rotations, late outcomes and lock-free successes interleave),
+/// with a watcher taking snapshots ahead of them all: afterwards the window holds exactly every
+/// call recorded and every failure, and once the window has passed, nothing.
+#[test]
+fn time_window_counts_add_up_across_racing_buckets() {
+    // Races: several rounds, so that a lost success shows.
+    for _ in 0..12 {
+        time_window_storm();
+    }
+}
+
+fn time_window_storm() {
+    let breaker = CircuitBreaker::builder()
+        .time_window(Duration::from_secs(10)) // 10 buckets of 1 s
+        .minimum_calls(100)
+        .failure_rate(1.0)
+        .consecutive_failures(None)
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    breaker.snapshot(t0); // the buckets start at t0
+    let ahead = t0 + Duration::from_secs(3);
+    let barrier = &Barrier::new(THREADS + 1);
+    let done = &AtomicBool::new(false);
+    let breaker = &breaker;
+    let failures: u32 = thread::scope(|s| {
+        let watcher = s.spawn(move || {
+            barrier.wait();
+            let mut looks = 0u32;
+            while !done.load(Ordering::SeqCst) {
+                let _ = breaker.snapshot(ahead);
+                looks += 1;
+            }
+            looks
+        });
+        let workers: Vec<_> = (0..THREADS)
+            .map(|k| {
+                s.spawn(move || {
+                    barrier.wait();
+                    let mut failures = 0;
+                    for i in 0..CALLS {
+                        // Thread k walks 0..3 s at its own pace (a different step each).
+                        let at = t0
+                            + Duration::from_nanos(
+                                (i as u64 * (k as u64 + 1) * 3_000_000_000 / CALLS as u64)
+                                    % 3_000_000_000,
+                            );
+                        let permit = breaker.try_acquire(at).expect("closed");
+                        if i % 11 == 0 {
+                            failures += 1;
+                            permit.record(&Outcome::failed(), at);
+                        } else {
+                            permit.record(&Outcome::Success, at);
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        let failures = workers.into_iter().map(|w| w.join().unwrap()).sum();
+        done.store(true, Ordering::SeqCst);
+        assert!(watcher.join().unwrap() > 0);
+        failures
+    });
+    assert_eq!(failures, THREADS as u32 * CALLS.div_ceil(11) as u32);
+    let snap = breaker.snapshot(ahead);
+    assert_eq!(
+        (snap.state, snap.calls, snap.failures),
+        (BreakerState::Closed, (THREADS * CALLS) as u32, failures)
+    );
+    let snap = breaker.snapshot(t0 + Duration::from_secs(13));
+    assert_eq!((snap.calls, snap.failures), (0, 0));
+}

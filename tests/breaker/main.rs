@@ -1,12 +1,15 @@
 //! The circuit breaker: every rule of the state machine under explicit instants, the layer under
-//! paused time, and a real HTTP dependency on loopback. The model-based property test and the
-//! concurrency tests are in `model.rs` and `concurrency.rs`.
+//! paused time, and a real HTTP dependency on loopback. The time window is in `time.rs`, slow
+//! calls in `slow.rs`, the model-based property test and the concurrency tests in `model.rs` and
+//! `concurrency.rs`.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod concurrency;
 mod model;
+mod slow;
+mod time;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

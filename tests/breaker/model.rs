@@ -1,13 +1,16 @@
 //! A model-based property test of the breaker's permit API.
 //!
-//! [`Model`] is a deliberately simple reference written from the rules of issue 4 (not from the
-//! implementation): a plain state enum, a generation, a `VecDeque` of the last `window` counted
-//! outcomes, a consecutive-failure counter, the number of consecutive trips, the open and
-//! half-open timers as offsets from a fixed `t0`, the probes in flight and their successes, and
-//! the outstanding permits. Arbitrary interleavings of `Acquire`, `Complete`, `Drop`, `Advance`,
-//! manual operations and `HealthPass` run against both, and after every step they must agree on
-//! the admission decision (with `retry_in`), the permit's generation and probe flag, the state,
-//! the generation, the snapshot's counts and timers, and the transitions reported to the hook.
+//! [`Model`] is a deliberately simple reference written from the rules of issues 4 and 5 (not
+//! from the implementation): a plain state enum, a generation, a `VecDeque` of every counted
+//! outcome with its instant (the window is what a count or a time rule keeps of it), a
+//! consecutive-failure counter, the number of consecutive trips, the open and half-open timers
+//! as offsets from a fixed `t0`, the probes in flight and their successes, and the outstanding
+//! permits with their start. Arbitrary interleavings of `Acquire`, `Complete`, `Drop`,
+//! `Abandon`, `Advance`, manual operations and `HealthPass` run against both, with a count or a
+//! time window and slow-call tracking on or off, and after every step they must agree on the
+//! admission decision (with `retry_in`), the permit's generation and probe flag, the state, the
+//! generation, the snapshot's counts, rates and timers, and the transitions reported to the
+//! hook.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +21,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use steadfast::Outcome;
 use steadfast::breaker::{
-    BreakerState, CircuitBreaker, Permit, Rejected, Snapshot, TransitionReason,
+    BreakerState, CircuitBreaker, Permit, Rejected, SlidingWindow, Snapshot, TransitionReason,
 };
 use steadfast::event::Event;
 
@@ -58,6 +61,8 @@ enum Op {
     Complete(u8, Kind),
     /// Drop the permit held under this id unused (nothing if none).
     Drop(u8),
+    /// The caller gives up on the call of this id: `abandon(now)` (nothing if none).
+    Abandon(u8),
     /// Move the virtual clock forward by this many milliseconds.
     Advance(u64),
     ForceOpen,
@@ -72,6 +77,10 @@ enum Op {
 struct Cfg {
     failure_rate: f64,
     window: u32,
+    /// A time window instead: (length in ms, buckets).
+    time_window: Option<(u64, u32)>,
+    /// Slow-call tracking: (threshold in ms, rate).
+    slow: Option<(u64, f64)>,
     minimum_calls: u32,
     consecutive: Option<u32>,
     open_secs: u64,
@@ -109,6 +118,12 @@ impl Cfg {
             .map_or(self.base(), Duration::from_millis)
     }
 
+    /// A time window's bucket length.
+    fn bucket(&self) -> Option<Duration> {
+        self.time_window
+            .map(|(ms, buckets)| Duration::from_millis(ms) / buckets)
+    }
+
     fn breaker(&self, events: Arc<Mutex<Vec<Transition>>>) -> CircuitBreaker {
         let mut b = CircuitBreaker::builder()
             .name("model")
@@ -139,12 +154,26 @@ impl Cfg {
         if let Some(ms) = self.half_open_max_wait_ms {
             b = b.half_open_max_wait(Duration::from_millis(ms));
         }
+        if let Some((ms, buckets)) = self.time_window {
+            b = b.sliding_window(SlidingWindow::Time {
+                length: Duration::from_millis(ms),
+                buckets,
+            });
+        }
+        if let Some((ms, rate)) = self.slow {
+            b = b
+                .slow_call_duration(Duration::from_millis(ms))
+                .slow_call_rate(rate);
+        }
         b.build().expect("a valid configuration")
     }
 }
 
 /// (from, to, reason, generation of the new state).
 type Transition = (BreakerState, BreakerState, TransitionReason, u64);
+
+/// A permit in the model: (generation, is a probe, when its call started).
+type Ticket = (u64, bool, Duration);
 
 // ---------------------------------------------------------------- the reference model
 
@@ -172,6 +201,10 @@ struct Coverage {
     health_signals: AtomicU64,
     forced_open_rejections: AtomicU64,
     unrecorded_while_disabled: AtomicU64,
+    slow_rate_trips: AtomicU64,
+    slow_probes: AtomicU64,
+    abandoned_slow: AtomicU64,
+    expired_by_time: AtomicU64,
 }
 
 impl Coverage {
@@ -194,6 +227,10 @@ static COVERAGE: Coverage = Coverage {
     health_signals: AtomicU64::new(0),
     forced_open_rejections: AtomicU64::new(0),
     unrecorded_while_disabled: AtomicU64::new(0),
+    slow_rate_trips: AtomicU64::new(0),
+    slow_probes: AtomicU64::new(0),
+    abandoned_slow: AtomicU64::new(0),
+    expired_by_time: AtomicU64::new(0),
 };
 
 #[derive(Debug)]
@@ -201,8 +238,8 @@ struct Model {
     cfg: Cfg,
     state: BreakerState,
     generation: u64,
-    /// The last `window` counted outcomes, oldest first: `true` for a failure.
-    window: VecDeque<bool>,
+    /// The counted outcomes still in the window, oldest first: (when, a failure, slow).
+    window: VecDeque<(Duration, bool, bool)>,
     consecutive: u32,
     /// Trips since the breaker last closed.
     trips: u32,
@@ -213,8 +250,8 @@ struct Model {
     /// HalfOpen: probes of the current generation in flight, and how many succeeded.
     in_flight: u32,
     successes: u32,
-    /// Outstanding permits: id → (generation, is a probe).
-    permits: BTreeMap<u8, (u64, bool)>,
+    /// Outstanding permits: id → (generation, is a probe, when the call started).
+    permits: BTreeMap<u8, Ticket>,
     /// Transitions so far.
     events: Vec<Transition>,
 }
@@ -246,8 +283,36 @@ impl Model {
         }
     }
 
+    fn calls(&self) -> u32 {
+        self.window.len() as u32
+    }
+
     fn failures(&self) -> u32 {
-        self.window.iter().filter(|f| **f).count() as u32
+        self.window.iter().filter(|o| o.1).count() as u32
+    }
+
+    fn slow_calls(&self) -> u32 {
+        self.window.iter().filter(|o| o.2).count() as u32
+    }
+
+    /// Time moves a time window on: outcomes of the buckets before the last `buckets` leave.
+    fn expire(&mut self, now: Duration) {
+        if let (Some(bucket), Some((_, buckets))) = (self.cfg.bucket(), self.cfg.time_window) {
+            let current = now.as_nanos() / bucket.as_nanos();
+            let before = self.window.len();
+            self.window
+                .retain(|o| o.0.as_nanos() / bucket.as_nanos() + u128::from(buckets) > current);
+            if self.window.len() < before {
+                Coverage::bump(&COVERAGE.expired_by_time);
+            }
+        }
+    }
+
+    /// Whether a call that started at `start` and ended at `now` was slow.
+    fn slow(&self, start: Duration, now: Duration) -> bool {
+        self.cfg
+            .slow
+            .is_some_and(|(ms, _)| now - start > Duration::from_millis(ms))
     }
 
     /// Every transition: one generation further, and what the new state starts with.
@@ -281,8 +346,8 @@ impl Model {
         self.events.push((from, to, reason, self.generation));
     }
 
-    /// `Ok((generation, is a probe))`, or `Err(retry_in)`.
-    fn acquire(&mut self, now: Duration) -> Result<(u64, bool), Option<Duration>> {
+    /// `Ok((generation, is a probe, start))`, or `Err(retry_in)`.
+    fn acquire(&mut self, now: Duration) -> Result<Ticket, Option<Duration>> {
         if self.state == BreakerState::Open {
             if now < self.open_until {
                 return Err(Some(self.open_until - now));
@@ -290,7 +355,7 @@ impl Model {
             self.enter(BreakerState::HalfOpen, TransitionReason::OpenElapsed, now);
         }
         match self.state {
-            BreakerState::Closed | BreakerState::Disabled => Ok((self.generation, false)),
+            BreakerState::Closed | BreakerState::Disabled => Ok((self.generation, false, now)),
             BreakerState::ForcedOpen => {
                 Coverage::bump(&COVERAGE.forced_open_rejections);
                 Err(None)
@@ -302,7 +367,7 @@ impl Model {
                     Err(Some(self.open_until - now))
                 } else if self.in_flight < self.cfg.probes {
                     self.in_flight += 1;
-                    Ok((self.generation, true))
+                    Ok((self.generation, true, now))
                 } else {
                     Coverage::bump(&COVERAGE.half_open_full);
                     Err(None)
@@ -313,20 +378,47 @@ impl Model {
     }
 
     fn rate_reached(&self) -> bool {
-        let calls = self.window.len() as u32;
+        let calls = self.calls();
         calls >= self.cfg.minimum_calls
             && f64::from(self.failures()) >= self.cfg.failure_rate * f64::from(calls)
     }
 
-    fn push(&mut self, failure: bool) {
-        self.window.push_back(failure);
-        while self.window.len() > self.cfg.window as usize {
-            self.window.pop_front();
+    fn slow_rate_reached(&self) -> bool {
+        let calls = self.calls();
+        self.cfg.slow.is_some_and(|(_, rate)| {
+            calls >= self.cfg.minimum_calls
+                && f64::from(self.slow_calls()) >= rate * f64::from(calls)
+        })
+    }
+
+    fn push(&mut self, now: Duration, failure: bool, slow: bool) {
+        self.expire(now);
+        self.window.push_back((now, failure, slow));
+        if self.cfg.time_window.is_none() {
+            while self.window.len() > self.cfg.window as usize {
+                self.window.pop_front();
+            }
         }
     }
 
-    fn record(&mut self, (generation, probe): (u64, bool), kind: Kind, now: Duration) {
+    /// After a counted call in the closed state: the failure rate, then the slow-call rate.
+    fn evaluate(&mut self, now: Duration) -> bool {
+        if self.rate_reached() {
+            Coverage::bump(&COVERAGE.rate_trips);
+            self.enter(BreakerState::Open, TransitionReason::FailureRate, now);
+            true
+        } else if self.slow_rate_reached() {
+            Coverage::bump(&COVERAGE.slow_rate_trips);
+            self.enter(BreakerState::Open, TransitionReason::SlowCallRate, now);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn record(&mut self, (generation, probe, start): Ticket, kind: Kind, now: Duration) {
         let effect = self.effect(kind);
+        let slow = self.slow(start, now);
         if generation != self.generation {
             // Stale: changes nothing.
             if self.state == BreakerState::HalfOpen && effect == Effect::Success {
@@ -344,16 +436,15 @@ impl Model {
                     Effect::Ignored => {}
                     Effect::Success => {
                         self.consecutive = 0;
-                        self.push(false);
+                        self.push(now, false, slow);
                         if self.rate_reached() {
-                            Coverage::bump(&COVERAGE.rate_trips);
                             Coverage::bump(&COVERAGE.rate_trips_by_success);
-                            self.enter(BreakerState::Open, TransitionReason::FailureRate, now);
                         }
+                        self.evaluate(now);
                     }
                     Effect::Failure => {
                         self.consecutive += 1;
-                        self.push(true);
+                        self.push(now, true, slow);
                         if self.cfg.consecutive.is_some_and(|n| self.consecutive >= n) {
                             Coverage::bump(&COVERAGE.consecutive_trips);
                             self.enter(
@@ -361,9 +452,8 @@ impl Model {
                                 TransitionReason::ConsecutiveFailures,
                                 now,
                             );
-                        } else if self.rate_reached() {
-                            Coverage::bump(&COVERAGE.rate_trips);
-                            self.enter(BreakerState::Open, TransitionReason::FailureRate, now);
+                        } else {
+                            self.evaluate(now);
                         }
                     }
                 }
@@ -375,6 +465,10 @@ impl Model {
                         self.enter(BreakerState::Open, TransitionReason::ProbeFailed, now)
                     }
                     Effect::Ignored => self.in_flight -= 1,
+                    Effect::Success if slow => {
+                        Coverage::bump(&COVERAGE.slow_probes);
+                        self.enter(BreakerState::Open, TransitionReason::SlowProbe, now)
+                    }
                     Effect::Success => {
                         self.in_flight -= 1;
                         self.successes += 1;
@@ -402,8 +496,32 @@ impl Model {
         }
     }
 
+    /// The caller gives up at `now`: a slow call if it ran longer than the threshold (neither a
+    /// success nor a failure; a slow probe reopens), otherwise the same as a drop.
+    fn abandon(&mut self, ticket: Ticket, now: Duration) {
+        let (generation, _, start) = ticket;
+        if !self.slow(start, now) {
+            return self.release(ticket);
+        }
+        Coverage::bump(&COVERAGE.abandoned_slow);
+        if generation != self.generation {
+            return;
+        }
+        match self.state {
+            BreakerState::Closed => {
+                self.push(now, false, true);
+                self.evaluate(now);
+            }
+            BreakerState::HalfOpen => {
+                Coverage::bump(&COVERAGE.slow_probes);
+                self.enter(BreakerState::Open, TransitionReason::SlowProbe, now)
+            }
+            _ => {}
+        }
+    }
+
     /// A permit dropped unused gives its slot back if it is a probe of the current generation.
-    fn release(&mut self, (generation, probe): (u64, bool)) {
+    fn release(&mut self, (generation, probe, _): Ticket) {
         if probe && generation == self.generation && self.state == BreakerState::HalfOpen {
             Coverage::bump(&COVERAGE.slot_freed_by_drop);
             self.in_flight -= 1;
@@ -426,6 +544,8 @@ fn run(cfg: &Cfg, ops: &[Op]) -> Result<Snapshot, TestCaseError> {
     let events = Arc::new(Mutex::new(Vec::new()));
     let breaker = cfg.breaker(events.clone());
     let t0 = Instant::now();
+    // The breaker's buckets start at the first instant it is given: t0, as the model's do.
+    breaker.snapshot(t0);
     let mut offset = Duration::ZERO;
     let mut model = Model::new(cfg.clone());
     let mut permits: BTreeMap<u8, Permit<&CircuitBreaker>> = BTreeMap::new();
@@ -436,7 +556,7 @@ fn run(cfg: &Cfg, ops: &[Op]) -> Result<Snapshot, TestCaseError> {
             Op::Acquire(id) if !permits.contains_key(&id) => {
                 let expected = model.acquire(offset);
                 match (expected, breaker.try_acquire(now)) {
-                    (Ok((generation, probe)), Ok(permit)) => {
+                    (Ok((generation, probe, start)), Ok(permit)) => {
                         prop_assert_eq!(
                             (permit.generation(), permit.is_probe()),
                             (generation, probe),
@@ -444,7 +564,7 @@ fn run(cfg: &Cfg, ops: &[Op]) -> Result<Snapshot, TestCaseError> {
                             step,
                             op
                         );
-                        model.permits.insert(id, (generation, probe));
+                        model.permits.insert(id, (generation, probe, start));
                         permits.insert(id, permit);
                     }
                     (Err(retry_in), Err(rejected)) => prop_assert_eq!(
@@ -468,6 +588,13 @@ fn run(cfg: &Cfg, ops: &[Op]) -> Result<Snapshot, TestCaseError> {
                     let ticket = model.permits.remove(&id).expect("the model holds it too");
                     model.record(ticket, kind, offset);
                     permit.record(&kind.outcome(), now);
+                }
+            }
+            Op::Abandon(id) => {
+                if let Some(permit) = permits.remove(&id) {
+                    let ticket = model.permits.remove(&id).expect("the model holds it too");
+                    model.abandon(ticket, offset);
+                    permit.abandon(now);
                 }
             }
             Op::Drop(id) => {
@@ -517,8 +644,10 @@ fn run(cfg: &Cfg, ops: &[Op]) -> Result<Snapshot, TestCaseError> {
             op
         );
         let snap = breaker.snapshot(now);
-        let calls = model.window.len() as u32;
+        model.expire(offset);
+        let calls = model.calls();
         let failures = model.failures();
+        let slow_calls = model.slow_calls();
         prop_assert_eq!(
             (snap.state, snap.generation),
             (model.state, model.generation),
@@ -539,6 +668,15 @@ fn run(cfg: &Cfg, ops: &[Op]) -> Result<Snapshot, TestCaseError> {
             snap.failure_rate,
             rate,
             "step {} {:?}: snapshot failure rate",
+            step,
+            op
+        );
+        let slow_rate = (calls >= cfg.minimum_calls && cfg.slow.is_some())
+            .then(|| f64::from(slow_calls) / f64::from(calls));
+        prop_assert_eq!(
+            (snap.slow_calls, snap.slow_call_rate),
+            (slow_calls, slow_rate),
+            "step {} {:?}: snapshot slow calls and their rate",
             step,
             op
         );
@@ -579,7 +717,7 @@ fn config() -> impl Strategy<Value = Cfg> {
         Just(1.0 / 3.0),
         0.01f64..=1.0,
     ];
-    (1u32..=12, 1u32..=4)
+    let base = (1u32..=12, 1u32..=4)
         .prop_flat_map(move |(window, probes)| {
             (
                 rate.clone(),
@@ -609,6 +747,8 @@ fn config() -> impl Strategy<Value = Cfg> {
             )| Cfg {
                 failure_rate,
                 window,
+                time_window: None,
+                slow: None,
                 minimum_calls,
                 consecutive,
                 open_secs,
@@ -618,7 +758,22 @@ fn config() -> impl Strategy<Value = Cfg> {
                 half_open_max_wait_ms,
                 rejected_counts_as_success,
             },
-        )
+        );
+    // Half the cases with a time window (1 to 10 s in 1 to 5 buckets), half with slow-call
+    // tracking (a threshold the generated delays cross often).
+    let time_window = prop::option::of((
+        prop_oneof![Just(1_000u64), Just(2_000), Just(4_000), Just(10_000)],
+        1u32..=5,
+    ));
+    let slow = prop::option::of((
+        prop_oneof![Just(100u64), Just(500), Just(1_000), Just(2_000)],
+        prop_oneof![Just(1.0), Just(0.5), Just(0.25), 0.01f64..=1.0],
+    ));
+    (base, time_window, slow).prop_map(|(cfg, time_window, slow)| Cfg {
+        time_window,
+        slow,
+        ..cfg
+    })
 }
 
 /// Outcomes: mostly successes while the dependency is healthy, mostly failures while it is
@@ -657,7 +812,8 @@ fn traffic(healthy: Option<bool>) -> impl Strategy<Value = Op> {
     prop_oneof![
         30 => id.clone().prop_map(Op::Acquire),
         30 => (id.clone(), kind(healthy)).prop_map(|(id, kind)| Op::Complete(id, kind)),
-        8 => id.prop_map(Op::Drop),
+        8 => id.clone().prop_map(Op::Drop),
+        4 => id.prop_map(Op::Abandon),
         16 => advance(),
         3 => Just(Op::HealthPass),
     ]
@@ -719,6 +875,10 @@ fn breaker_follows_the_model() {
         ("health signal", &c.health_signals),
         ("forced-open rejection", &c.forced_open_rejections),
         ("outcome while disabled", &c.unrecorded_while_disabled),
+        ("slow-call-rate trip", &c.slow_rate_trips),
+        ("slow probe", &c.slow_probes),
+        ("abandoned slow call", &c.abandoned_slow),
+        ("outcomes expired by time", &c.expired_by_time),
     ];
     for (what, count) in counts {
         let n = count.load(Ordering::Relaxed);
@@ -737,6 +897,8 @@ fn cfg(
     Cfg {
         failure_rate: 0.5,
         window,
+        time_window: None,
+        slow: None,
         minimum_calls,
         consecutive,
         open_secs: 1,

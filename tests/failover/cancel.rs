@@ -328,3 +328,29 @@ fn concurrent_calls_leave_no_probe_slot_held() {
         );
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_after_the_slow_threshold_counts_as_slow_for_its_endpoint() {
+    // Both paths: the direct one (a healthy primary), and the walk (a hop to west).
+    let east = Scripted::new([Step::Hang, Step::Hang, Step::Status(503)]);
+    let west = Scripted::new([Step::Hang]);
+    let f = regions(&[("east", &east), ("west", &west)])
+        .breakers(|b| b.slow_call_duration(ms(100)).consecutive_failures(None))
+        .build()
+        .unwrap();
+    let handle = f.handle();
+    let slow = |name: &str| {
+        let now = tokio::time::Instant::now().into_std();
+        handle.breaker(name).unwrap().snapshot(now).slow_calls
+    };
+    // Dropped before the threshold: nothing.
+    drop_after(ms(50), call(&f, 1)).await;
+    assert_eq!(slow("east"), 0);
+    // Dropped after it, on the direct path: one slow call at east.
+    drop_after(ms(150), call(&f, 2)).await;
+    assert_eq!(slow("east"), 1);
+    // East fails, the call hops to west, and is dropped there after the threshold.
+    drop_after(ms(150), call(&f, 3)).await;
+    assert_eq!((slow("east"), slow("west")), (1, 1));
+    assert_eq!((east.count(), west.count()), (3, 1));
+}
