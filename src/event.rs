@@ -30,7 +30,7 @@ use std::time::Duration;
 use crate::breaker::{BreakerState, TransitionReason};
 use crate::chaos::Fault as InjectedFault;
 use crate::classify::Outcome;
-use crate::failover::Unavailable;
+use crate::failover::{Refused, Switch, Unavailable};
 
 /// Something a layer did, with what metrics need to count it.
 ///
@@ -159,6 +159,30 @@ pub enum Event<'a> {
         chaos: Option<&'a str>,
         /// What was injected: its kind, delay, call number and window.
         fault: InjectedFault,
+    },
+    /// An endpoint's routing switch changed.
+    #[non_exhaustive]
+    RoutingChanged {
+        /// The endpoint.
+        endpoint: &'a str,
+        /// Its switch now.
+        switch: Switch,
+    },
+    /// A routing change was refused (nothing changed).
+    #[non_exhaustive]
+    RoutingRefused {
+        /// The endpoint named, when the refusal is about one.
+        endpoint: Option<&'a str>,
+        /// Why.
+        reason: Refused,
+    },
+    /// An endpoint's health changed: it passed or failed enough consecutive checks.
+    #[non_exhaustive]
+    HealthChanged {
+        /// The endpoint.
+        endpoint: &'a str,
+        /// Whether it is healthy now.
+        healthy: bool,
     },
 }
 
@@ -296,6 +320,15 @@ impl OnEvent for TracingEvents {
             }
             Event::EndpointAvailable { endpoint } => {
                 info!(target: "steadfast", endpoint, "endpoint available");
+            }
+            Event::RoutingChanged { endpoint, switch } => {
+                warn!(target: "steadfast", endpoint, %switch, "routing control changed");
+            }
+            Event::RoutingRefused { endpoint, reason } => {
+                warn!(target: "steadfast", endpoint, ?reason, "routing change refused");
+            }
+            Event::HealthChanged { endpoint, healthy } => {
+                warn!(target: "steadfast", endpoint, healthy, "endpoint health changed");
             }
             Event::Fault { chaos, fault } => {
                 info!(

@@ -160,6 +160,7 @@
 //! With a deadline, an attempt timeout or a recover pass, calls must run inside a tokio runtime
 //! with the time driver enabled, as for `tokio::time::sleep`.
 
+mod control;
 mod future;
 mod options;
 mod router;
@@ -174,6 +175,7 @@ use std::time::Duration;
 
 use tower_service::Service;
 
+pub use self::control::{ControlError, Refused, RoutingControl, RoutingFile, Switch};
 pub use self::future::ResponseFuture;
 pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
 #[cfg(feature = "http")]
@@ -452,6 +454,23 @@ impl fmt::Debug for FailoverHandle {
     }
 }
 
+/// One endpoint's state, as [`FailoverHandle::endpoint_status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndpointStatus {
+    /// The endpoint's name.
+    pub endpoint: Arc<str>,
+    /// Its breaker's state.
+    pub breaker: BreakerState,
+    /// Its routing switch.
+    pub switch: Switch,
+    /// Whether it is failing its health checks (it counts as unavailable for that only while
+    /// another endpoint passes them).
+    pub failing_checks: bool,
+    /// Why a call would not be sent there now, if it would not.
+    pub unavailable: Option<Unavailable>,
+}
+
 /// Which endpoint a failover's calls go to first, and why. See [`FailoverHandle::serving`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -486,11 +505,26 @@ impl FailoverHandle {
     /// The breaker of endpoint `name`, for inspection or manual control (`force_open`,
     /// `reset`).
     pub fn breaker(&self, name: &str) -> Option<&CircuitBreaker> {
-        self.router
-            .endpoints
-            .iter()
-            .find(|e| &*e.name == name)
-            .map(|e| &e.breaker)
+        self.index(name).map(|i| self.endpoint_breaker(i))
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.router.endpoints.iter().position(|e| &*e.name == name)
+    }
+
+    /// Reports endpoint `name`'s health from a source of your own (an orchestrator's view, a
+    /// check this crate does not run): a failing endpoint is unavailable while another passes
+    /// (see the [module docs](self)); true if its health changed. The crate's health checks
+    /// report through the same switch.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::UnknownEndpoint`].
+    pub fn set_health(&self, name: &str, healthy: bool) -> Result<bool, ControlError> {
+        let i = self
+            .index(name)
+            .ok_or_else(|| ControlError::UnknownEndpoint(name.to_owned()))?;
+        Ok(self.set_endpoint_health(i, healthy))
     }
 
     /// Which endpoint calls go to first (the one the last call that was not a probe started
@@ -521,6 +555,46 @@ impl FailoverHandle {
     /// call goes to the highest-priority available endpoint again.
     pub fn fail_back(&self) {
         self.router.fail_back();
+    }
+
+    /// The routing switches: an operator's on/off per endpoint, which wins over breakers and
+    /// health checks.
+    pub fn routing(&self) -> RoutingControl {
+        RoutingControl::new(self.router.clone())
+    }
+
+    /// Every endpoint's state now (tokio's clock), in priority order: for operators and
+    /// readiness reports.
+    pub fn endpoint_status(&self) -> Vec<EndpointStatus> {
+        let now = crate::clock::now();
+        let off = self.router.switched_off();
+        self.router
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EndpointStatus {
+                endpoint: e.name.clone(),
+                breaker: e.breaker.state(),
+                switch: if off & (1 << i) != 0 {
+                    Switch::Off
+                } else {
+                    Switch::On
+                },
+                failing_checks: self.router.is_unhealthy(i),
+                unavailable: self.router.why_unavailable(i, now),
+            })
+            .collect()
+    }
+
+    /// Records endpoint `i`'s health from its checks; true if it changed. Health checks call
+    /// this.
+    pub(crate) fn set_endpoint_health(&self, i: usize, healthy: bool) -> bool {
+        self.router.set_healthy(i, healthy)
+    }
+
+    /// Endpoint `i`'s breaker.
+    pub(crate) fn endpoint_breaker(&self, i: usize) -> &CircuitBreaker {
+        &self.router.endpoints[i].breaker
     }
 
     /// The state of endpoint `name`'s breaker.

@@ -50,6 +50,10 @@ pub enum Unavailable {
     PushedBack,
     /// It recovered, but the failback policy keeps traffic away from it for now.
     FailbackPending,
+    /// An operator switched it off (routing control).
+    SwitchedOff,
+    /// It is failing its health checks (while another endpoint passes them).
+    Unhealthy,
 }
 
 impl fmt::Display for Unavailable {
@@ -58,6 +62,8 @@ impl fmt::Display for Unavailable {
             Unavailable::BreakerOpen => "breaker open",
             Unavailable::PushedBack => "pushed back",
             Unavailable::FailbackPending => "failback pending",
+            Unavailable::SwitchedOff => "switched off",
+            Unavailable::Unhealthy => "failing its health checks",
         })
     }
 }
@@ -103,6 +109,9 @@ pub(crate) struct Router {
     /// Bits 0..32: endpoints a call found unavailable (and none has found available since);
     /// bits 32..64: endpoints demoted by the failback policy.
     flags: AtomicU64,
+    /// Bits 0..32: endpoints an operator switched off; bits 32..64: endpoints failing their
+    /// health checks.
+    control: AtomicU64,
     /// The endpoint calls go to first (the last head of a walk that was not a probe).
     serving: AtomicU32,
     base: Instant,
@@ -155,6 +164,7 @@ impl Router {
                 .collect(),
             failback,
             flags: AtomicU64::new(0),
+            control: AtomicU64::new(0),
             serving: AtomicU32::new(0),
             base,
         }
@@ -207,6 +217,69 @@ impl Router {
     #[inline]
     pub(crate) fn quiet(&self) -> bool {
         self.flags.load(Ordering::Relaxed) & (u64::from(u32::MAX) << DEMOTED_SHIFT | 1) == 0
+            && self.control.load(Ordering::Relaxed) == 0
+    }
+
+    /// Why routing control or health keeps calls away from endpoint `i`, if they do. The control
+    /// wins; health counts only while some endpoint passes its checks (when every endpoint fails
+    /// them, all count as available: fail open, as load balancers do).
+    #[inline]
+    pub(crate) fn blocked(&self, i: usize) -> Option<Unavailable> {
+        let control = self.control.load(Ordering::Relaxed);
+        if control == 0 {
+            return None;
+        }
+        let (off, unhealthy) = (control as u32, (control >> 32) as u32);
+        let every = all(self.endpoints.len());
+        if off & (1 << i) != 0 {
+            Some(Unavailable::SwitchedOff)
+        } else if unhealthy & (1 << i) != 0 && unhealthy & every != every {
+            Some(Unavailable::Unhealthy)
+        } else {
+            None
+        }
+    }
+
+    /// The endpoints switched off.
+    pub(crate) fn switched_off(&self) -> u32 {
+        self.control.load(Ordering::Relaxed) as u32
+    }
+
+    /// Replaces the switched-off set with `f(current)`, unless `f` refuses (returns an error):
+    /// atomic against concurrent changes, so two operators can never switch off the last two
+    /// endpoints that are on between them.
+    pub(crate) fn switch<E>(&self, f: impl Fn(u32) -> Result<u32, E>) -> Result<(u32, u32), E> {
+        let mut current = self.control.load(Ordering::Relaxed);
+        loop {
+            let off = f(current as u32)?;
+            let next = (current & !u64::from(u32::MAX)) | u64::from(off);
+            match self.control.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok((current as u32, off)),
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Records endpoint `i`'s health; true if it changed.
+    pub(crate) fn set_healthy(&self, i: usize, healthy: bool) -> bool {
+        let bit = 1u64 << (32 + i);
+        let before = if healthy {
+            self.control.fetch_and(!bit, Ordering::AcqRel)
+        } else {
+            self.control.fetch_or(bit, Ordering::AcqRel)
+        };
+        (before & bit == 0) != healthy
+    }
+
+    /// Whether endpoint `i` is failing its health checks (whether or not that counts, see
+    /// [`blocked`](Self::blocked)).
+    pub(crate) fn is_unhealthy(&self, i: usize) -> bool {
+        self.control.load(Ordering::Relaxed) & (1u64 << (32 + i)) != 0
     }
 
     /// How long endpoint `i` is still pushed back at `now`, if it is.
@@ -377,6 +450,9 @@ impl Router {
     /// Why endpoint `i` would not take a call at `now`, if it would not (reading its breaker's
     /// state without admitting anything).
     pub(crate) fn why_unavailable(&self, i: usize, now: Instant) -> Option<Unavailable> {
+        if let Some(why) = self.blocked(i) {
+            return Some(why);
+        }
         let e = &self.endpoints[i];
         if self.pushed_back(i, &mut LazyNow::fixed(now)).is_some() {
             return Some(Unavailable::PushedBack);

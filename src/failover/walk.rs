@@ -373,17 +373,15 @@ where
         let inner = &*self.shared;
         let router = &inner.router;
         let endpoint = &router.endpoints[j];
+        if let Some(why) = router.blocked(j) {
+            self.st.skip(inner, j, why, None);
+            return None;
+        }
         if let Some(left) = router.pushed_back(j, now) {
             self.st.skip(inner, j, Unavailable::PushedBack, Some(left));
             return None;
         }
-        let breaker = match &self.shared {
-            Shared::Static(inner) => EndpointBreaker::Static(&inner.router.endpoints[j].breaker),
-            Shared::Owned(inner) => {
-                EndpointBreaker::Owned(inner.router.endpoints[j].breaker.clone())
-            }
-        };
-        let permit = match Permit::acquire(breaker, Glue) {
+        let permit = match Permit::acquire(self.shared.breaker(j), Glue) {
             Ok(permit) => permit,
             Err(rejected) => {
                 router.observe_breaker(j, endpoint.breaker.state());

@@ -13,6 +13,7 @@ mod support;
 mod budget;
 mod cancel;
 mod config;
+mod control;
 mod events;
 mod failback;
 #[cfg(feature = "http")]
