@@ -3,7 +3,8 @@
 //! `into_static`; with a deadline and an attempt timeout), tower's `Timeout` alone (the price
 //! of a timer), steadfast's single-endpoint stack (`Retry` over `CircuitBreaker`), and
 //! tower-resilience's retry composed over its circuit breaker (0.14). Two inner services (an
-//! always-ready one, and a realistic HTTP-like one), one thread and two threads.
+//! always-ready one, and a realistic HTTP-like one), one thread and two threads, in CPU time per
+//! call (robust to other processes loading the machine).
 //!
 //! `cargo bench --bench failover`
 
@@ -16,7 +17,7 @@ use criterion::Criterion;
 use steadfast::breaker::CircuitBreaker;
 use steadfast::retry::RetryPolicy;
 use steadfast::{BoxError, CircuitBreakerLayer, Failover, RetryLayer};
-use support::{Floor, Realistic, both, http_req, one_call};
+use support::{Floor, Realistic, both_cpu as both, http_req, one_call};
 use tower::{Layer, Service};
 use tower_resilience_circuitbreaker as tr;
 

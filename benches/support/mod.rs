@@ -191,6 +191,21 @@ pub fn both<S, R>(
     two_threads(g, &format!("2 threads/{name}"), svc, req);
 }
 
+/// Like [`both`], measuring CPU time per call on one thread and on two: robust to other
+/// processes loading the machine, which stretch wall time but not CPU time.
+pub fn both_cpu<S, R>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    svc: S,
+    req: impl Fn() -> R + Sync,
+) where
+    S: tower::Service<R> + Clone + Send,
+    S::Error: std::fmt::Debug,
+{
+    one_thread_cpu(g, &format!("1 thread/{name}"), svc.clone(), &req);
+    two_threads_cpu(g, &format!("2 threads/{name}"), svc, req);
+}
+
 /// Benchmarks one call through `svc` on one thread, as `name`.
 pub fn one_thread<S, R>(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
