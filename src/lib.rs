@@ -26,13 +26,13 @@
 //! # }
 //! ```
 //!
-//! - [`breaker`]: circuit breakers with consecutive and failure-rate trips, half-open probing,
-//!   generations and manual control ([`CircuitBreaker`], [`CircuitBreakerLayer`]); the permit
-//!   API drives one from any loop (the failover uses it per region).
+//! - [`breaker`]: circuit breakers with consecutive, failure-rate (over a count or a time
+//!   window) and slow-call trips, half-open probing, generations and manual control
+//!   ([`CircuitBreaker`], [`CircuitBreakerLayer`]); the permit API drives one from any loop (the
+//!   failover uses it per region).
 //! - [`failover`]: ordered regional endpoints, each behind its own breaker, with one retry loop
-//!   per call across them: hops, recover passes, push-back, deadlines, the budget, and failback
-//!   to the primary ([`Failover`], [`FailoverHandle`]).
-//!
+//!   per call across them: hops, recover passes, push-back, deadlines, the budget, failback to
+//!   the primary, and an operator's routing controls ([`Failover`], [`FailoverHandle`]).
 //! - [`chaos`]: seeded, reproducible fault injection (errors, latency, hangs, outage and
 //!   brownout windows) for any service, switched at run time through a [`ChaosHandle`]
 //!   ([`ChaosLayer`], [`Script`]), to rehearse outages in tests and in staging.
