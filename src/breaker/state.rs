@@ -746,6 +746,7 @@ impl Shared {
     }
 
     /// Whether the timed call of `ticket` ran longer than the slow-call threshold by `now`.
+    #[inline]
     fn was_slow(&self, ticket: Ticket, now: &mut Lazy<impl Now>) -> bool {
         match (self.config.slow_call_duration, ticket.started) {
             (Some(threshold), started) if started > 0 => {
