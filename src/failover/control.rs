@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::router::Router;
+use crate::error::ConfigError;
 use crate::event::{Event, OnEvent};
 
 /// An endpoint's routing switch.
@@ -238,8 +239,8 @@ impl RoutingControl {
 /// The switches from a JSON file, re-read on an interval: a driver future **that the caller
 /// spawns** (no hidden task).
 ///
-/// The file is an object of endpoint names to `"on"` or `"off"`; endpoints it does not name are
-/// switched on, so deleting a line undoes it:
+/// The file is an object of endpoint names to `"on"` or `"off"` (in any letter case); endpoints
+/// it does not name are switched on, so deleting a line undoes it:
 ///
 /// ```json
 /// {"us-east-2": "off"}
@@ -259,6 +260,7 @@ impl RoutingControl {
 /// tokio::spawn(
 ///     RoutingFile::new("/etc/steadfast/routing.json", routing)
 ///         .interval(Duration::from_secs(5))
+///         .expect("a valid interval")
 ///         .run(),
 /// );
 /// # }
@@ -280,12 +282,21 @@ impl RoutingFile {
         }
     }
 
-    /// How often the file is read. Default 10 s; a zero interval means 10 s too.
-    pub fn interval(mut self, interval: Duration) -> Self {
-        if !interval.is_zero() {
-            self.interval = interval;
+    /// How often the file is read. Default 10 s.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a zero interval.
+    pub fn interval(mut self, interval: Duration) -> Result<Self, ConfigError> {
+        if interval.is_zero() {
+            return Err(ConfigError::invalid(
+                "routing file interval",
+                interval,
+                "more than zero",
+            ));
         }
-        self
+        self.interval = interval;
+        Ok(self)
     }
 
     /// Reads the file once and applies it.
@@ -321,7 +332,11 @@ impl RoutingFile {
         let mut next = tokio::time::Instant::now();
         loop {
             let _ = self.read_once();
-            next += self.interval;
+            // An interval too long to add reads once, and then never again.
+            let Some(after) = next.checked_add(self.interval) else {
+                return std::future::pending().await;
+            };
+            next = after;
             tokio::time::sleep_until(next).await;
         }
     }
@@ -473,6 +488,7 @@ impl Parser<'_> {
         let digits = self
             .s
             .get(self.at..self.at + 4)
+            .filter(|d| d.iter().all(u8::is_ascii_hexdigit))
             .and_then(|d| std::str::from_utf8(d).ok())
             .and_then(|d| u32::from_str_radix(d, 16).ok())
             .ok_or_else(|| self.error("invalid \\u escape"))?;
@@ -519,6 +535,7 @@ mod tests {
             r#"{"a" "off"}"#,
             r#"{"\ud800": "on"}"#,
             r#"{"\x": "on"}"#,
+            r#"{"\u+065ast": "on"}"#,
             "{\"a\n\": \"on\"}",
         ] {
             assert!(

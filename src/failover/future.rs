@@ -10,6 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
@@ -182,13 +183,11 @@ where
         let options = inner.options.options(req);
         let applied = &mut self.applied;
         applied.replay = options.replay;
-        let deadline = match (inner.settings.deadline, options.deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(d) = deadline {
+        if inner.settings.deadline.is_some() || options.deadline.is_some() {
             let start = *applied.start.get_or_insert_with(now);
-            applied.deadline = Deadline::after(start, d);
+            let after =
+                |d: Option<Duration>| d.map_or(Deadline::none(), |d| Deadline::after(start, d));
+            applied.deadline = after(inner.settings.deadline).min(after(options.deadline));
         }
         if let Some(name) = options.endpoint {
             applied.pinned = true;
@@ -220,6 +219,11 @@ where
         } else {
             return false;
         };
+        // Blocked by routing control or health, pushed back, or out of time already (a
+        // request's own zero deadline): the walk decides, and says why.
+        if router.blocked(j).is_some() || self.applied.expired_at_start() {
+            return false;
+        }
         let mut now = LazyNow::new(now);
         if router.pushed_back(j, &mut now).is_some() {
             return false;

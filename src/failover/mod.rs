@@ -28,8 +28,10 @@
 //!   schedule** (default [`Backoff::standard()`] with equal jitter: 3 recover passes after about
 //!   500 ms, 1 s and 2 s) and walks them again; a success in any pass ends the call.
 //!
-//! An endpoint is *available* when its push-back has expired and its breaker admits the call.
-//! When none is available at the start of a pass, the call fails at once with
+//! An endpoint is *available* when its routing control is on, it is not failing its health
+//! checks (unless every endpoint that is on fails them: then they all count as available — fail
+//! open, as load balancers do), its push-back has expired, and its breaker admits the call.
+//! The routing control wins over everything else. When none is available at the start of a pass, the call fails at once with
 //! [`NoEndpointAvailable { retry_in }`](NoEndpointAvailable) — unless the earliest endpoint
 //! becomes available within the next recover delay and the deadline: then it waits for it.
 //!
@@ -89,7 +91,23 @@
 //! - `Manual`: traffic stays on the secondary until an operator calls
 //!   [`FailoverHandle::fail_back`]; the trickle keeps finding out whether the primary is healthy.
 //!
+//! The policies govern the return of an endpoint whose *breaker* opened. An endpoint kept away
+//! by its health checks, its routing control or push-back takes traffic again as soon as those
+//! allow it: the checks' own thresholds (three passes in a row by default) and the operator are
+//! the hysteresis there.
+//!
 //! The handle reports which endpoint is serving and why ([`FailoverHandle::serving`]).
+//!
+//! # Routing controls and health
+//!
+//! [`FailoverHandle::routing`] is an operator's on/off switch per endpoint ([`RoutingControl`]):
+//! a planned failover, or a region misbehaving in ways the checks miss. The last endpoint that is
+//! on cannot be switched off, and an unknown name is refused, both with a typed
+//! [`ControlError`]; [`RoutingFile`] reads the switches from a JSON file on an interval.
+//! Routing events ([`Event::RoutingChanged`](crate::event::Event::RoutingChanged),
+//! [`Event::RoutingRefused`](crate::event::Event::RoutingRefused)) go to the hook given with
+//! [`RoutingControl::on_event`]. Health comes from [`FailoverHandle::set_health`], which health
+//! checks call.
 //!
 //! # Per-request options
 //!
@@ -109,7 +127,10 @@
 //! A call to a healthy primary allocates nothing, takes no lock and, without a deadline or an
 //! attempt timeout, reads no clock: it reads a word of routing flags, admits through the
 //! primary's breaker (one load) and clones the primary's service, as tower's `Retry` clones its
-//! service. Each call holds the failover's shared state by one reference count; a failover built
+//! service. With more than one endpoint (or attempt) it may send the request again, so the
+//! [`Replay`] hook copies it before the first attempt, as any retry layer does; a call that
+//! finds routing out of the ordinary, or whose first attempt fails, continues in the general
+//! walk, allocated once for the call. Each call holds the failover's shared state by one reference count; a failover built
 //! once for the life of the process can be leaked with [`Failover::into_static`], and its calls
 //! then count nothing. `cargo bench --bench failover` measures it.
 //!

@@ -61,7 +61,10 @@ pub enum ReplayMarker {
     /// region (it carries an idempotency key, say). A copy is still needed: the replay hook
     /// must make one.
     Always,
-    /// Send the request once: to the first available endpoint, never again.
+    /// Send the request once: to the first available endpoint, never again — not even after
+    /// `NotSent` (a connection refused), which the replay hook would allow: the marker is the
+    /// request's own, stronger word. (A request never sent, its endpoint not ready, may still go
+    /// elsewhere.)
     Once,
 }
 

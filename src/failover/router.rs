@@ -44,7 +44,7 @@ pub enum Failback {
 #[non_exhaustive]
 pub enum Unavailable {
     /// Its breaker rejected the call (open, forced open, or half-open with every probe slot
-    /// taken).
+    /// taken; a status read without a call reports only open and forced open).
     BreakerOpen,
     /// It answered with push-back (`Retry-After`), and the hint has not expired.
     PushedBack,
@@ -217,12 +217,12 @@ impl Router {
     #[inline]
     pub(crate) fn quiet(&self) -> bool {
         self.flags.load(Ordering::Relaxed) & (u64::from(u32::MAX) << DEMOTED_SHIFT | 1) == 0
-            && self.control.load(Ordering::Relaxed) == 0
     }
 
     /// Why routing control or health keeps calls away from endpoint `i`, if they do. The control
-    /// wins; health counts only while some endpoint passes its checks (when every endpoint fails
-    /// them, all count as available: fail open, as load balancers do).
+    /// wins; health counts only while some endpoint that is switched on passes its checks (when
+    /// every endpoint on fails them, they all count as available: fail open, as load balancers
+    /// do).
     #[inline]
     pub(crate) fn blocked(&self, i: usize) -> Option<Unavailable> {
         let control = self.control.load(Ordering::Relaxed);
@@ -230,10 +230,10 @@ impl Router {
             return None;
         }
         let (off, unhealthy) = (control as u32, (control >> 32) as u32);
-        let every = all(self.endpoints.len());
+        let on = all(self.endpoints.len()) & !off;
         if off & (1 << i) != 0 {
             Some(Unavailable::SwitchedOff)
-        } else if unhealthy & (1 << i) != 0 && unhealthy & every != every {
+        } else if unhealthy & (1 << i) != 0 && unhealthy & on != on {
             Some(Unavailable::Unhealthy)
         } else {
             None
@@ -391,6 +391,16 @@ impl Router {
     /// demoted endpoint goes last, or it was just restored). Restores an endpoint whose
     /// hold-down has passed.
     pub(crate) fn head(&self, candidates: u32, now: &mut LazyNow) -> Option<(usize, bool)> {
+        // Failback is about endpoints ranked above the one serving: a demotion behind it means
+        // nothing any more (it would only reorder later hops), so it ends.
+        let serving = self.serving();
+        let behind = !all(serving + 1);
+        let stale = self.demoted() & behind;
+        if stale != 0 {
+            for i in (0..self.endpoints.len()).filter(|i| stale & (1 << i) != 0) {
+                self.restore(i);
+            }
+        }
         let demoted = self.demoted() & candidates;
         let d = first(demoted)?;
         if first(candidates & !demoted).is_some_and(|n| n < d) {

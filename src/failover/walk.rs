@@ -169,6 +169,14 @@ pub(super) struct Applied {
     pub(super) pinned: bool,
 }
 
+impl Applied {
+    /// Whether the deadline had passed when the call was made (a request's own zero deadline).
+    #[inline]
+    pub(super) fn expired_at_start(&self) -> bool {
+        matches!((self.deadline.instant(), self.start), (Some(d), Some(s)) if d <= s)
+    }
+}
+
 /// The direct path's attempt, when the walk takes over after it.
 pub(super) struct First<S, Req> {
     /// The endpoint.
@@ -290,7 +298,14 @@ where
                 (Some(copy), None) => inner.replay.may_replay(copy, outcome),
             };
             if !allowed {
-                return Next::Stop(GiveUpReason::NotReplayable);
+                // No copy was kept when no further attempt was possible at all.
+                let none_possible = st.replay != Some(ReplayMarker::Once)
+                    && !inner.may_repeat(st.candidates, st.replay);
+                return Next::Stop(if none_possible {
+                    GiveUpReason::RetriesExhausted
+                } else {
+                    GiveUpReason::NotReplayable
+                });
             }
         }
         let last = st.last.as_ref().map(|(o, _)| *o);
@@ -373,6 +388,10 @@ where
         let inner = &*self.shared;
         let router = &inner.router;
         let endpoint = &router.endpoints[j];
+        // Never an attempt once the deadline has passed (the clock is read only with one).
+        if self.st.deadline.is_some() && self.st.deadline.is_expired(now.get()) {
+            return Some(Next::Stop(GiveUpReason::Deadline));
+        }
         if let Some(why) = router.blocked(j) {
             self.st.skip(inner, j, why, None);
             return None;
@@ -501,6 +520,11 @@ where
         if let Some(permit) = st.permit.take() {
             permit.record(&outcome, Glue);
         }
+        // The call's probe or trickle attempt is over: its later attempts route as any call's
+        // (so a recover pass does not go back to the demoted endpoint first without the slot).
+        if st.head == Some(j) {
+            st.head = None;
+        }
         if st.trickle == Some(j) {
             st.trickle = None;
             router.end_trickle(j);
@@ -541,6 +565,9 @@ where
             inner.budget.refund(w);
         }
         st.permit = None;
+        if let Some(i) = st.trickle.take() {
+            inner.router.end_trickle(i);
+        }
         inner.hook.on_event(&Event::GaveUp {
             endpoint: (st.attempts > 0).then(|| &*inner.router.endpoints[st.current].name),
             attempts: st.attempts,
@@ -557,6 +584,7 @@ where
                 let records = std::mem::take(&mut st.records);
                 Err(AllEndpointsFailed::new(records, AttemptTimedOut::new(timeout)).into())
             }
+            None if reason == GiveUpReason::Deadline => Err(DeadlineExceeded::new().into()),
             None => Err(NoEndpointAvailable::new(st.retry_in).into()),
         }
     }
@@ -575,6 +603,10 @@ impl<S: Service<Req>, Req> CallState<S, Req> {
             self.retry_in = Some(self.retry_in.map_or(r, |e| e.min(r)));
         }
         let router = &inner.router;
+        if self.trickle == Some(j) {
+            self.trickle = None;
+            router.end_trickle(j);
+        }
         if j == router.serving() {
             self.serving_skipped = Some(reason);
         }

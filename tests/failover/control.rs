@@ -312,6 +312,7 @@ async fn the_routing_file_is_read_at_once_then_every_interval() {
     let driver = tokio::spawn(
         RoutingFile::new(&file.0, routing.clone())
             .interval(secs(5))
+            .unwrap()
             .run(),
     );
     let t0 = Instant::now();
@@ -352,6 +353,7 @@ async fn a_bad_routing_file_keeps_the_last_good_state() {
     let driver = tokio::spawn(
         RoutingFile::new(&file.0, routing.clone())
             .interval(secs(5))
+            .unwrap()
             .run(),
     );
     let t0 = Instant::now();

@@ -23,6 +23,7 @@ mod http_request;
 mod options;
 mod pushback;
 mod recover;
+mod regressions;
 mod replay;
 mod time;
 mod walk;
