@@ -33,6 +33,11 @@
 //! - [`failover`]: ordered regional endpoints, each behind its own breaker, with one retry loop
 //!   per call across them: hops, recover passes, push-back, deadlines, the budget, failback to
 //!   the primary, and an operator's routing controls ([`Failover`], [`FailoverHandle`]).
+//! - [`health`]: active health checks per endpoint, run by a driver future the caller spawns
+//!   ([`HealthChecks`], [`HealthCheck`], [`health::check_fn`]), which feed a failover's
+//!   routing; and the readiness roll-up a service serves from its readiness endpoint
+//!   ([`HealthReport`], [`Readiness`]).
+//!
 //! - [`chaos`]: seeded, reproducible fault injection (errors, latency, hangs, outage and
 //!   brownout windows) for any service, switched at run time through a [`ChaosHandle`]
 //!   ([`ChaosLayer`], [`Script`]), to rehearse outages in tests and in staging.
@@ -56,6 +61,7 @@
 //! - `tracing`: [`event::TracingEvents`], a hook that emits events through `tracing`.
 //! - `http`: per-request failover options from `http::Request` extensions, and the HTTP replay
 //!   rule (`failover::HttpOptions`, `failover::HttpReplay`).
+//! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
@@ -76,6 +82,7 @@ pub mod deadline;
 pub mod error;
 pub mod event;
 pub mod failover;
+pub mod health;
 mod limit;
 pub mod replay;
 pub mod retry;
@@ -93,4 +100,5 @@ pub use error::{
 };
 pub use event::{Event, OnEvent};
 pub use failover::{Failback, Failover, FailoverError, FailoverHandle};
+pub use health::{HealthCheck, HealthChecks, HealthReport, HealthTable, Readiness};
 pub use retry::{Retry, RetryLayer, RetryPolicy};
