@@ -196,12 +196,13 @@ async fn traffic_leaves_a_region_whose_health_fails_and_returns_when_it_passes()
     }
     assert_eq!(received(&east, "/orders").await, 13);
     assert_eq!(received(&west, "/orders").await, 10);
-    // West was checked all along, as often as east (give or take a check in flight).
+    // West was checked all along, about as often as east: give or take a check in flight, and
+    // a grid instant or two skipped by a check slowed on a loaded machine (real time here).
     let (e, w) = (
         started[0].load(Ordering::SeqCst),
         started[1].load(Ordering::SeqCst),
     );
-    assert!(e.abs_diff(w) <= 1, "east {e}, west {w}");
+    assert!(e.abs_diff(w) <= 3, "east {e}, west {w}");
     driver.abort();
 }
 
