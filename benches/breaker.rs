@@ -52,7 +52,7 @@ use failsafe::failure_policy::{consecutive_failures, success_rate_over_time_wind
 use steadfast::breaker::{CircuitBreaker, CircuitBreakerLayer, CircuitBreakerService};
 use steadfast::{BoxError, BreakerOpen, DefaultClassifier, Outcome};
 use support::{
-    Floor, YieldOnce, drive, on_one_thread_cpu, on_two_threads_cpu, one_call, one_thread,
+    Floor, Realistic, drive, on_one_thread_cpu, on_two_threads_cpu, one_call, one_thread,
     one_thread_cpu, two_threads_cpu,
 };
 use tower::{Layer, Service};
@@ -79,22 +79,6 @@ const CIRCUITBREAKER_RS: &str = "circuitbreaker-rs 0.1";
 
 // ---------------------------------------------------------------------------------------------
 // Inner services
-
-/// The realistic inner service: answers after one pending poll.
-#[derive(Clone, Copy)]
-struct Realistic;
-
-impl Service<u64> for Realistic {
-    type Response = u64;
-    type Error = BoxError;
-    type Future = YieldOnce<Result<u64, BoxError>>;
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-    fn call(&mut self, x: u64) -> Self::Future {
-        YieldOnce::new(Ok(x))
-    }
-}
 
 /// A dependency that is down: every call fails. Used only to trip the breakers.
 #[derive(Clone, Copy)]

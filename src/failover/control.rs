@@ -138,14 +138,7 @@ impl RoutingControl {
             .endpoints
             .iter()
             .enumerate()
-            .map(|(i, e)| {
-                let switch = if off & (1 << i) != 0 {
-                    Switch::Off
-                } else {
-                    Switch::On
-                };
-                (e.name.clone(), switch)
-            })
+            .map(|(i, e)| (e.name.clone(), Router::switch_in(off, i)))
             .collect()
     }
 
@@ -173,6 +166,7 @@ impl RoutingControl {
             let mut last = None;
             for (name, switch) in switches.clone() {
                 let i = self
+                    .router
                     .index(name)
                     .ok_or_else(|| ControlError::UnknownEndpoint(name.to_owned()))?;
                 match switch {
@@ -197,11 +191,7 @@ impl RoutingControl {
                     if before & bit != after & bit {
                         self.emit(&Event::RoutingChanged {
                             endpoint: &e.name,
-                            switch: if after & bit != 0 {
-                                Switch::Off
-                            } else {
-                                Switch::On
-                            },
+                            switch: Router::switch_in(after, i),
                         });
                     }
                 }
@@ -212,10 +202,6 @@ impl RoutingControl {
                 Err(e)
             }
         }
-    }
-
-    fn index(&self, name: &str) -> Option<usize> {
-        self.router.endpoints.iter().position(|e| &*e.name == name)
     }
 
     fn refused(&self, e: &ControlError) {

@@ -17,10 +17,13 @@ use tokio::time::Sleep;
 use tower_service::Service;
 
 use super::router::{LazyNow, all};
-use super::walk::{Answer, Applied, CallState, First, State, Step, WalkFuture};
-use super::{EndpointBreaker, FailoverError, Inner, RequestOptions, Shared};
+use super::walk::{
+    Answer, Applied, CallState, First, Readiness, State, Step, WalkFuture, poll_ready, poll_sent,
+    send,
+};
+use super::{EndpointBreaker, FailoverError, Inner, RequestOptions, Shared, drop_permit};
 use crate::breaker::Permit;
-use crate::classify::{Classify, Outcome, outcome_of};
+use crate::classify::{Classify, outcome_of};
 use crate::clock::{Glue, now};
 use crate::deadline::Deadline;
 use crate::event::{Event, OnEvent};
@@ -116,13 +119,7 @@ where
 
 impl<S, Req, C, R, H, O> Drop for Direct<S, Req, C, R, H, O> {
     fn drop(&mut self) {
-        // An attempt in flight, given up by the caller: its breaker learns how long it ran (a
-        // slow call, with slow-call tracking on); a permit never used just gives its slot back.
-        if let Some(permit) = self.permit.take() {
-            if self.sent {
-                permit.abandon(Glue);
-            }
-        }
+        drop_permit(self.permit.take(), self.sent);
     }
 }
 
@@ -191,11 +188,7 @@ where
         }
         if let Some(name) = options.endpoint {
             applied.pinned = true;
-            applied.candidates = match inner.router.endpoints.iter().position(|e| &*e.name == name)
-            {
-                Some(i) => 1 << i,
-                None => 0,
-            };
+            applied.candidates = inner.router.index(name).map_or(0, |i| 1 << i);
         }
     }
 
@@ -246,17 +239,9 @@ where
     #[inline]
     fn send(&mut self) -> S::Future {
         let inner = &*self.shared;
-        let Some(req) = self.request.take() else {
-            unreachable!("an attempt is admitted only with a request to send")
-        };
-        if inner.may_repeat(self.applied.candidates, self.applied.replay) {
-            self.request = inner.replay.replay(&req);
-        }
+        let more = inner.may_repeat(self.applied.candidates, self.applied.replay);
         self.sent = true;
-        let Some(mut service) = self.service.take() else {
-            unreachable!("an attempt is sent on its endpoint's service")
-        };
-        service.call(req)
+        send(&inner.replay, &mut self.request, &mut self.service, more)
     }
 
     /// The walk that takes over, in `state`.
@@ -266,13 +251,7 @@ where
         started: bool,
     ) -> Boxed<S, Req, C, R, H, O> {
         let inner = &*self.shared;
-        let applied = Applied {
-            replay: self.applied.replay,
-            deadline: self.applied.deadline,
-            start: self.applied.start,
-            candidates: self.applied.candidates,
-            pinned: self.applied.pinned,
-        };
+        let applied = self.applied;
         let first = First {
             endpoint: self.endpoint,
             permit: self.permit.take(),
@@ -316,65 +295,59 @@ where
                         break (State::Start, false);
                     }
                     DirectProj::Readying => {
-                        let Some(service) = call.service.as_mut() else {
-                            unreachable!("readying an admitted endpoint's service")
-                        };
-                        match service.poll_ready(cx) {
-                            Poll::Ready(Ok(())) => match call.limit.passed(timer.as_mut()) {
-                                Some(cut) => Step::Cut { cut, sent: false },
-                                None => {
-                                    let fut = call.send();
-                                    state.set(DirectState::Calling { fut });
-                                    continue;
-                                }
-                            },
-                            Poll::Ready(Err(e)) => {
-                                Step::Finished(Outcome::not_sent(), Some(Err(e)))
+                        let deadline = call.applied.deadline;
+                        let limit = &mut call.limit;
+                        match ready!(poll_ready(
+                            &mut call.service,
+                            limit,
+                            timer.as_mut(),
+                            deadline,
+                            timeout,
+                            cx
+                        )) {
+                            Readiness::Ended(step) => step,
+                            Readiness::Send => {
+                                let fut = call.send();
+                                state.set(DirectState::Calling { fut });
+                                continue;
                             }
-                            Poll::Pending => Step::Cut {
-                                cut: ready!(call.limit.poll(
-                                    timer.as_mut(),
-                                    call.applied.deadline,
-                                    timeout,
-                                    cx
-                                )),
-                                sent: false,
-                            },
                         }
                     }
-                    DirectProj::Calling { fut } => match fut.poll(cx) {
-                        Poll::Ready(result) => {
-                            let inner = &*call.shared;
-                            let outcome = outcome_of(&inner.classifier, &result);
-                            if outcome.is_retryable() {
-                                Step::Finished(outcome, Some(result))
-                            } else {
-                                // Settled by its first attempt: the direct path's whole point.
-                                state.set(DirectState::Done);
-                                inner.hook.on_event(&Event::Attempt {
-                                    endpoint: Some(&inner.router.endpoints[call.endpoint].name),
-                                    attempt: 1,
-                                    outcome,
-                                });
-                                if let Some(permit) = call.permit.take() {
-                                    permit.record(&outcome, Glue);
+                    DirectProj::Calling { fut } => {
+                        let deadline = call.applied.deadline;
+                        match ready!(poll_sent(
+                            fut,
+                            &mut call.limit,
+                            timer.as_mut(),
+                            deadline,
+                            timeout,
+                            cx
+                        )) {
+                            Err(cut) => Step::Cut { cut, sent: true },
+                            Ok(result) => {
+                                let inner = &*call.shared;
+                                let outcome = outcome_of(&inner.classifier, &result);
+                                if outcome.is_retryable() {
+                                    Step::Finished(outcome, Some(result))
+                                } else {
+                                    // Settled by its first attempt: the direct path's whole point.
+                                    state.set(DirectState::Done);
+                                    inner.hook.on_event(&Event::Attempt {
+                                        endpoint: Some(&inner.router.endpoints[call.endpoint].name),
+                                        attempt: 1,
+                                        outcome,
+                                    });
+                                    if let Some(permit) = call.permit.take() {
+                                        permit.record(&outcome, Glue);
+                                    }
+                                    if outcome.is_success() {
+                                        inner.budget.on_success(None);
+                                    }
+                                    return Poll::Ready(result);
                                 }
-                                if outcome.is_success() {
-                                    inner.budget.on_success(None);
-                                }
-                                return Poll::Ready(result);
                             }
                         }
-                        Poll::Pending => Step::Cut {
-                            cut: ready!(call.limit.poll(
-                                timer.as_mut(),
-                                call.applied.deadline,
-                                timeout,
-                                cx
-                            )),
-                            sent: true,
-                        },
-                    },
+                    }
                     DirectProj::Done => panic!("failover ResponseFuture polled after completion"),
                 };
                 state.set(DirectState::Done);

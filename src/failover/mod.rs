@@ -204,7 +204,7 @@ pub use self::options::{HttpOptions, HttpReplay};
 use self::router::Router;
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 use crate::backoff::Backoff;
-use crate::breaker::{BreakerRef, BreakerState, CircuitBreaker, CircuitBreakerBuilder};
+use crate::breaker::{BreakerRef, BreakerState, CircuitBreaker, CircuitBreakerBuilder, Permit};
 use crate::budget::RetryBudget;
 use crate::classify::{Classify, DefaultClassifier};
 use crate::error::{
@@ -285,6 +285,17 @@ impl<S, C, R, H, O> Inner<S, C, R, H, O> {
         // More than one endpoint, or more than one attempt per endpoint over every pass.
         (candidates.count_ones() > 1 || self.settings.per_endpoint_bound() > 1)
             && replay != Some(ReplayMarker::Once)
+    }
+}
+
+/// Ends a call's hold on its endpoint's permit when the call is dropped: an attempt in flight
+/// (`in_flight`) is reported abandoned, so its breaker learns how long it ran (a slow call, with
+/// slow-call tracking on); a permit never used just gives its probe slot back.
+fn drop_permit(permit: Option<Permit<EndpointBreaker>>, in_flight: bool) {
+    if let Some(permit) = permit {
+        if in_flight {
+            permit.abandon(crate::clock::Glue);
+        }
     }
 }
 
@@ -530,7 +541,7 @@ impl FailoverHandle {
     }
 
     fn index(&self, name: &str) -> Option<usize> {
-        self.router.endpoints.iter().position(|e| &*e.name == name)
+        self.router.index(name)
     }
 
     /// Reports endpoint `name`'s health from a source of your own (an orchestrator's view, a
@@ -596,11 +607,7 @@ impl FailoverHandle {
             .map(|(i, e)| EndpointStatus {
                 endpoint: e.name.clone(),
                 breaker: e.breaker.state(),
-                switch: if off & (1 << i) != 0 {
-                    Switch::Off
-                } else {
-                    Switch::On
-                },
+                switch: Router::switch_in(off, i),
                 failing_checks: self.router.is_unhealthy(i),
                 unavailable: self.router.why_unavailable(i, now),
             })

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::control::Switch;
 use crate::breaker::{BreakerState, CircuitBreaker};
 
 /// The most endpoints one failover may have (a bit each in a word of flags).
@@ -237,6 +238,20 @@ impl Router {
             Some(Unavailable::Unhealthy)
         } else {
             None
+        }
+    }
+
+    /// The endpoint named `name`.
+    pub(crate) fn index(&self, name: &str) -> Option<usize> {
+        self.endpoints.iter().position(|e| &*e.name == name)
+    }
+
+    /// Endpoint `i`'s switch in the switched-off set `off`.
+    pub(crate) fn switch_in(off: u32, i: usize) -> Switch {
+        if off & (1 << i) != 0 {
+            Switch::Off
+        } else {
+            Switch::On
         }
     }
 

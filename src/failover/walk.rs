@@ -13,7 +13,9 @@ use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
 use super::router::{LazyNow, Unavailable};
-use super::{EndpointBreaker, FailoverError, Inner, ReplayMarker, RequestOptions, Shared};
+use super::{
+    EndpointBreaker, FailoverError, Inner, ReplayMarker, RequestOptions, Shared, drop_permit,
+};
 use crate::backoff::Cursor;
 use crate::breaker::Permit;
 use crate::budget::Withdrawal;
@@ -139,27 +141,31 @@ pub(super) struct CallState<S: Service<Req>, Req> {
     spent: Option<Withdrawal>,
 }
 
+impl<S: Service<Req>, Req, C, R, H, O> Walk<S, Req, C, R, H, O> {
+    /// Tokens withdrawn for an attempt not sent (the hop was not ready, the call stopped or was
+    /// dropped) go back.
+    fn unsent(&mut self) {
+        if let Some(w) = self.st.pending.take() {
+            self.shared.budget.refund(w);
+        }
+    }
+}
+
 impl<S, Req, C, R, H, O> Drop for Walk<S, Req, C, R, H, O>
 where
     S: Service<Req>,
 {
     fn drop(&mut self) {
-        if let Some(w) = self.st.pending.take() {
-            self.shared.budget.refund(w);
-        }
+        self.unsent();
         if let Some(i) = self.st.trickle.take() {
             self.shared.router.end_trickle(i);
         }
-        // An attempt in flight, given up by the caller (see the direct path's drop).
-        if let Some(permit) = self.st.permit.take() {
-            if self.st.in_flight {
-                permit.abandon(Glue);
-            }
-        }
+        drop_permit(self.st.permit.take(), self.st.in_flight);
     }
 }
 
 /// What a call settled before its walk: the request's options and its deadline.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Applied {
     pub(super) replay: Option<ReplayMarker>,
     pub(super) deadline: Deadline,
@@ -241,6 +247,75 @@ impl<S: Service<Req>, Req, C, R, H, O> WalkFuture<S, Req, C, R, H, O> {
             walk: Walk { shared, st },
         }
     }
+}
+
+/// What readying a hop's service came to.
+pub(super) enum Readiness<T> {
+    /// Ready, within the hop's limit: send the attempt.
+    Send,
+    /// Not sent: the service failed to get ready, or the hop's limit passed first.
+    Ended(Step<T>),
+}
+
+/// Polls a hop's service until it is ready, fails to get ready (`NotSent`, with its error), or
+/// the hop's limit passes first. Shared by the direct path and the walk.
+pub(super) fn poll_ready<S: Service<Req>, Req>(
+    service: &mut Option<S>,
+    limit: &mut Limit,
+    timer: Pin<&mut Option<Sleep>>,
+    deadline: Deadline,
+    timeout: Option<Duration>,
+    cx: &mut Context<'_>,
+) -> Poll<Readiness<Answer<S, Req>>> {
+    let Some(service) = service.as_mut() else {
+        unreachable!("readying an admitted endpoint's service")
+    };
+    Poll::Ready(match service.poll_ready(cx) {
+        Poll::Ready(Ok(())) => match limit.passed(timer) {
+            Some(cut) => Readiness::Ended(Step::Cut { cut, sent: false }),
+            None => Readiness::Send,
+        },
+        Poll::Ready(Err(e)) => Readiness::Ended(Step::Finished(Outcome::not_sent(), Some(Err(e)))),
+        Poll::Pending => Readiness::Ended(Step::Cut {
+            cut: ready!(limit.poll(timer, deadline, timeout, cx)),
+            sent: false,
+        }),
+    })
+}
+
+/// Polls an attempt in flight: its result, or the hop's limit cutting it.
+pub(super) fn poll_sent<Fut: Future>(
+    fut: Pin<&mut Fut>,
+    limit: &mut Limit,
+    timer: Pin<&mut Option<Sleep>>,
+    deadline: Deadline,
+    timeout: Option<Duration>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Fut::Output, Limit>> {
+    match fut.poll(cx) {
+        Poll::Ready(result) => Poll::Ready(Ok(result)),
+        Poll::Pending => limit.poll(timer, deadline, timeout, cx).map(Err),
+    }
+}
+
+/// Takes the request to send on `service`, keeping a copy through `replay` when `more`
+/// attempts may follow.
+pub(super) fn send<S: Service<Req>, Req>(
+    replay: &impl Replay<Req>,
+    request: &mut Option<Req>,
+    service: &mut Option<S>,
+    more: bool,
+) -> S::Future {
+    let Some(req) = request.take() else {
+        unreachable!("an attempt is admitted only with a request to send")
+    };
+    if more {
+        *request = replay.replay(&req);
+    }
+    let Some(mut service) = service.take() else {
+        unreachable!("an attempt is sent on its endpoint's service")
+    };
+    service.call(req)
 }
 
 /// What ended a step: an outcome (with the result, if there is one), or a limit that fired.
@@ -481,22 +556,13 @@ where
     fn send(&mut self) -> S::Future {
         let inner = &*self.shared;
         let st = &mut self.st;
-        let Some(req) = st.request.take() else {
-            unreachable!("an attempt is admitted only with a request to send")
-        };
         let more = st.sent || inner.may_repeat(st.candidates, st.replay);
-        if more {
-            st.request = inner.replay.replay(&req);
-        }
         st.sent = true;
         st.in_flight = true;
         if let Some(w) = st.pending.take() {
             st.spent = Some(w);
         }
-        let Some(mut service) = st.service.take() else {
-            unreachable!("an attempt is sent on its endpoint's service")
-        };
-        service.call(req)
+        send(&inner.replay, &mut st.request, &mut st.service, more)
     }
 
     /// Records a finished attempt: `Return` the result, or go on.
@@ -559,11 +625,9 @@ where
 
     /// The end of a walk that makes no further attempt.
     fn stop(&mut self, reason: GiveUpReason) -> Result<S::Response, S::Error> {
+        self.unsent();
         let inner = &*self.shared;
         let st = &mut self.st;
-        if let Some(w) = st.pending.take() {
-            inner.budget.refund(w);
-        }
         st.permit = None;
         if let Some(i) = st.trickle.take() {
             inner.router.end_trickle(i);
@@ -651,48 +715,41 @@ where
                 }
                 StateProj::Readying => {
                     let st = &mut walk.st;
-                    let Some(service) = st.service.as_mut() else {
-                        unreachable!("readying an admitted endpoint's service")
-                    };
-                    match service.poll_ready(cx) {
-                        Poll::Ready(Ok(())) => match st.limit.passed(this.timer.as_mut()) {
-                            Some(cut) => Step::Cut { cut, sent: false },
-                            None => {
-                                let fut = walk.send();
-                                this.state.set(State::Calling { fut });
-                                continue;
-                            }
-                        },
-                        Poll::Ready(Err(e)) => Step::Finished(Outcome::not_sent(), Some(Err(e))),
-                        Poll::Pending => Step::Cut {
-                            cut: ready!(st.limit.poll(
-                                this.timer.as_mut(),
-                                st.deadline,
-                                timeout,
-                                cx
-                            )),
-                            sent: false,
-                        },
-                    }
-                }
-                StateProj::Calling { fut } => match fut.poll(cx) {
-                    Poll::Ready(result) => {
-                        let outcome = outcome_of(&walk.shared.classifier, &result);
-                        Step::Finished(outcome, Some(result))
-                    }
-                    Poll::Pending => {
-                        let st = &mut walk.st;
-                        Step::Cut {
-                            cut: ready!(st.limit.poll(
-                                this.timer.as_mut(),
-                                st.deadline,
-                                timeout,
-                                cx
-                            )),
-                            sent: true,
+                    let timer = this.timer.as_mut();
+                    match ready!(poll_ready(
+                        &mut st.service,
+                        &mut st.limit,
+                        timer,
+                        st.deadline,
+                        timeout,
+                        cx
+                    )) {
+                        Readiness::Ended(step) => step,
+                        Readiness::Send => {
+                            let fut = walk.send();
+                            this.state.set(State::Calling { fut });
+                            continue;
                         }
                     }
-                },
+                }
+                StateProj::Calling { fut } => {
+                    let st = &mut walk.st;
+                    let timer = this.timer.as_mut();
+                    match ready!(poll_sent(
+                        fut,
+                        &mut st.limit,
+                        timer,
+                        st.deadline,
+                        timeout,
+                        cx
+                    )) {
+                        Ok(result) => {
+                            let outcome = outcome_of(&walk.shared.classifier, &result);
+                            Step::Finished(outcome, Some(result))
+                        }
+                        Err(cut) => Step::Cut { cut, sent: true },
+                    }
+                }
                 StateProj::Sleeping => {
                     if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
                         ready!(sleep.poll(cx));
@@ -785,13 +842,6 @@ where
     S::Error: From<DeadlineExceeded>,
     H: OnEvent,
 {
-    /// The attempt of the current hop was not sent: its tokens go back.
-    fn unsent(&mut self) {
-        if let Some(w) = self.st.pending.take() {
-            self.shared.budget.refund(w);
-        }
-    }
-
     /// The deadline cut the current hop: records it for the endpoint, and ends the call.
     fn deadline_cut(&mut self, outcome: Outcome) -> S::Error {
         self.unsent();

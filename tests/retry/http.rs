@@ -10,10 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use steadfast::BoxError;
 use steadfast::backoff::Backoff;
 use steadfast::event::{Event, GiveUpReason};
 use steadfast::retry::{RetryLayer, RetryPolicy};
-use steadfast::{BoxError, Outcome};
+
+// 2xx succeeds, 429 is push-back, 5xx is a server failure, any other status is a correct
+// answer; a refused connection never reached the server.
+use super::support::classify_reqwest as classify;
 use tower::{Layer, Service, ServiceExt};
 use wiremock::matchers::{any, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -47,21 +51,6 @@ impl Service<reqwest::Request> for Http {
     fn call(&mut self, req: reqwest::Request) -> Self::Future {
         let client = self.client.clone();
         Box::pin(async move { client.execute(req).await.map_err(BoxError::from) })
-    }
-}
-
-/// 2xx succeeds, 429 is push-back, 5xx is a server failure, any other status is a correct
-/// answer; a refused connection never reached the server.
-fn classify(result: &Result<reqwest::Response, BoxError>) -> Outcome {
-    match result {
-        Ok(r) if r.status().is_success() => Outcome::Success,
-        Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => Outcome::throttled(None),
-        Ok(r) if r.status().is_server_error() => Outcome::failed(),
-        Ok(_) => Outcome::Rejected,
-        Err(e) => match e.downcast_ref::<reqwest::Error>() {
-            Some(e) if e.is_connect() => Outcome::not_sent(),
-            _ => Outcome::failed(),
-        },
     }
 }
 
