@@ -78,6 +78,7 @@ pub mod budget;
 pub mod chaos;
 pub mod classify;
 mod clock;
+mod coop;
 pub mod deadline;
 pub mod error;
 pub mod event;

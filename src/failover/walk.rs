@@ -790,6 +790,10 @@ where
                     {
                         return poll;
                     }
+                    // Another attempt at once (a repeat at the same endpoint, or a hop): it spends
+                    // a unit of the task's cooperative budget, so that a run of attempts failing
+                    // at once yields to the runtime (and an outer timeout fires).
+                    ready!(crate::coop::proceed(cx));
                 }
             }
         }

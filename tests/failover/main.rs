@@ -14,6 +14,7 @@ mod budget;
 mod cancel;
 mod config;
 mod control;
+mod coop;
 mod events;
 mod failback;
 #[cfg(feature = "http")]
