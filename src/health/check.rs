@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -111,6 +112,22 @@ fn later(at: Instant, d: Duration) -> Instant {
 }
 
 const NANO: Duration = Duration::from_nanos(1);
+
+/// Runs `f` (starting or polling a check), turning a panic into the check's failure text:
+/// `check panicked: <message>`. The check is the caller's code; a panic in it must not end the
+/// driver, which checks every other endpoint too.
+fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        match message {
+            Some(m) => format!("check panicked: {m}"),
+            None => "check panicked".to_owned(),
+        }
+    })
+}
 
 /// The first instant of the grid through `next` (every `interval`) that is not before `now`.
 fn on_grid(next: Instant, now: Instant, interval: Duration) -> Instant {
@@ -297,7 +314,8 @@ impl<C, H> HealthChecks<C, H> {
                 (names, None)
             }
         };
-        let table = HealthTable::new(names.iter().cloned(), crate::clock::now());
+        let stale_after = interval.max(timeout).min(FAR).saturating_mul(3);
+        let table = HealthTable::new(names.iter().cloned(), crate::clock::now(), stale_after);
         Ok(HealthDriver {
             check: self.check,
             hook: self.hook,
@@ -418,9 +436,12 @@ impl<C: HealthCheck, H: OnEvent> HealthDriver<C, H> {
             let mut slot = self.slots[i].as_mut().project();
             if let Some(check) = slot.running.as_mut().as_pin_mut() {
                 // The check first: one that completes at its timeout's instant passes.
-                let result = match check.poll(cx) {
-                    Poll::Ready(result) => result.map_err(|e| e.to_string()),
-                    Poll::Pending => match slot.timer.as_mut().poll(cx) {
+                // A check that panics fails, as this endpoint's check only.
+                let polled = catch_panic(|| check.poll(cx).map(|r| r.map_err(|e| e.to_string())));
+                let result = match polled {
+                    Ok(Poll::Ready(result)) => result,
+                    Err(panicked) => Err(panicked),
+                    Ok(Poll::Pending) => match slot.timer.as_mut().poll(cx) {
                         Poll::Ready(()) => Err(format!("check timed out after {timeout:?}")),
                         Poll::Pending => return,
                     },
@@ -440,8 +461,16 @@ impl<C: HealthCheck, H: OnEvent> HealthDriver<C, H> {
                 // (a timer woken late never makes two checks in a row).
                 let now = Instant::now();
                 *slot.next = on_grid(later(*slot.next, interval), later(now, NANO), interval);
-                slot.timer.as_mut().reset(later(now, timeout));
-                slot.running.set(Some(self.check.check(&self.names[i])));
+                match catch_panic(|| self.check.check(&self.names[i])) {
+                    Ok(check) => {
+                        slot.timer.as_mut().reset(later(now, timeout));
+                        slot.running.set(Some(check));
+                    }
+                    Err(panicked) => {
+                        slot.timer.as_mut().reset(*slot.next);
+                        self.finish(i, Err(panicked), now);
+                    }
+                }
             }
         }
     }

@@ -38,7 +38,10 @@
 //! passes in a row make it healthy again, and a result of the other kind starts the run over.
 //! So results that alternate never change the verdict (with thresholds above 1): a flapping
 //! endpoint does not flap the routing. A check fails when it returns `Err` or is still running
-//! at its timeout; one that completes exactly at its timeout passes.
+//! at its timeout; one that completes exactly at its timeout passes. A check that **panics**
+//! (starting it, or while it runs) fails too, with the error `check panicked: <message>`: the
+//! panic is caught at the check's boundary, so it costs that endpoint one failed check, and the
+//! driver goes on checking every endpoint.
 //!
 //! With the defaults, an endpoint that goes down is unhealthy after its third failed check:
 //! between 2 and 3 intervals plus a timeout after the outage begins (20 to 32 s), and healthy
@@ -80,9 +83,16 @@
 //!
 //! | dependency | up | degraded | down |
 //! | --- | --- | --- | --- |
-//! | failover ([`Dependency::failover`]) | calls go to the primary | calls go to a secondary; or every endpoint is failing its checks (fail open) | no endpoint can take a call: each is switched off, has its breaker open or forced open, is pushed back, or fails its checks while another passes |
+//! | failover ([`Dependency::failover`]) | calls go to the primary | calls go to a secondary; or every endpoint is failing its checks (fail open); or an endpoint's checks are stale (of [`Dependency::checked_failover`]) | no endpoint can take a call: each is switched off, has its breaker open or forced open, is pushed back, or fails its checks while another passes |
 //! | breaker ([`Dependency::breaker`]) | closed or disabled | half-open (probing) | open or forced open |
-//! | checked endpoint ([`Dependency::endpoint`]) | healthy | — | unhealthy (failed `unhealthy_after` checks in a row, not yet passed `healthy_after`) |
+//! | checked endpoint ([`Dependency::endpoint`]) | healthy | healthy, but its checks are stale | unhealthy (failed `unhealthy_after` checks in a row, not yet passed `healthy_after`) |
+//!
+//! Checks are **stale** when an endpoint has had no result for
+//! [`HealthTable::stale_after`] (three intervals, or three timeouts if the timeout is the
+//! longer): the driver was dropped or never spawned, or its checks cannot keep up. A stale
+//! verdict is old news, so the entry says so in its reason, and a healthy one counts as
+//! degraded rather than up (not down: the dependency may well be fine, and taking every instance
+//! out of rotation because a driver stopped would be worse than serving).
 //!
 //! Where calls go is where the next call would start: the first available endpoint in priority
 //! order, else the first kept away only by the failback policy (demoted endpoints still take

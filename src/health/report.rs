@@ -205,7 +205,7 @@ pub(crate) fn roll_up(entries: impl IntoIterator<Item = (bool, DependencyState)>
 impl Registered {
     fn report(&self, now: Instant) -> DependencyReport {
         let (state, reason, detail) = match &self.dependency.kind {
-            Kind::Failover { handle, checks } => failover(handle, checks.as_ref()),
+            Kind::Failover { handle, checks } => failover(handle, checks.as_ref(), now),
             Kind::Breaker(breaker) => self::breaker(breaker, now),
             Kind::Endpoint { table, name, index } => endpoint(table, name, *index, now),
         };
@@ -228,6 +228,7 @@ fn could_take_calls(e: &EndpointStatus) -> bool {
 fn failover(
     handle: &FailoverHandle,
     checks: Option<&HealthTable>,
+    now: Instant,
 ) -> (DependencyState, Option<String>, Detail) {
     let status = handle.endpoint_status();
     // Where the next call goes: the first available endpoint, else a demoted one.
@@ -263,6 +264,13 @@ fn failover(
             if fail_open {
                 reasons.push("every endpoint is failing its health checks (fail open)".into());
             }
+            if let Some(table) = checks {
+                for h in table.entries() {
+                    if let Some(silent) = table.stale_for(&h, now) {
+                        reasons.push(format!("{}: {}", h.endpoint, stale_reason(table, silent)));
+                    }
+                }
+            }
             if reasons.is_empty() {
                 DependencyState::Up
             } else {
@@ -294,6 +302,14 @@ fn failover(
     (state, reason, detail)
 }
 
+/// Why checks that stopped reporting are not trusted.
+fn stale_reason(table: &HealthTable, silent: Duration) -> String {
+    format!(
+        "health checks stale: no result for {silent:?} (stale after {:?})",
+        table.stale_after()
+    )
+}
+
 fn breaker(breaker: &CircuitBreaker, now: Instant) -> (DependencyState, Option<String>, Detail) {
     let snapshot = breaker.snapshot(now);
     let state = match snapshot.state {
@@ -320,13 +336,23 @@ fn endpoint(
     let h = table
         .entry(index)
         .unwrap_or_else(|| EndpointHealth::new(name.clone(), now));
+    let stale = table
+        .stale_for(&h, now)
+        .map(|silent| stale_reason(table, silent));
     let (state, reason) = if h.healthy {
-        (DependencyState::Up, None)
+        match stale {
+            // The last verdict was healthy, but nothing has confirmed it for a while.
+            Some(why) => (DependencyState::Degraded, Some(why)),
+            None => (DependencyState::Up, None),
+        }
     } else {
-        let why = match &h.last_error {
+        let mut why = match &h.last_error {
             Some(e) => format!("failing its health checks: {e}"),
             None => "failing its health checks".to_owned(),
         };
+        if let Some(stale) = stale {
+            why = format!("{why}; {stale}");
+        }
         (DependencyState::Down, Some(why))
     };
     let detail = Detail::Endpoint {

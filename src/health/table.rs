@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The thresholds of the health verdict: how many consecutive failures make a healthy endpoint
 /// unhealthy, and how many consecutive passes make an unhealthy one healthy again.
@@ -109,19 +109,26 @@ impl EndpointHealth {
 #[derive(Clone)]
 pub struct HealthTable {
     entries: Arc<Mutex<Vec<EndpointHealth>>>,
+    stale_after: Duration,
 }
 
 impl fmt::Debug for HealthTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HealthTable")
             .field("entries", &*self.lock())
+            .field("stale_after", &self.stale_after)
             .finish()
     }
 }
 
 impl HealthTable {
-    /// A table of `endpoints`, all healthy since `now`.
-    pub(crate) fn new(endpoints: impl IntoIterator<Item = Arc<str>>, now: Instant) -> Self {
+    /// A table of `endpoints`, all healthy since `now`, whose entries are stale after
+    /// `stale_after` without a result.
+    pub(crate) fn new(
+        endpoints: impl IntoIterator<Item = Arc<str>>,
+        now: Instant,
+        stale_after: Duration,
+    ) -> Self {
         HealthTable {
             entries: Arc::new(Mutex::new(
                 endpoints
@@ -129,7 +136,23 @@ impl HealthTable {
                     .map(|e| EndpointHealth::new(e, now))
                     .collect(),
             )),
+            stale_after,
         }
+    }
+
+    /// How long an endpoint may go without a check result before its entry is stale: three
+    /// intervals of the driver that keeps the table (three timeouts, if the timeout is the
+    /// longer). A stale entry means the checks stopped (the driver was dropped, or never
+    /// spawned) or cannot keep up: its verdict is old news, and the readiness report says so.
+    pub fn stale_after(&self) -> Duration {
+        self.stale_after
+    }
+
+    /// How long `entry` has gone without a check result at `now` (since the table was made, if
+    /// it never had one), when that is longer than [`stale_after`](Self::stale_after).
+    pub fn stale_for(&self, entry: &EndpointHealth, now: Instant) -> Option<Duration> {
+        let silent = now.saturating_duration_since(entry.last_check.unwrap_or(entry.since));
+        (silent > self.stale_after).then_some(silent)
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<EndpointHealth>> {
@@ -197,8 +220,6 @@ impl HealthTable {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     const T: Thresholds = Thresholds {
@@ -244,7 +265,7 @@ mod tests {
     #[test]
     fn reset_makes_an_unhealthy_endpoint_healthy_once() {
         let t0 = Instant::now();
-        let table = HealthTable::new(["a".into(), "b".into()], t0);
+        let table = HealthTable::new(["a".into(), "b".into()], t0, Duration::from_secs(30));
         let once = Thresholds {
             unhealthy_after: 1,
             healthy_after: 1,

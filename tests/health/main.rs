@@ -15,6 +15,7 @@ mod driver;
 mod http;
 #[cfg(feature = "serde")]
 mod json;
+mod panics;
 mod report;
 mod routing;
 mod verdict_model;
