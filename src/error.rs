@@ -10,6 +10,7 @@
 //! stacked over another layer never retries the other layer's verdict.
 
 use std::fmt;
+use std::time::Duration;
 
 /// A boxed error, as tower layers that add failure modes return them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -33,7 +34,48 @@ pub enum ConfigError {
     },
 }
 
+/// The longest duration any setting of this crate accepts: 365 days. A longer one is taken for
+/// a unit mistake (milliseconds given as seconds, a `Duration::MAX` meaning "forever") and
+/// refused with a [`ConfigError`] when the policy or layer is built, whatever the order of its
+/// setters.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The longest `retry_after_cap` any builder accepts: 1 hour. A server's push-back longer than
+/// that is an outage, better handled by the breaker and the operator than by honouring it; and
+/// a cap of years would make one answer keep an endpoint out of service for good.
+pub const MAX_RETRY_AFTER_CAP: Duration = Duration::from_secs(60 * 60);
+
 impl ConfigError {
+    /// Checks a duration setting against [`MAX_DURATION`]: the one rule of every builder.
+    pub(crate) fn check_duration(setting: &'static str, value: Duration) -> Result<(), Self> {
+        if value > MAX_DURATION {
+            Err(ConfigError::invalid(setting, value, "at most 365 days"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks an optional limit (a deadline, an attempt timeout): more than zero, and at most
+    /// [`MAX_DURATION`].
+    pub(crate) fn check_limit(setting: &'static str, value: Option<Duration>) -> Result<(), Self> {
+        match value {
+            Some(zero) if zero.is_zero() => {
+                Err(ConfigError::invalid(setting, zero, "more than zero"))
+            }
+            Some(d) => Self::check_duration(setting, d),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks a `retry_after_cap`: at most [`MAX_RETRY_AFTER_CAP`].
+    pub(crate) fn check_retry_after_cap(setting: &'static str, cap: Duration) -> Result<(), Self> {
+        if cap > MAX_RETRY_AFTER_CAP {
+            Err(ConfigError::invalid(setting, cap, "at most 1 hour"))
+        } else {
+            Ok(())
+        }
+    }
+
     pub(crate) fn invalid(
         setting: &'static str,
         value: impl fmt::Debug,

@@ -97,7 +97,7 @@ pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
 pub use error::{
     AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, ConfigError, DeadlineExceeded,
-    NoEndpointAvailable,
+    MAX_DURATION, MAX_RETRY_AFTER_CAP, NoEndpointAvailable,
 };
 pub use event::{Event, OnEvent};
 pub use failover::{Failback, Failover, FailoverError, FailoverHandle};

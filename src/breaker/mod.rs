@@ -515,21 +515,20 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// How long the breaker stays open before admitting probes. Default 30 s.
+    /// How long the breaker stays open before admitting probes (the base, when it grows), at
+    /// most [`MAX_DURATION`](crate::MAX_DURATION). Default 30 s.
     pub fn open_duration(mut self, duration: Duration) -> Self {
         self.config.open_duration = duration;
-        if self.config.max_open_duration < duration {
-            self.config.max_open_duration = duration;
-        }
         self
     }
 
     /// Grow the open duration by `factor` on every consecutive trip (without closing in
-    /// between), up to `max`; it returns to its base when the breaker closes. Default: no
-    /// growth.
+    /// between), up to `max`; it returns to its base when the breaker closes. `max` must be at
+    /// least the open duration, whichever setter is called first ([`build`](Self::build)
+    /// checks), and at most [`MAX_DURATION`](crate::MAX_DURATION). Default: no growth.
     pub fn open_growth(mut self, factor: f64, max: Duration) -> Self {
         self.config.open_growth = factor;
-        self.config.max_open_duration = max;
+        self.config.max_open_duration = Some(max);
         self
     }
 
@@ -580,9 +579,10 @@ impl CircuitBreakerBuilder {
     /// [`ConfigError`] unless: the rates are in (0, 1]; a count window holds between 1 and
     /// [`MAX_WINDOW`] calls and at least the minimum number of calls, which is at least 1; a
     /// time window has between 1 and [`MAX_BUCKETS`] buckets of at least [`MIN_BUCKET`] each;
-    /// the consecutive-failure limit, if any, is at least 1; durations are more than zero and
-    /// the maximum open duration at least the open duration; the growth factor is finite and
-    /// at least 1; probes ≥ required successes ≥ 1.
+    /// the consecutive-failure limit, if any, is at least 1; durations are more than zero, at
+    /// most [`MAX_DURATION`](crate::MAX_DURATION), and the maximum open duration at least the
+    /// open duration (whatever the order of the setters); the growth factor is finite and at
+    /// least 1; probes ≥ required successes ≥ 1.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         self.config.validate()?;
         Ok(CircuitBreaker {

@@ -103,7 +103,8 @@ pub(crate) struct Config {
     pub(crate) consecutive_failures: Option<u32>,
     pub(crate) open_duration: Duration,
     pub(crate) open_growth: f64,
-    pub(crate) max_open_duration: Duration,
+    /// The growth's maximum; `None` (no growth configured): the open duration.
+    pub(crate) max_open_duration: Option<Duration>,
     pub(crate) probes: u32,
     pub(crate) required_successes: u32,
     pub(crate) half_open_max_wait: Option<Duration>,
@@ -119,7 +120,7 @@ pub(crate) const DEFAULT: Config = Config {
     consecutive_failures: Some(5),
     open_duration: Duration::from_secs(30),
     open_growth: 1.0,
-    max_open_duration: Duration::from_secs(30),
+    max_open_duration: None,
     probes: 3,
     required_successes: 3,
     half_open_max_wait: None,
@@ -179,12 +180,16 @@ impl Config {
                 "a finite number of at least 1",
             ));
         }
-        if c.max_open_duration < c.open_duration {
-            return Err(ConfigError::invalid(
-                "breaker maximum open duration",
-                c.max_open_duration,
-                "at least the open duration",
-            ));
+        ConfigError::check_duration("breaker open duration", c.open_duration)?;
+        if let Some(max) = c.max_open_duration {
+            if max < c.open_duration {
+                return Err(ConfigError::invalid(
+                    "breaker maximum open duration",
+                    max,
+                    "at least the open duration",
+                ));
+            }
+            ConfigError::check_duration("breaker maximum open duration", max)?;
         }
         if c.required_successes == 0 || c.required_successes > c.probes || c.probes > MAX_PROBES {
             return Err(ConfigError::invalid(
@@ -193,19 +198,25 @@ impl Config {
                 "probes >= required successes >= 1, probes at most 65535",
             ));
         }
-        if c.half_open_max_wait.is_some_and(|d| d.is_zero()) {
-            return Err(ConfigError::invalid(
-                "breaker half-open maximum wait",
-                c.half_open_max_wait,
-                "more than zero",
-            ));
+        if let Some(wait) = c.half_open_max_wait {
+            if wait.is_zero() {
+                return Err(ConfigError::invalid(
+                    "breaker half-open maximum wait",
+                    wait,
+                    "more than zero",
+                ));
+            }
+            ConfigError::check_duration("breaker half-open maximum wait", wait)?;
         }
-        if c.slow_call_duration.is_some_and(|d| d.is_zero()) {
-            return Err(ConfigError::invalid(
-                "breaker slow-call duration",
-                c.slow_call_duration,
-                "more than zero",
-            ));
+        if let Some(threshold) = c.slow_call_duration {
+            if threshold.is_zero() {
+                return Err(ConfigError::invalid(
+                    "breaker slow-call duration",
+                    threshold,
+                    "more than zero",
+                ));
+            }
+            ConfigError::check_duration("breaker slow-call duration", threshold)?;
         }
         if !rate_is_valid(c.slow_call_rate) {
             return Err(ConfigError::invalid(
@@ -224,10 +235,11 @@ impl Config {
             * self
                 .open_growth
                 .powi(trips.saturating_sub(1).min(1 << 16) as i32);
-        if grown.is_finite() && grown < self.max_open_duration.as_secs_f64() {
-            Duration::try_from_secs_f64(grown).unwrap_or(self.max_open_duration)
+        let max = self.max_open_duration.unwrap_or(self.open_duration);
+        if grown.is_finite() && grown < max.as_secs_f64() {
+            Duration::try_from_secs_f64(grown).unwrap_or(max)
         } else {
-            self.max_open_duration
+            max
         }
     }
 
@@ -1147,7 +1159,7 @@ mod tests {
         let c = Config {
             open_duration: Duration::from_secs(30),
             open_growth: 2.0,
-            max_open_duration: Duration::from_secs(300),
+            max_open_duration: Some(Duration::from_secs(300)),
             ..DEFAULT
         };
         let secs: Vec<_> = (1..=6).map(|k| c.open_duration(k).as_secs()).collect();

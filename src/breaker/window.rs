@@ -88,12 +88,12 @@ impl SlidingWindow {
                 ConfigError::invalid("breaker time window buckets", buckets, "between 1 and 4096"),
             ),
             SlidingWindow::Time { length, buckets } => {
-                let bucket = length / buckets;
-                if bucket < MIN_BUCKET || u64::try_from(length.as_nanos()).is_err() {
+                ConfigError::check_duration("breaker time window", length)?;
+                if length / buckets < MIN_BUCKET {
                     Err(ConfigError::invalid(
                         "breaker time window",
                         length,
-                        "at least 1 ms per bucket, and at most 584 years",
+                        "at least 1 ms per bucket",
                     ))
                 } else {
                     Ok(())

@@ -9,12 +9,13 @@ use std::time::Duration;
 use crate::error::ConfigError;
 use crate::rng::{GOLDEN, entropy_seed, mix};
 
-/// The longest duration a script accepts, for a latency or a window's bounds: 365 days.
+/// The longest duration a script accepts, for a latency or a window's bounds: 365 days, the
+/// crate's one rule ([`crate::MAX_DURATION`]).
 ///
 /// A longer latency is a hang (use [`ScriptBuilder::hang_rate`] or [`ScriptBuilder::hangs`]),
 /// and a window that ends later is open-ended (`from..`). Anything beyond is taken for a unit
 /// mistake and refused when the script is built.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+pub use crate::error::MAX_DURATION;
 
 /// What a script does to a call that it does not leave alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,9 +149,8 @@ fn check_rate(setting: &'static str, rate: f64) -> Result<(), ConfigError> {
 }
 
 fn check_range(setting: &'static str, min: Duration, max: Duration) -> Result<(), ConfigError> {
-    if max > MAX_DURATION {
-        Err(ConfigError::invalid(setting, max, "at most 365 days"))
-    } else if min > max {
+    ConfigError::check_duration(setting, max)?;
+    if min > max {
         Err(ConfigError::invalid(
             setting,
             min..max,

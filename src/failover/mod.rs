@@ -710,7 +710,8 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     }
 
     /// The longest push-back (`Retry-After`) honoured: a throttled endpoint is skipped for its
-    /// hint, up to this. Default 20 s.
+    /// hint, up to this. At most [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP) (1 hour);
+    /// [`FailoverHandle::clear_push_back`] ends a push-back early. Default 20 s.
     pub fn retry_after_cap(mut self, cap: Duration) -> Self {
         self.config.settings.retry_after_cap = cap;
         self
@@ -850,14 +851,10 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
                 "at least 1",
             ));
         }
-        for (setting, value) in [
-            ("failover deadline", settings.deadline),
-            ("failover attempt timeout", settings.attempt_timeout),
-        ] {
-            if let Some(zero) = value.filter(Duration::is_zero) {
-                return Err(ConfigError::invalid(setting, zero, "more than zero"));
-            }
-        }
+        ConfigError::check_limit("failover deadline", settings.deadline)?;
+        ConfigError::check_limit("failover attempt timeout", settings.attempt_timeout)?;
+        ConfigError::check_retry_after_cap("failover retry_after_cap", settings.retry_after_cap)?;
+        ConfigError::check_duration("failover recover delay", settings.recover.cap())?;
         let mut breakers = Vec::with_capacity(n);
         let mut services = Vec::with_capacity(n);
         for (name, service) in config.endpoints {

@@ -258,7 +258,8 @@ impl<C, H> HealthChecks<C, H> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when the interval or the timeout is zero, a threshold is zero, or (for
+    /// [`ConfigError`] when the interval or the timeout is zero or longer than
+    /// [`MAX_DURATION`](crate::MAX_DURATION), a threshold is zero, or (for
     /// [`endpoints`](HealthChecks::endpoints)) the list is empty or names an endpoint twice.
     pub fn build(self) -> Result<HealthDriver<C, H>, ConfigError>
     where
@@ -270,14 +271,8 @@ impl<C, H> HealthChecks<C, H> {
             timeout,
             thresholds,
         } = self.settings;
-        for (setting, value) in [
-            ("health check interval", interval),
-            ("health check timeout", timeout),
-        ] {
-            if value.is_zero() {
-                return Err(ConfigError::invalid(setting, value, "more than zero"));
-            }
-        }
+        ConfigError::check_limit("health check interval", Some(interval))?;
+        ConfigError::check_limit("health check timeout", Some(timeout))?;
         for (setting, value) in [
             ("health check unhealthy_after", thresholds.unhealthy_after),
             ("health check healthy_after", thresholds.healthy_after),

@@ -56,8 +56,8 @@
 //! allowed: a check still running at its endpoint's next grid instant makes that endpoint skip
 //! the instants it overlapped, and its next check starts at the first grid instant not before
 //! the check ended (at once, when it ended exactly on one). With a 15 s timeout on a 10 s
-//! interval, a hanging endpoint is checked at 0, 20, 40 s…, cut at 15, 35, 55 s. Durations
-//! beyond 30 years count as 30 years.
+//! interval, a hanging endpoint is checked at 0, 20, 40 s…, cut at 15, 35, 55 s. The interval
+//! and the timeout are at most [`MAX_DURATION`](crate::MAX_DURATION) (365 days).
 //!
 //! ## Feeding a failover
 //!

@@ -206,7 +206,8 @@ impl<C, R, H> RetryPolicyBuilder<C, R, H> {
     }
 
     /// The longest `Retry-After` hint honoured; a longer hint ends the call with the server's
-    /// answer at once (so does a delay too long to represent as an instant). Default: 20 s.
+    /// answer at once (so does a delay too long to represent as an instant). At most
+    /// [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP) (1 hour). Default: 20 s.
     pub fn retry_after_cap(mut self, cap: Duration) -> Self {
         self.settings.retry_after_cap = cap;
         self
@@ -261,16 +262,15 @@ impl<C, R, H> RetryPolicyBuilder<C, R, H> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when the deadline or the attempt timeout is zero.
+    /// [`ConfigError`] when the deadline or the attempt timeout is zero; when it, or the
+    /// longest delay of the backoff, is longer than [`MAX_DURATION`](crate::MAX_DURATION); when
+    /// the `retry_after_cap` is above [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP).
     pub fn build(self) -> Result<RetryPolicy<C, R, H>, ConfigError> {
-        for (setting, value) in [
-            ("retry deadline", self.settings.deadline),
-            ("retry attempt timeout", self.settings.attempt_timeout),
-        ] {
-            if value.is_some_and(|d| d.is_zero()) {
-                return Err(ConfigError::invalid(setting, value, "more than zero"));
-            }
-        }
+        let s = &self.settings;
+        ConfigError::check_limit("retry deadline", s.deadline)?;
+        ConfigError::check_limit("retry attempt timeout", s.attempt_timeout)?;
+        ConfigError::check_retry_after_cap("retry retry_after_cap", s.retry_after_cap)?;
+        ConfigError::check_duration("retry backoff delay", s.backoff.cap())?;
         Ok(RetryPolicy {
             inner: Arc::new(Inner {
                 settings: self.settings,
@@ -522,19 +522,21 @@ mod tests {
     #[test]
     fn an_unrepresentable_delay_gives_up() {
         let policy = RetryPolicy::builder()
-            .retry_after_cap(Duration::MAX)
+            .retry_after_cap(crate::MAX_RETRY_AFTER_CAP)
             .build()
             .unwrap();
+        // An instant so late that an hour after it cannot be represented.
+        let mut far = Instant::now();
+        let mut step = Duration::from_secs(1 << 62);
+        while step > Duration::from_secs(60) {
+            match far.checked_add(step) {
+                Some(later) => far = later,
+                None => step /= 2,
+            }
+        }
         let mut cursor = Backoff::standard().cursor(0);
-        let hint = Outcome::throttled(Some(Duration::MAX));
-        let d = decide(
-            &hint,
-            &policy,
-            &mut cursor,
-            true,
-            Deadline::none(),
-            Instant::now,
-        );
+        let hint = Outcome::throttled(Some(crate::MAX_RETRY_AFTER_CAP));
+        let d = decide(&hint, &policy, &mut cursor, true, Deadline::none(), || far);
         assert_eq!(d, Decision::GiveUp(GiveUpReason::DelayOutOfRange));
         assert_eq!(policy.budget().level(), Some(500));
     }
@@ -558,7 +560,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "retry deadline is Some(0ns), expected more than zero"
+            "retry deadline is 0ns, expected more than zero"
         );
         assert!(
             RetryPolicy::builder()
@@ -566,9 +568,30 @@ mod tests {
                 .build()
                 .is_err()
         );
+        let e = RetryPolicy::builder()
+            .deadline(Duration::MAX)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().ends_with("expected at most 365 days"), "{e}");
+        let e = RetryPolicy::builder()
+            .retry_after_cap(crate::MAX_RETRY_AFTER_CAP + Duration::from_nanos(1))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "retry retry_after_cap is 3600.000000001s, expected at most 1 hour"
+        );
+        let e = RetryPolicy::builder()
+            .backoff(Backoff::constant(crate::MAX_DURATION * 2, 1))
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().starts_with("retry backoff delay"), "{e}");
         assert!(
             RetryPolicy::builder()
-                .deadline(Duration::MAX)
+                .deadline(crate::MAX_DURATION)
+                .attempt_timeout(crate::MAX_DURATION)
+                .retry_after_cap(crate::MAX_RETRY_AFTER_CAP)
+                .backoff(Backoff::constant(crate::MAX_DURATION, 1))
                 .build()
                 .is_ok()
         );

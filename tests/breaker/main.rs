@@ -544,23 +544,90 @@ fn invalid_configurations_are_typed_errors() {
     );
     assert!(
         CircuitBreaker::builder()
-            .open_duration(Duration::MAX)
+            .open_duration(steadfast::MAX_DURATION)
             .build()
             .is_ok()
     );
 }
 
 #[test]
+fn durations_beyond_365_days_are_refused_whatever_the_setting() {
+    let too_long = steadfast::MAX_DURATION + Duration::from_nanos(1);
+    for (setting, b) in [
+        (
+            "breaker open duration",
+            CircuitBreaker::builder().open_duration(too_long),
+        ),
+        (
+            "breaker maximum open duration",
+            CircuitBreaker::builder().open_growth(2.0, too_long),
+        ),
+        (
+            "breaker half-open maximum wait",
+            CircuitBreaker::builder().half_open_max_wait(too_long),
+        ),
+        (
+            "breaker slow-call duration",
+            CircuitBreaker::builder().slow_call_duration(too_long),
+        ),
+        (
+            "breaker time window",
+            CircuitBreaker::builder().time_window(too_long),
+        ),
+    ] {
+        let e = b.build().expect_err(setting);
+        assert_eq!(
+            e.to_string(),
+            format!("{setting} is {too_long:?}, expected at most 365 days")
+        );
+    }
+}
+
+#[test]
+fn growth_is_kept_whichever_of_its_setters_comes_first() {
+    let min = |m: u64| Duration::from_secs(60 * m);
+    let growth_first = CircuitBreaker::builder()
+        .open_growth(2.0, min(5))
+        .open_duration(min(10));
+    let duration_first = CircuitBreaker::builder()
+        .open_duration(min(10))
+        .open_growth(2.0, min(5));
+    for b in [growth_first, duration_first] {
+        assert_eq!(
+            b.build().unwrap_err().to_string(),
+            "breaker maximum open duration is 300s, expected at least the open duration"
+        );
+    }
+    // Valid in either order: the growth applies.
+    for grows in [
+        CircuitBreaker::builder()
+            .open_growth(2.0, min(40))
+            .open_duration(min(10)),
+        CircuitBreaker::builder()
+            .open_duration(min(10))
+            .open_growth(2.0, min(40)),
+    ] {
+        let (b, _, t) = tripped(grows.consecutive_failures(1));
+        assert_eq!(b.snapshot(t).half_open_in, Some(min(10)));
+        // Probe fails: open again, twice as long.
+        let probe = b.try_acquire(t + min(10)).unwrap();
+        probe.record(&Outcome::failed(), t + min(10));
+        assert_eq!(b.snapshot(t + min(10)).half_open_in, Some(min(20)));
+    }
+}
+
+#[test]
 fn absurd_durations_never_panic() {
+    let max = steadfast::MAX_DURATION;
     let b = CircuitBreaker::builder()
         .consecutive_failures(1)
-        .open_duration(Duration::MAX)
-        .open_growth(1e300, Duration::MAX)
+        .open_duration(max)
+        .open_growth(1e300, max)
         .build()
         .unwrap();
     let t = Instant::now();
     call(&b, t, Outcome::failed());
-    assert!(b.try_acquire(t + secs(86_400 * 365)).is_err());
+    assert!(b.try_acquire(t + max - Duration::from_nanos(1)).is_err());
     let _ = b.snapshot(t);
 }
 

@@ -222,7 +222,7 @@ fn invalid_slow_call_settings_are_typed_errors() {
     }
     assert!(
         CircuitBreaker::builder()
-            .slow_call_duration(Duration::MAX)
+            .slow_call_duration(steadfast::MAX_DURATION)
             .build()
             .is_ok()
     );

@@ -293,8 +293,8 @@ async fn absurd_deadline_and_attempt_timeout_never_panic() {
     let east = Scripted::new([Step::Status(503)]);
     let west = Scripted::new([]);
     let f = regions(&[("east", &east), ("west", &west)])
-        .deadline(Duration::MAX)
-        .attempt_timeout(Duration::MAX)
+        .deadline(steadfast::MAX_DURATION)
+        .attempt_timeout(steadfast::MAX_DURATION)
         .build()
         .unwrap();
     let t0 = Instant::now();
@@ -306,7 +306,7 @@ async fn absurd_deadline_and_attempt_timeout_never_panic() {
 async fn an_absurd_recover_delay_never_panics() {
     let east = Scripted::new([Step::Status(503)]);
     let f = regions(&[("east", &east)])
-        .recover(Backoff::constant(Duration::MAX, 3))
+        .recover(Backoff::constant(steadfast::MAX_DURATION, 3))
         .build()
         .unwrap();
     let pending = tokio::time::timeout(secs(3600), call(&f, 1)).await;
@@ -314,23 +314,48 @@ async fn an_absurd_recover_delay_never_panics() {
     assert_eq!(east.count(), 1);
 }
 
-/// A hint too long to add to the clock (with the cap lifted) pushes the endpoint back for good:
-/// it never expires.
+/// A hint of `Duration::MAX` under the largest cap pushes the endpoint back for the cap (an
+/// hour), not for good.
 #[tokio::test(start_paused = true)]
-async fn an_absurd_retry_after_pushes_back_for_good() {
+async fn an_absurd_retry_after_pushes_back_for_the_largest_cap_only() {
     let east = Scripted::new([Step::Hint(429, Duration::MAX)]);
     let west = Scripted::new([]);
     let f = regions(&[("east", &east), ("west", &west)])
-        .retry_after_cap(Duration::MAX)
+        .retry_after_cap(steadfast::MAX_RETRY_AFTER_CAP)
         .build()
         .unwrap();
+    let t0 = Instant::now();
     assert_eq!(status(call(&f, 1).await), 200);
-    tokio::time::sleep(secs(3600)).await;
+    tokio::time::sleep_until(t0 + secs(3600) - ms(1)).await;
     assert_eq!(status(call(&f, 2).await), 200);
+    assert_eq!((east.count(), west.count()), (1, 2), "pushed back");
+    tokio::time::sleep_until(t0 + secs(3600)).await;
+    assert_eq!(status(call(&f, 3).await), 200);
+    assert_eq!((east.count(), west.count()), (2, 2), "back after the cap");
+}
+
+#[test]
+fn absurd_durations_are_refused_by_name() {
+    let east = Scripted::new([]);
+    let err = |b: FailoverBuilder<Scripted, Classifier>| b.build().err().unwrap().to_string();
     assert_eq!(
-        (east.count(), west.count()),
-        (1, 2),
-        "east is still pushed back"
+        err(regions(&[("east", &east)]).deadline(Duration::MAX)),
+        format!(
+            "failover deadline is {:?}, expected at most 365 days",
+            Duration::MAX
+        )
+    );
+    assert!(
+        err(regions(&[("east", &east)]).attempt_timeout(steadfast::MAX_DURATION + ms(1)))
+            .starts_with("failover attempt timeout is")
+    );
+    assert!(
+        err(regions(&[("east", &east)]).recover(Backoff::constant(Duration::MAX, 1)))
+            .starts_with("failover recover delay is")
+    );
+    assert_eq!(
+        err(regions(&[("east", &east)]).retry_after_cap(secs(3601))),
+        "failover retry_after_cap is 3601s, expected at most 1 hour"
     );
 }
 

@@ -355,11 +355,22 @@ fn invalid_settings_are_typed_errors() {
         err(HealthChecks::endpoints(["a", "b", "a"], check())),
         "health check endpoint name is \"a\", expected a name given to one endpoint only"
     );
-    // Absurd durations are accepted, and never overflow an instant.
+    // Durations beyond 365 days are taken for unit mistakes; up to that they are accepted.
+    assert_eq!(
+        err(HealthChecks::endpoints(["a"], check()).interval(Duration::MAX)),
+        format!(
+            "health check interval is {:?}, expected at most 365 days",
+            Duration::MAX
+        )
+    );
+    assert!(
+        err(HealthChecks::endpoints(["a"], check()).timeout(Duration::MAX))
+            .starts_with("health check timeout is")
+    );
     assert!(
         HealthChecks::endpoints(["a"], check())
-            .interval(Duration::MAX)
-            .timeout(Duration::MAX)
+            .interval(steadfast::MAX_DURATION)
+            .timeout(steadfast::MAX_DURATION)
             .build()
             .is_ok()
     );
@@ -371,10 +382,10 @@ async fn absurd_durations_run_without_panicking() {
     let probes = Probes::new().script("a", [], Hang);
     let (table, driver) = spawn(
         HealthChecks::endpoints(["a"], probes.check())
-            .interval(Duration::MAX)
-            .timeout(Duration::MAX),
+            .interval(steadfast::MAX_DURATION)
+            .timeout(steadfast::MAX_DURATION),
     );
-    at(t0, secs(86_400 * 365)).await;
+    at(t0, secs(86_400 * 364)).await;
     assert_eq!(probes.started("a"), [Duration::ZERO]);
     assert_eq!(table.get("a").unwrap().checks, 0);
     driver.abort();
@@ -384,7 +395,7 @@ async fn absurd_durations_run_without_panicking() {
     let (_, driver) = spawn(
         HealthChecks::endpoints(["a"], probes.check())
             .interval(Duration::from_nanos(1))
-            .timeout(Duration::MAX),
+            .timeout(steadfast::MAX_DURATION),
     );
     // Timers have a resolution of a millisecond: one check per millisecond, no spinning.
     at(t0, ms(5)).await;

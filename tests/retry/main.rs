@@ -585,37 +585,38 @@ async fn a_poll_ready_error_ends_the_call_with_it() {
 
 #[tokio::test(start_paused = true)]
 async fn absurd_durations_never_panic() {
-    // An attempt timeout too long to represent is no attempt timeout.
+    // The longest attempt timeout accepted.
     let svc = Scripted::new([Step::Hang]);
     let mut retry = layered(
         builder(Backoff::standard())
-            .attempt_timeout(Duration::MAX)
+            .attempt_timeout(steadfast::MAX_DURATION)
             .deadline(secs(1)),
         &svc,
     );
     assert!(call(&mut retry).await.unwrap_err().is::<DeadlineExceeded>());
     let svc = Scripted::new([Step::After(secs(3), Box::new(Step::Status(200)))]);
     let mut retry = layered(
-        builder(Backoff::standard()).attempt_timeout(Duration::MAX),
+        builder(Backoff::standard()).attempt_timeout(steadfast::MAX_DURATION),
         &svc,
     );
     assert_eq!(status(call(&mut retry).await), 200);
-    // A hint too long to sleep gives up with the server's answer.
+    // A hint beyond the largest cap gives up with the server's answer.
     let svc = Scripted::new([Step::Hint(429, Duration::MAX)]);
     let rec = Recorder::default();
     let mut retry = layered(
         builder(Backoff::standard())
-            .retry_after_cap(Duration::MAX)
+            .retry_after_cap(steadfast::MAX_RETRY_AFTER_CAP)
             .on_event(rec.clone()),
         &svc,
     );
     assert_eq!(status(call(&mut retry).await), 429);
     assert_eq!(
         rec.take().last(),
-        Some(&Rec::GaveUp(1, GiveUpReason::DelayOutOfRange))
+        Some(&Rec::GaveUp(1, GiveUpReason::RetryAfterTooLong))
     );
     // Huge schedules and retry counts.
-    let huge = Backoff::exponential(Duration::MAX, 1e300, Duration::MAX, u32::MAX).unwrap();
+    let max = steadfast::MAX_DURATION;
+    let huge = Backoff::exponential(max, 1e300, max, u32::MAX).unwrap();
     let svc = Scripted::failing(1);
     let mut retry = layered(builder(huge).deadline(secs(5)), &svc);
     assert_eq!(
