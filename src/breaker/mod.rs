@@ -317,7 +317,9 @@ impl CircuitBreaker {
         self.manual(BreakerState::Disabled, TransitionReason::Disabled)
     }
 
-    /// Closes the breaker with an empty window and the base open duration.
+    /// Closes the breaker with an empty window and the base open duration (ending a forced
+    /// open or a disable too). It clears the breaker's own state only: behind a failover, an
+    /// endpoint's push-back, failback demotion, health and switch stay as they are.
     pub fn reset(&self) {
         self.manual(BreakerState::Closed, TransitionReason::Reset)
     }

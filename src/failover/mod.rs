@@ -109,6 +109,21 @@
 //! [`RoutingControl::on_event`]. Health comes from [`FailoverHandle::set_health`], which health
 //! checks call.
 //!
+//! # Operator actions
+//!
+//! Each action clears exactly one kind of state, and leaves the others alone:
+//!
+//! | action | clears | leaves |
+//! | --- | --- | --- |
+//! | [`FailoverHandle::fail_back`] | every failback demotion and hold-down: calls go by priority again | breakers, push-back, health, switches |
+//! | [`FailoverHandle::clear_push_back`] | one endpoint's push-back (`Retry-After`) | breakers, demotions, health, switches |
+//! | [`CircuitBreaker::reset`] (of [`FailoverHandle::breaker`]) | that breaker's state: closed, an empty window, the base open duration | push-back, demotions, health, switches |
+//! | [`FailoverHandle::set_health`] `(name, true)` | the endpoint's failing-checks flag (a running health driver sets it again on its next verdict) | breakers, push-back, demotions, switches |
+//! | switching an endpoint on ([`RoutingControl::set`]) | the operator's switch | breakers, push-back, demotions, health |
+//!
+//! So an endpoint kept away by several things comes back only when each is cleared or expires:
+//! [`FailoverHandle::endpoint_status`] says which one keeps it away now.
+//!
 //! # Per-request options
 //!
 //! A [`RequestOptions`] hook reads a deadline, a [`ReplayMarker`] and a pinned endpoint from each
@@ -547,7 +562,9 @@ impl FailoverHandle {
     /// Reports endpoint `name`'s health from a source of your own (an orchestrator's view, a
     /// check this crate does not run): a failing endpoint is unavailable while another passes
     /// (see the [module docs](self)); true if its health changed. The crate's health checks
-    /// report through the same switch.
+    /// report through the same switch (so a running driver overrides it at its next verdict
+    /// change). It sets the health flag only: not the breaker, a push-back, a demotion or a
+    /// switch.
     ///
     /// # Errors
     ///
@@ -584,9 +601,25 @@ impl FailoverHandle {
     }
 
     /// Ends a failback hold-down now (the only way back under [`Failback::Manual`]): the next
-    /// call goes to the highest-priority available endpoint again.
+    /// call goes to the highest-priority available endpoint again. It clears every endpoint's
+    /// demotion and hold-down, and nothing else: not a breaker, a push-back, a health verdict
+    /// or a switch (see the [module docs](self#operator-actions)).
     pub fn fail_back(&self) {
         self.router.fail_back();
+    }
+
+    /// Ends endpoint `name`'s push-back now: the `Retry-After` it answered no longer keeps calls
+    /// away (they go there again as soon as nothing else does). True if it was pushed back. It
+    /// clears the push-back only: not the breaker, a demotion, a health verdict or a switch.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::UnknownEndpoint`].
+    pub fn clear_push_back(&self, name: &str) -> Result<bool, ControlError> {
+        let i = self
+            .index(name)
+            .ok_or_else(|| ControlError::UnknownEndpoint(name.to_owned()))?;
+        Ok(self.router.clear_push_back(i, crate::clock::now()))
     }
 
     /// The routing switches: an operator's on/off per endpoint, which wins over breakers and

@@ -321,6 +321,12 @@ impl Router {
             .fetch_max(code, Ordering::Relaxed);
     }
 
+    /// Ends endpoint `i`'s push-back; true if it was still pushed back at `now`.
+    pub(crate) fn clear_push_back(&self, i: usize, now: Instant) -> bool {
+        let code = self.endpoints[i].not_before.swap(0, Ordering::Relaxed);
+        code != 0 && !self.until(code, now).is_zero()
+    }
+
     /// Whether a call found endpoint `i` unavailable and none has been admitted there since.
     #[inline]
     pub(crate) fn is_flagged(&self, i: usize) -> bool {

@@ -202,3 +202,37 @@ async fn every_endpoint_pushed_back_and_no_pass_to_wait_in_fails_at_once() {
     );
     assert_eq!((east.count(), west.count()), (1, 1));
 }
+
+/// Push-back ends when its hint expires or when an operator clears it; the other operator
+/// actions (failback, a breaker reset, reporting health, switching on) leave it alone.
+#[tokio::test(start_paused = true)]
+async fn only_clear_push_back_ends_a_push_back_early() {
+    let east = Scripted::new([Step::Hint(429, secs(60))]);
+    let west = Scripted::new([]);
+    let f = regions(&[("east", &east), ("west", &west)])
+        .retry_after_cap(secs(60))
+        .build()
+        .unwrap();
+    let handle = f.handle();
+    assert_eq!(status(call(&f, 1).await), 200);
+    handle.fail_back();
+    handle.breaker("east").unwrap().reset();
+    assert_eq!(handle.set_health("east", true), Ok(false));
+    handle
+        .routing()
+        .set("east", steadfast::failover::Switch::On)
+        .unwrap();
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(status(call(&f, 2).await), 200);
+    assert_eq!((east.count(), west.count()), (1, 2), "still pushed back");
+    assert_eq!(
+        handle.endpoint_status()[0].unavailable,
+        Some(Unavailable::PushedBack)
+    );
+    assert_eq!(handle.clear_push_back("east"), Ok(true));
+    assert_eq!(handle.clear_push_back("east"), Ok(false), "nothing left");
+    assert_eq!(handle.endpoint_status()[0].unavailable, None);
+    assert_eq!(status(call(&f, 3).await), 200);
+    assert_eq!((east.count(), west.count()), (2, 2), "east serves again");
+    assert!(handle.clear_push_back("north").is_err());
+}
