@@ -55,6 +55,20 @@ impl ConfigError {
         }
     }
 
+    /// Checks a name (an endpoint's, a breaker's, a dependency's): not empty, and without
+    /// leading or trailing whitespace (`"east "` is a typo of `"east"`, not another name).
+    pub(crate) fn check_name(setting: &'static str, name: &str) -> Result<(), Self> {
+        if name.is_empty() || name.trim() != name {
+            Err(ConfigError::invalid(
+                setting,
+                name,
+                "a non-empty name without leading or trailing whitespace",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Checks an optional limit (a deadline, an attempt timeout): more than zero, and at most
     /// [`MAX_DURATION`].
     pub(crate) fn check_limit(setting: &'static str, value: Option<Duration>) -> Result<(), Self> {

@@ -560,10 +560,16 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// A name for events and debugging, such as the dependency's. Default: none.
+    /// A name for events and debugging, such as the dependency's: not empty, and without
+    /// leading or trailing whitespace ([`build`](Self::build) checks). Default: none.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into().into_boxed_str());
         self
+    }
+
+    /// The name given so far, if any.
+    pub(crate) fn given_name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// The hook that receives every transition as an
@@ -584,9 +590,13 @@ impl CircuitBreakerBuilder {
     /// the consecutive-failure limit, if any, is at least 1; durations are more than zero, at
     /// most [`MAX_DURATION`](crate::MAX_DURATION), and the maximum open duration at least the
     /// open duration (whatever the order of the setters); the growth factor is finite and at
-    /// least 1; probes ≥ required successes ≥ 1.
+    /// least 1; probes ≥ required successes ≥ 1; a name, if given, is not empty and has no
+    /// leading or trailing whitespace.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         self.config.validate()?;
+        if let Some(name) = &self.name {
+            ConfigError::check_name("breaker name", name)?;
+        }
         Ok(CircuitBreaker {
             shared: Arc::new(Shared::new(self.config, self.name, self.hook)),
         })

@@ -664,6 +664,22 @@ impl FailoverHandle {
     }
 }
 
+/// Names region `region`'s breaker after it: a name the configuration gave (the same for every
+/// region) becomes its prefix, `"{name}/{region}"`, so that events tell the regions apart.
+fn region_breaker(
+    builder: CircuitBreakerBuilder,
+    region: &str,
+) -> Result<CircuitBreakerBuilder, ConfigError> {
+    match builder.given_name() {
+        Some(given) if given != region => {
+            ConfigError::check_name("breaker name", given)?;
+            let name = format!("{given}/{region}");
+            Ok(builder.name(name))
+        }
+        _ => Ok(builder.name(region)),
+    }
+}
+
 /// Builds a [`Failover`]; every setter documents its default.
 pub struct FailoverBuilder<S, C = DefaultClassifier, R = CloneReplay, H = (), O = ()> {
     config: Config<S>,
@@ -698,14 +714,19 @@ impl<S, C, R, H, O> fmt::Debug for FailoverBuilder<S, C, R, H, O> {
 }
 
 impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
-    /// Adds an endpoint, after those added before it (the first is the primary).
+    /// Adds an endpoint, after those added before it (the first is the primary). Its name is
+    /// not empty, has no leading or trailing whitespace, and differs from every other
+    /// endpoint's ignoring ASCII case ([`build`](Self::build) checks).
     pub fn endpoint(mut self, name: impl Into<String>, service: S) -> Self {
         self.config.endpoints.push((name.into().into(), service));
         self
     }
 
     /// Configures every endpoint's breaker: `f` gets a builder with the defaults, named after
-    /// the endpoint, and returns it configured. Default: [`CircuitBreaker::builder`]'s defaults.
+    /// the endpoint, and returns it configured. A breaker is always named after its endpoint:
+    /// a name `f` gives (the same for every endpoint) becomes a prefix, so
+    /// `breakers(|b| b.name("orders"))` names them `orders/us-east-2`, `orders/us-west-1`, ….
+    /// Default: [`CircuitBreaker::builder`]'s defaults.
     pub fn breakers(
         mut self,
         f: impl Fn(CircuitBreakerBuilder) -> CircuitBreakerBuilder + 'static,
@@ -848,9 +869,12 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when there is no endpoint or more than [`MAX_ENDPOINTS`], two endpoints
-    /// share a name, `attempts_per_endpoint` is zero, the deadline or the attempt timeout is
-    /// zero, or a breaker's configuration is invalid.
+    /// [`ConfigError`] when there is no endpoint or more than [`MAX_ENDPOINTS`], a name is
+    /// empty or padded with whitespace, two endpoints' names are equal ignoring ASCII case,
+    /// `attempts_per_endpoint` is zero, the deadline or the attempt timeout is zero, a duration
+    /// is longer than [`MAX_DURATION`](crate::MAX_DURATION), the `retry_after_cap` is above
+    /// [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP), or a breaker's configuration is
+    /// invalid.
     pub fn build(self) -> Result<Failover<S, C, R, H, O>, ConfigError> {
         let FailoverBuilder {
             config,
@@ -868,11 +892,15 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
             ));
         }
         for (i, (name, _)) in config.endpoints.iter().enumerate() {
-            if config.endpoints[..i].iter().any(|(other, _)| other == name) {
+            ConfigError::check_name("failover endpoint name", name)?;
+            if config.endpoints[..i]
+                .iter()
+                .any(|(other, _)| other.eq_ignore_ascii_case(name))
+            {
                 return Err(ConfigError::invalid(
                     "failover endpoint name",
                     name,
-                    "a name given to one endpoint only",
+                    "a name given to one endpoint only (ignoring ASCII case)",
                 ));
             }
         }
@@ -893,7 +921,7 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         for (name, service) in config.endpoints {
             let builder = CircuitBreaker::builder().name(&*name);
             let builder = match &config.breakers {
-                Some(f) => f(builder),
+                Some(f) => region_breaker(f(builder), &name)?,
                 None => builder,
             };
             breakers.push((name, builder.build()?));

@@ -260,7 +260,8 @@ impl<C, H> HealthChecks<C, H> {
     ///
     /// [`ConfigError`] when the interval or the timeout is zero or longer than
     /// [`MAX_DURATION`](crate::MAX_DURATION), a threshold is zero, or (for
-    /// [`endpoints`](HealthChecks::endpoints)) the list is empty or names an endpoint twice.
+    /// [`endpoints`](HealthChecks::endpoints)) the list is empty, names an endpoint twice, or
+    /// has a name that is empty or padded with whitespace.
     pub fn build(self) -> Result<HealthDriver<C, H>, ConfigError>
     where
         C: HealthCheck,
@@ -298,6 +299,7 @@ impl<C, H> HealthChecks<C, H> {
                     ));
                 }
                 for (i, name) in names.iter().enumerate() {
+                    ConfigError::check_name("health check endpoint name", name)?;
                     if names[..i].contains(name) {
                         return Err(ConfigError::invalid(
                             "health check endpoint name",

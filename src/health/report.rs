@@ -157,13 +157,14 @@ impl HealthReportBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when two dependencies share a name, or a checked endpoint is not in its
-    /// table.
+    /// [`ConfigError`] when a dependency's name is empty or padded with whitespace, two
+    /// dependencies share a name, or a checked endpoint is not in its table.
     pub fn build(mut self) -> Result<HealthReport, ConfigError> {
         let deps = &mut self.dependencies;
         for i in 0..deps.len() {
             let (before, rest) = deps.split_at_mut(i);
             let d = &mut rest[0];
+            ConfigError::check_name("health report dependency name", &d.name)?;
             if before.iter().any(|other| other.name == d.name) {
                 return Err(ConfigError::invalid(
                     "health report dependency name",

@@ -584,6 +584,24 @@ fn durations_beyond_365_days_are_refused_whatever_the_setting() {
 }
 
 #[test]
+fn empty_and_padded_names_are_refused() {
+    for name in ["", " payments", "payments\t"] {
+        assert_eq!(
+            CircuitBreaker::builder()
+                .name(name)
+                .build()
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "breaker name is {name:?}, expected a non-empty name without leading or \
+                 trailing whitespace"
+            )
+        );
+    }
+    assert!(CircuitBreaker::builder().name("pay ments").build().is_ok());
+}
+
+#[test]
 fn growth_is_kept_whichever_of_its_setters_comes_first() {
     let min = |m: u64| Duration::from_secs(60 * m);
     let growth_first = CircuitBreaker::builder()

@@ -51,7 +51,7 @@ fn duplicate_names_are_an_error() {
     let b = regions(&[("east", &s), ("west", &s), ("east", &s)]);
     assert_eq!(
         error(b),
-        r#"failover endpoint name is "east", expected a name given to one endpoint only"#
+        r#"failover endpoint name is "east", expected a name given to one endpoint only (ignoring ASCII case)"#
     );
 }
 
@@ -120,5 +120,50 @@ fn a_valid_configuration_builds_with_closed_breakers_named_after_their_endpoints
         f.budget().level(),
         Some(500),
         "a standard budget by default"
+    );
+}
+
+#[test]
+fn empty_padded_and_case_twin_names_are_errors() {
+    let s = Scripted::new([]);
+    let named = |names: &[&str]| {
+        names
+            .iter()
+            .fold(Failover::builder(), |b, n| b.endpoint(*n, s.clone()))
+    };
+    let padded = "a non-empty name without leading or trailing whitespace";
+    assert_eq!(
+        error(named(&["east", ""])),
+        format!(r#"failover endpoint name is "", expected {padded}"#)
+    );
+    assert_eq!(
+        error(named(&["east", "west "])),
+        format!(r#"failover endpoint name is "west ", expected {padded}"#)
+    );
+    assert_eq!(
+        error(named(&["\teast", "west"])),
+        format!(r#"failover endpoint name is "\teast", expected {padded}"#)
+    );
+    assert_eq!(
+        error(named(&["east", "West", "EAST"])),
+        r#"failover endpoint name is "EAST", expected a name given to one endpoint only (ignoring ASCII case)"#
+    );
+    assert!(named(&["us-east-2", "us east 2"]).build().is_ok());
+}
+
+#[test]
+fn a_breaker_name_given_to_every_region_becomes_a_prefix() {
+    let s = Scripted::new([]);
+    let f = regions(&[("east", &s), ("west", &s)])
+        .breakers(|b| b.name("orders"))
+        .build()
+        .unwrap();
+    let handle = f.handle();
+    assert_eq!(handle.breaker("east").unwrap().name(), Some("orders/east"));
+    assert_eq!(handle.breaker("west").unwrap().name(), Some("orders/west"));
+    // A prefix that is not a valid name is refused.
+    assert_eq!(
+        error(two().breakers(|b| b.name(" "))),
+        r#"breaker name is " ", expected a non-empty name without leading or trailing whitespace"#
     );
 }

@@ -355,6 +355,15 @@ fn invalid_settings_are_typed_errors() {
         err(HealthChecks::endpoints(["a", "b", "a"], check())),
         "health check endpoint name is \"a\", expected a name given to one endpoint only"
     );
+    for name in ["", "db "] {
+        assert_eq!(
+            err(HealthChecks::endpoints(["a", name], check())),
+            format!(
+                "health check endpoint name is {name:?}, expected a non-empty name without \
+                 leading or trailing whitespace"
+            )
+        );
+    }
     // Durations beyond 365 days are taken for unit mistakes; up to that they are accepted.
     assert_eq!(
         err(HealthChecks::endpoints(["a"], check()).interval(Duration::MAX)),

@@ -475,3 +475,20 @@ fn duplicate_names_and_unknown_endpoints_are_typed_errors() {
         "health report endpoint is \"dbx\", expected an endpoint of its health table"
     );
 }
+
+#[test]
+fn empty_and_padded_dependency_names_are_typed_errors() {
+    for name in ["", " db", "db\n"] {
+        let err = HealthReport::builder()
+            .critical(name, CircuitBreaker::default())
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "health report dependency name is {name:?}, expected a non-empty name without \
+                 leading or trailing whitespace"
+            )
+        );
+    }
+}
