@@ -237,39 +237,42 @@ async fn aborted_probe_tasks_return_their_slots() {
 const THREADS: usize = 4;
 const CALLS: usize = 10_000;
 
-/// `THREADS` threads released together each make `CALLS` calls, recording a failure where
-/// `fails(i)` and a success otherwise, while another thread takes snapshots (each of which
-/// brings the window up to date) and checks that the counts only grow. Returns the failures
-/// recorded.
-fn storm(breaker: &CircuitBreaker, now: Instant, fails: fn(usize) -> bool) -> u32 {
-    let barrier = &Barrier::new(THREADS + 1);
+/// `THREADS` threads released together each make `CALLS` calls (`call(k, i)` is call `i` of
+/// thread `k`, true when it recorded a failure), while a watcher thread calls `look` in a loop.
+/// Returns the failures recorded.
+///
+/// The watcher's part is guaranteed, not left to the scheduler: every worker waits halfway
+/// through its calls for the watcher's first look (a barrier), so at least one look lands in the
+/// middle of the storm, however loaded the machine; the watcher keeps looking until the workers
+/// are done.
+fn watched_storm(look: impl FnMut() + Send, call: impl Fn(usize, usize) -> bool + Sync) -> u32 {
+    let start = &Barrier::new(THREADS + 1);
+    let halfway = &Barrier::new(THREADS + 1);
     let done = &AtomicBool::new(false);
+    let call = &call;
+    let mut look = look;
     thread::scope(|s| {
         let watcher = s.spawn(move || {
-            barrier.wait();
-            let mut last = breaker.snapshot(now);
-            let mut looks = 0u32;
+            start.wait();
+            look();
+            halfway.wait();
+            let mut looks = 1u32;
             while !done.load(Ordering::SeqCst) {
-                let snap = breaker.snapshot(now);
-                assert!(snap.calls >= last.calls && snap.failures >= last.failures);
-                last = snap;
+                look();
                 looks += 1;
             }
             looks
         });
         let workers: Vec<_> = (0..THREADS)
-            .map(|_| {
+            .map(|k| {
                 s.spawn(move || {
-                    barrier.wait();
+                    start.wait();
                     let mut failures = 0;
                     for i in 0..CALLS {
-                        let permit = breaker.try_acquire(now).expect("closed");
-                        if fails(i) {
-                            failures += 1;
-                            permit.record(&Outcome::failed(), now);
-                        } else {
-                            permit.record(&Outcome::Success, now);
+                        if i == CALLS / 2 {
+                            halfway.wait();
                         }
+                        failures += u32::from(call(k, i));
                     }
                     failures
                 })
@@ -277,9 +280,32 @@ fn storm(breaker: &CircuitBreaker, now: Instant, fails: fn(usize) -> bool) -> u3
             .collect();
         let failures = workers.into_iter().map(|w| w.join().unwrap()).sum();
         done.store(true, Ordering::SeqCst);
-        assert!(watcher.join().unwrap() > 0);
+        assert!(watcher.join().unwrap() >= 1);
         failures
     })
+}
+
+/// A storm of calls at `now`, failing where `fails(i)`, while the watcher takes snapshots (each
+/// of which brings the window up to date) and checks that the counts only grow.
+fn storm(breaker: &CircuitBreaker, now: Instant, fails: fn(usize) -> bool) -> u32 {
+    let mut last = breaker.snapshot(now);
+    watched_storm(
+        move || {
+            let snap = breaker.snapshot(now);
+            assert!(snap.calls >= last.calls && snap.failures >= last.failures);
+            last = snap;
+        },
+        |_, i| {
+            let permit = breaker.try_acquire(now).expect("closed");
+            let outcome = if fails(i) {
+                Outcome::failed()
+            } else {
+                Outcome::Success
+            };
+            permit.record(&outcome, now);
+            fails(i)
+        },
+    )
 }
 
 /// After storms of concurrent closed-state calls, the window holds exactly every call recorded
@@ -544,48 +570,28 @@ fn time_window_storm() {
     let t0 = Instant::now();
     breaker.snapshot(t0); // the buckets start at t0
     let ahead = t0 + Duration::from_secs(3);
-    let barrier = &Barrier::new(THREADS + 1);
-    let done = &AtomicBool::new(false);
     let breaker = &breaker;
-    let failures: u32 = thread::scope(|s| {
-        let watcher = s.spawn(move || {
-            barrier.wait();
-            let mut looks = 0u32;
-            while !done.load(Ordering::SeqCst) {
-                let _ = breaker.snapshot(ahead);
-                looks += 1;
-            }
-            looks
-        });
-        let workers: Vec<_> = (0..THREADS)
-            .map(|k| {
-                s.spawn(move || {
-                    barrier.wait();
-                    let mut failures = 0;
-                    for i in 0..CALLS {
-                        // Thread k walks 0..3 s at its own pace (a different step each).
-                        let at = t0
-                            + Duration::from_nanos(
-                                (i as u64 * (k as u64 + 1) * 3_000_000_000 / CALLS as u64)
-                                    % 3_000_000_000,
-                            );
-                        let permit = breaker.try_acquire(at).expect("closed");
-                        if i % 11 == 0 {
-                            failures += 1;
-                            permit.record(&Outcome::failed(), at);
-                        } else {
-                            permit.record(&Outcome::Success, at);
-                        }
-                    }
-                    failures
-                })
-            })
-            .collect();
-        let failures = workers.into_iter().map(|w| w.join().unwrap()).sum();
-        done.store(true, Ordering::SeqCst);
-        assert!(watcher.join().unwrap() > 0);
-        failures
-    });
+    let failures = watched_storm(
+        || {
+            let _ = breaker.snapshot(ahead);
+        },
+        |k, i| {
+            // Thread k walks 0..3 s at its own pace (a different step each).
+            let at = t0
+                + Duration::from_nanos(
+                    (i as u64 * (k as u64 + 1) * 3_000_000_000 / CALLS as u64) % 3_000_000_000,
+                );
+            let permit = breaker.try_acquire(at).expect("closed");
+            let fails = i % 11 == 0;
+            let outcome = if fails {
+                Outcome::failed()
+            } else {
+                Outcome::Success
+            };
+            permit.record(&outcome, at);
+            fails
+        },
+    );
     assert_eq!(failures, THREADS as u32 * CALLS.div_ceil(11) as u32);
     let snap = breaker.snapshot(ahead);
     assert_eq!(

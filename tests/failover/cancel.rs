@@ -283,8 +283,11 @@ fn concurrent_calls_leave_no_probe_slot_held() {
         let west = Scripted::new([]);
         let f = regions(&[("east", &east), ("west", &west)])
             .breakers(|b| {
+                // Half-open until its probes report, however long the check below waits: a
+                // breaker that gave up waiting would open again and hide a leaked slot.
                 b.consecutive_failures(2)
                     .open_duration(ms(2))
+                    .half_open_max_wait(secs(3600))
                     .probes(3)
                     .required_successes(2)
             })
@@ -316,7 +319,9 @@ fn concurrent_calls_leave_no_probe_slot_held() {
         assert_eq!((east.live(), west.live()), (0, 0));
         let handle = f.handle();
         let breaker = handle.breaker("east").unwrap();
-        tokio::time::sleep(ms(5)).await; // past any open duration: closed or half-open now
+        // Past the open duration (a sleep is never shorter): closed or half-open now, and half-open
+        // stays so until a probe reports.
+        tokio::time::sleep(ms(5)).await;
         let permits: Vec<_> = (0..3)
             .filter_map(|_| breaker.try_acquire(now()).ok())
             .collect();

@@ -1,7 +1,8 @@
 //! Failover over real HTTP: `wiremock` servers on loopback as regions, a `reqwest` client per
 //! region as a tower service, real time. A region answering 503, one shut down (connection
 //! refused), one hanging past the attempt timeout: each server sees exactly the requests it
-//! should. Only counts are asserted, never timings.
+//! should. Only counts are asserted, never timings: the attempt timeout (3 s) is far longer than
+//! any loopback answer even on a loaded machine, so that only the hanging region is cut by it.
 
 use std::time::Duration;
 
@@ -54,6 +55,9 @@ async fn answering(status: u16) -> MockServer {
         .await;
     server
 }
+
+/// The attempt timeout of the tests with a hanging region.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A server that answers 200 only after 30 s: past any attempt timeout here.
 async fn hanging() -> MockServer {
@@ -122,7 +126,7 @@ async fn a_hanging_region_is_cut_at_the_attempt_timeout_and_the_call_hops() {
         .endpoint("us-east-2", region(slow.uri()))
         .endpoint("us-west-1", region(healthy.uri()))
         .classifier(classify_reqwest)
-        .attempt_timeout(Duration::from_secs(1))
+        .attempt_timeout(ATTEMPT_TIMEOUT)
         .build()
         .unwrap();
     let response = f.oneshot(get()).await.unwrap();
@@ -141,7 +145,7 @@ async fn every_region_failing_sees_exactly_its_passes() {
         .endpoint("us-west-1", region(down))
         .endpoint("eu-west-1", region(slow.uri()))
         .classifier(classify_reqwest)
-        .attempt_timeout(Duration::from_secs(1))
+        .attempt_timeout(ATTEMPT_TIMEOUT)
         .recover(Backoff::constant(Duration::from_millis(10), 1))
         .build()
         .unwrap();
