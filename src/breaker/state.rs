@@ -198,26 +198,8 @@ impl Config {
                 "probes >= required successes >= 1, probes at most 65535",
             ));
         }
-        if let Some(wait) = c.half_open_max_wait {
-            if wait.is_zero() {
-                return Err(ConfigError::invalid(
-                    "breaker half-open maximum wait",
-                    wait,
-                    "more than zero",
-                ));
-            }
-            ConfigError::check_duration("breaker half-open maximum wait", wait)?;
-        }
-        if let Some(threshold) = c.slow_call_duration {
-            if threshold.is_zero() {
-                return Err(ConfigError::invalid(
-                    "breaker slow-call duration",
-                    threshold,
-                    "more than zero",
-                ));
-            }
-            ConfigError::check_duration("breaker slow-call duration", threshold)?;
-        }
+        ConfigError::check_limit("breaker half-open maximum wait", c.half_open_max_wait)?;
+        ConfigError::check_limit("breaker slow-call duration", c.slow_call_duration)?;
         if !rate_is_valid(c.slow_call_rate) {
             return Err(ConfigError::invalid(
                 "breaker slow-call rate",
