@@ -394,6 +394,7 @@ pub(crate) fn decide<C, R, H>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backoff::Jitter;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -413,14 +414,14 @@ mod tests {
 
         fn with_budget(budget: RetryBudget) -> Self {
             let policy = RetryPolicy::builder()
-                .backoff(Backoff::standard())
+                .backoff(Backoff::standard().with_jitter(Jitter::None))
                 .budget(budget.clone())
                 .build()
                 .unwrap();
             Case {
                 budget,
                 policy,
-                cursor: Backoff::standard().cursor(0),
+                cursor: Backoff::standard().with_jitter(Jitter::None).cursor(0),
                 now: Instant::now(),
             }
         }

@@ -20,7 +20,7 @@ use steadfast::chaos::{
 };
 use steadfast::event::Event;
 use steadfast::retry::{RetryLayer, RetryPolicy};
-use support::{Resp, Scripted, Step, ms, secs};
+use support::{Resp, Scripted, Step, exact, ms, secs};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
@@ -516,7 +516,7 @@ async fn retry_rides_out_a_scripted_outage_at_exact_instants() {
     let inner = Scripted::new([]);
     let chaos = ChaosHandle::new(script().outage(..ms(1_500)).build().unwrap());
     let policy = RetryPolicy::builder()
-        .backoff(Backoff::standard())
+        .backoff(exact(Backoff::standard()))
         .classifier(support::classify)
         .build()
         .unwrap();

@@ -25,7 +25,7 @@ fn http_regions(
 ) -> FailoverBuilder<Region, Classifier, HttpReplay, (), HttpOptions> {
     let mut b = Failover::builder()
         .classifier(classify_more as Classifier)
-        .recover(Backoff::standard())
+        .recover(Backoff::standard().with_jitter(steadfast::Jitter::None))
         .replay(HttpReplay)
         .options(HttpOptions);
     for (name, s) in regions {
