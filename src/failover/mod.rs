@@ -756,7 +756,12 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     }
 
     /// How a request is copied for another attempt, and whether the copy may be sent after a
-    /// given failure ([`Replay`]). Default: [`CloneReplay`].
+    /// given failure ([`Replay`]). Default: [`CloneReplay`], which needs a request type that is
+    /// `Clone`; for any other (such as `reqwest::Request`) this step is required, for example
+    /// `.replay(|r: &reqwest::Request| r.try_clone())`, or `.replay(|_: &MyRequest| None)` to
+    /// send each request once to one endpoint. See
+    /// [the replay module](crate::replay#a-request-type-that-is-not-clone) for the compile error
+    /// that says so.
     pub fn replay<R2>(self, replay: R2) -> FailoverBuilder<S, C, R2, H, O> {
         let FailoverBuilder {
             config,

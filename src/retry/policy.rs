@@ -232,7 +232,11 @@ impl<C, R, H> RetryPolicyBuilder<C, R, H> {
     }
 
     /// How a request is copied for another attempt ([`Replay`](crate::replay::Replay)).
-    /// Default: [`CloneReplay`].
+    /// Default: [`CloneReplay`], which needs a request type that is `Clone`; for any other
+    /// (such as `reqwest::Request`) this step is required: `.replay(|r: &reqwest::Request|
+    /// r.try_clone())`, or `.replay(|_: &MyRequest| None)` to send each request once. See
+    /// [the replay module](crate::replay#a-request-type-that-is-not-clone) for the compile error
+    /// that says so.
     pub fn replay<R2>(self, replay: R2) -> RetryPolicyBuilder<C, R2, H> {
         RetryPolicyBuilder {
             settings: self.settings,
