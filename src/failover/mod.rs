@@ -392,6 +392,17 @@ impl<S, C, R, H, O> fmt::Debug for Failover<S, C, R, H, O> {
 impl Failover<()> {
     /// A builder with every default; add endpoints in priority order with
     /// [`endpoint`](FailoverBuilder::endpoint).
+    ///
+    /// # The default classifier counts every `Ok` as a success
+    ///
+    /// Unless [`classifier`](FailoverBuilder::classifier) is given,
+    /// [`DefaultClassifier`] judges each attempt: every `Err`
+    /// is a transient failure, and **every `Ok` is a success — including an HTTP response with
+    /// status 503, 500 or 429**, which HTTP clients return as `Ok`. Over an HTTP client such a
+    /// failover never fails over on a status: it never sees a failing server fail. Give it a
+    /// classifier that reads the status: the ready HTTP classifier of the `steadfast::http` module
+    /// (feature `http`), or a closure of your own returning an
+    /// [`Outcome`](crate::classify::Outcome).
     pub fn builder<S>() -> FailoverBuilder<S> {
         FailoverBuilder {
             config: Config {
@@ -736,8 +747,10 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         self
     }
 
-    /// The classifier of attempts. Default: [`DefaultClassifier`]. Whatever it is, this
-    /// library's own errors are `Local`: never failed over.
+    /// The classifier of attempts. Default: [`DefaultClassifier`], which counts every `Ok` as a
+    /// success, an HTTP 503 response included (see [`Failover::builder`]): over an HTTP client,
+    /// give a classifier that reads the status. Whatever it is, this library's own errors are
+    /// `Local`: never failed over.
     pub fn classifier<C2>(self, classifier: C2) -> FailoverBuilder<S, C2, R, H, O> {
         let FailoverBuilder {
             config,

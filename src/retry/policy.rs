@@ -62,7 +62,18 @@ impl<C, R, H> Clone for RetryPolicy<C, R, H> {
 
 impl RetryPolicy {
     /// A builder with every default: `Backoff::default()` (standard, equal jitter), a fresh
-    /// standard budget, no deadline, no attempt timeout, `Retry-After` capped at 20 s.
+    /// standard budget, no deadline, no attempt timeout, `Retry-After` capped at 20 s, the
+    /// default classifier, and a replay rule that clones each request.
+    ///
+    /// # The default classifier counts every `Ok` as a success
+    ///
+    /// Unless [`classifier`](RetryPolicyBuilder::classifier) is given,
+    /// [`DefaultClassifier`](crate::classify::DefaultClassifier) judges each attempt: every `Err`
+    /// is a transient failure, and **every `Ok` is a success — including an HTTP response with
+    /// status 503, 500 or 429**, which HTTP clients return as `Ok`. Over an HTTP client such a
+    /// policy retries nothing but errors: it never sees a failing server fail. Give it a classifier
+    /// that reads the status: the ready HTTP classifier of the `steadfast::http` module (feature
+    /// `http`), or a closure of your own returning an [`Outcome`](crate::classify::Outcome).
     pub fn builder() -> RetryPolicyBuilder {
         RetryPolicyBuilder {
             settings: Settings {
@@ -218,8 +229,10 @@ impl<C, R, H> RetryPolicyBuilder<C, R, H> {
         self
     }
 
-    /// The classifier of attempts. Default: [`DefaultClassifier`]. Whatever it is, this
-    /// library's own errors are [`Outcome::Local`] and never retried.
+    /// The classifier of attempts. Default: [`DefaultClassifier`], which counts every `Ok` as a
+    /// success, an HTTP 503 response included (see [`RetryPolicy::builder`]): over an HTTP
+    /// client, give a classifier that reads the status. Whatever it is, this library's own
+    /// errors are [`Outcome::Local`] and never retried.
     pub fn classifier<C2>(self, classifier: C2) -> RetryPolicyBuilder<C2, R, H> {
         RetryPolicyBuilder {
             settings: self.settings,
