@@ -49,6 +49,10 @@ impl<M, H> ChaosLayer<M, H> {
     /// The same layer, making each injected failure with `make`: a closure given the
     /// [`Fault`] that returns the call's result, an `Err` or a failing response such as a 503.
     ///
+    /// A closure returning `Ok(..)` leaves the error type to be inferred from the wrapped
+    /// client's calls: name it (`Ok::<_, MyError>(..)`) or, for a failing response, use
+    /// [`fault_response`](Self::fault_response), which needs none.
+    ///
     /// ```
     /// use std::io;
     /// use steadfast::chaos::{ChaosHandle, ChaosLayer};
