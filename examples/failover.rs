@@ -149,13 +149,7 @@ async fn main() -> Result<(), BoxError> {
     println!("\n== act 2: {} answers 503", primary.name);
     primary.set(Mode::Unavailable);
     let (primary_before, secondary_before) = (primary.received(), secondary.received());
-    while handle.breaker_state(primary.name) != Some(BreakerState::Open) {
-        let round = story.tick().await;
-        assert!(
-            round.iter().all(|&r| r == 1),
-            "the calls fail over to us-west-1"
-        );
-    }
+    story.hop_until_open(&handle, primary, secondary).await;
     // Each call of the round got its 503 and hopped; the third failure opened the breaker.
     assert_eq!(primary.received() - primary_before, 3);
     assert_eq!(secondary.received() - secondary_before, 3);
@@ -165,10 +159,7 @@ async fn main() -> Result<(), BoxError> {
         "us-east-2 and hopped to us-west-1 within the call, so it still names the primary.",
         "Its breaker is open now: the next call starts at us-west-1, and that is the failover.",
     ]);
-    let round = story.tick().await;
-    assert!(round.iter().all(|&r| r == 1), "us-west-1 serves");
-    assert_eq!(&*handle.serving().endpoint, secondary.name);
-    print_serving(start, &handle);
+    story.failed_over_round(&handle, secondary).await;
 
     println!(
         "\n== act 3: {} hangs; its breaker is open, so calls skip it",
@@ -190,23 +181,14 @@ async fn main() -> Result<(), BoxError> {
         secondary.name, primary.name
     );
     secondary.set(Mode::Unavailable);
-    while handle.breaker_state(secondary.name) != Some(BreakerState::Open) {
-        let round = story.tick().await;
-        assert!(
-            round.iter().all(|&r| r == 2),
-            "the calls hop on to eu-west-1"
-        );
-    }
+    story.hop_until_open(&handle, secondary, tertiary).await;
     assert_eq!(&*handle.serving().endpoint, secondary.name);
     print_serving(start, &handle);
     explain(&[
         "As in act 2: these calls started at us-west-1 and hopped, so `serving` names it until",
         "the next call starts at eu-west-1, the only region left with a closed breaker.",
     ]);
-    let round = story.tick().await;
-    assert!(round.iter().all(|&r| r == 2), "eu-west-1 serves");
-    assert_eq!(&*handle.serving().endpoint, tertiary.name);
-    print_serving(start, &handle);
+    story.failed_over_round(&handle, tertiary).await;
 
     println!(
         "\n== act 5: {} recovers ({} stays down)",
@@ -374,6 +356,28 @@ where
         );
         tokio::time::sleep_until(next).await;
         regions
+    }
+
+    /// Rounds until `failing`'s breaker opens, every call hopping from it to `to`, served there.
+    async fn hop_until_open(&mut self, handle: &FailoverHandle, failing: &Server, to: &Server) {
+        while handle.breaker_state(failing.name) != Some(BreakerState::Open) {
+            let round = self.tick().await;
+            assert!(
+                round.iter().all(|&r| r == to.index),
+                "the calls hop from {} to {}",
+                failing.name,
+                to.name
+            );
+        }
+    }
+
+    /// The round after a breaker opened: every call starts at `to` and is served there, and
+    /// `serving` names it from then on.
+    async fn failed_over_round(&mut self, handle: &FailoverHandle, to: &Server) {
+        let round = self.tick().await;
+        assert!(round.iter().all(|&r| r == to.index), "{} serves", to.name);
+        assert_eq!(&*handle.serving().endpoint, to.name);
+        print_serving(self.start, handle);
     }
 }
 
