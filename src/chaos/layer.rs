@@ -74,7 +74,9 @@ impl<M, H> ChaosLayer<M, H> {
     }
 
     /// The same layer, answering each injected failure with `Ok` of the response `respond`
-    /// makes from the [`Fault`], such as a 503, whatever the client's error type.
+    /// makes from the [`Fault`], such as a 503, whatever the client's error type. Default (with
+    /// neither this nor [`fault`](Self::fault)): an [`InjectedFault`](super::InjectedFault)
+    /// error.
     ///
     /// Unlike a closure given to [`fault`](Self::fault) that returns `Ok(..)`, this leaves no
     /// error type to infer, so the layer compiles as written, before it wraps a client or a call
