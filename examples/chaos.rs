@@ -59,7 +59,7 @@ async fn main() -> Result<(), BoxError> {
     let chaos = ChaosHandle::disabled();
     let client = ChaosLayer::new(chaos.clone())
         .name("dependency")
-        .fault(|_| Ok(unavailable()))
+        .fault_response(|_| unavailable())
         .on_event(print_event)
         .layer(client);
     let mut client = CircuitBreakerLayer::new(breaker)

@@ -1,6 +1,6 @@
 //! Regional failover over HTTP, end to end: a primary region fails, traffic moves to the
-//! secondary without a single failed call, and comes back once the primary has stayed healthy
-//! for a while.
+//! secondary without a single failed call; the secondary fails too, and the third region
+//! serves; traffic comes back to the primary once it has stayed healthy for a while.
 //!
 //! The example starts three small HTTP servers on loopback, one per region, in priority order:
 //! `us-east-2` (the primary), `us-west-1` and `eu-west-1`; each takes 50 ms to answer. Each
@@ -12,13 +12,20 @@
 //! 1. all is well: the primary serves every call;
 //! 2. the primary answers `503`: each call gets its `503`, hops to `us-west-1` at once and is
 //!    served there; after 3 failures in a row the primary's breaker opens, and calls stop going
-//!    to it at all;
+//!    to it at all. Right after, `FailoverHandle::serving` still names the primary: it names the
+//!    endpoint where the last call *started*, and those calls started at the primary and hopped.
+//!    The next call starts at `us-west-1`: that is the failover (`FAILED OVER`), and from then
+//!    on `serving` names `us-west-1`;
 //! 3. the primary now hangs (it accepts the request and never answers): when its breaker lets
 //!    one probe through, 2 s later, the probe is cut at the 300 ms attempt timeout and hops on, so
 //!    its caller is served by `us-west-1` too; the breaker opens again;
-//! 4. the primary recovers: the next probe succeeds and closes its breaker, but under
-//!    `Failback::After(2 s)` it only gets a trickle, one call at a time, while the other calls
-//!    stay on `us-west-1`; after 2 s without a failure, all traffic fails back.
+//! 4. `us-west-1` answers `503` too, while the primary still hangs: each call hops on to
+//!    `eu-west-1`, the third region, which serves it; `us-west-1`'s breaker opens after 3 failures
+//!    and the failover moves on to `eu-west-1`;
+//! 5. the primary recovers (`us-west-1` stays down): the next probe succeeds and closes the
+//!    primary's breaker, but under `Failback::After(2 s)` it only gets a trickle, one call at a
+//!    time, while the other calls stay on `eu-west-1`; after 2 s without a failure, all traffic
+//!    fails back to the primary, past `us-west-1`.
 //!
 //! It shows:
 //!
@@ -36,9 +43,9 @@
 //! the same story; only the number of rounds in each act may vary by one. At the end it checks
 //! the story's facts and panics if one is false: every call succeeded; no server received a
 //! request while its region's breaker was open; each server received exactly the calls it served
-//! plus the ones it failed; during the hold-down the primary never had two calls in flight and
-//! `us-west-1` kept serving; all traffic came back after it; `eu-west-1` was never needed. The
-//! run takes about 10 seconds.
+//! plus the ones it failed; the primary failed 4 (three `503`s and the hung probe), `us-west-1`
+//! at least 3; during the hold-down the primary never had two calls in flight and `eu-west-1`
+//! kept serving; all traffic came back after it. The run takes about 10 seconds.
 //!
 //! `cargo run --features http --example failover`
 
@@ -142,17 +149,17 @@ async fn main() -> Result<(), BoxError> {
     println!("\n== act 2: {} answers 503", primary.name);
     primary.set(Mode::Unavailable);
     let (primary_before, secondary_before) = (primary.received(), secondary.received());
-    while handle.breaker_state(primary.name) != Some(BreakerState::Open) {
-        let round = story.tick().await;
-        assert!(
-            round.iter().all(|&r| r == 1),
-            "the calls fail over to us-west-1"
-        );
-    }
+    story.hop_until_open(&handle, primary, secondary).await;
     // Each call of the round got its 503 and hopped; the third failure opened the breaker.
     assert_eq!(primary.received() - primary_before, 3);
     assert_eq!(secondary.received() - secondary_before, 3);
     print_serving(start, &handle);
+    explain(&[
+        "`serving` names the endpoint where the last call started. These calls started at",
+        "us-east-2 and hopped to us-west-1 within the call, so it still names the primary.",
+        "Its breaker is open now: the next call starts at us-west-1, and that is the failover.",
+    ]);
+    story.failed_over_round(&handle, secondary).await;
 
     println!(
         "\n== act 3: {} hangs; its breaker is open, so calls skip it",
@@ -169,7 +176,24 @@ async fn main() -> Result<(), BoxError> {
     assert_eq!(handle.breaker_state(primary.name), Some(BreakerState::Open));
     print_serving(start, &handle);
 
-    println!("\n== act 4: {} recovers", primary.name);
+    println!(
+        "\n== act 4: {} answers 503 too, while {} still hangs",
+        secondary.name, primary.name
+    );
+    secondary.set(Mode::Unavailable);
+    story.hop_until_open(&handle, secondary, tertiary).await;
+    assert_eq!(&*handle.serving().endpoint, secondary.name);
+    print_serving(start, &handle);
+    explain(&[
+        "As in act 2: these calls started at us-west-1 and hopped, so `serving` names it until",
+        "the next call starts at eu-west-1, the only region left with a closed breaker.",
+    ]);
+    story.failed_over_round(&handle, tertiary).await;
+
+    println!(
+        "\n== act 5: {} recovers ({} stays down)",
+        primary.name, secondary.name
+    );
     primary.set(Mode::Healthy);
     primary.most_in_flight.store(0, Ordering::Relaxed);
     // Its breaker is still open: calls stay away until the next probe succeeds and closes it.
@@ -179,7 +203,7 @@ async fn main() -> Result<(), BoxError> {
         if handle.breaker_state(primary.name) == Some(BreakerState::Closed) {
             break at;
         }
-        assert!(round.iter().all(|&r| r == 1), "us-west-1 serves until then");
+        assert!(round.iter().all(|&r| r == 2), "eu-west-1 serves until then");
     };
     let closed_seen = start.elapsed();
     // The hold-down starts with a call after the breaker closed, so it ends no earlier than
@@ -195,20 +219,20 @@ async fn main() -> Result<(), BoxError> {
         }
     }
     let trickle = story.served[0] - served_before[0];
-    let still_failed_over = story.served[1] - served_before[1];
+    let still_failed_over = story.served[2] - served_before[2];
     let most_in_flight = primary.most_in_flight.load(Ordering::Relaxed);
     println!(
         "{} during the hold-down: {trickle} calls served by {}, {still_failed_over} by {}, \
          at most {most_in_flight} in flight at {} at a time",
         stamp(start.elapsed()),
         primary.name,
-        secondary.name,
+        tertiary.name,
         primary.name,
     );
     assert!(most_in_flight <= 1, "the primary gets one call at a time");
     assert!(
         still_failed_over > 0,
-        "traffic stays on us-west-1 until the hold-down ends"
+        "traffic stays on eu-west-1 until the hold-down ends"
     );
     // All traffic returns with the first call after the hold-down, which started at most a
     // round after the breaker closed; a second of margin.
@@ -221,13 +245,19 @@ async fn main() -> Result<(), BoxError> {
     }
     print_serving(start, &handle);
 
+    explain(&[
+        "us-west-1 still answers 503, but every call starts at the primary again and is served",
+        "there, so none goes near it.",
+    ]);
+
     println!("\n== the score");
     for server in &servers {
         println!(
-            "{:>10}: received {:>3} requests, served {:>3} calls",
+            "{:>10}: received {:>3} requests, served {:>3} calls, failed {:>2}",
             server.name,
             server.received(),
-            story.served[server.index]
+            story.served[server.index],
+            server.failed(),
         );
     }
     println!(
@@ -247,11 +277,24 @@ async fn main() -> Result<(), BoxError> {
             server.name
         );
     }
-    // The primary received what it served, plus three 503s and one hung probe; the others never
-    // failed, so they received exactly what they served.
-    assert_eq!(primary.received(), story.served[0] + 3 + 1);
-    assert_eq!(secondary.received(), story.served[1]);
-    assert_eq!(tertiary.received(), 0, "us-west-1 always answered");
+    // Each server received what it served plus what it failed: the primary three 503s and one
+    // hung probe; us-west-1 three 503s, and one more for each probe of its breaker since;
+    // eu-west-1 never failed.
+    for server in &servers {
+        assert_eq!(
+            server.received(),
+            story.served[server.index] + server.failed(),
+            "{}",
+            server.name
+        );
+    }
+    assert_eq!(primary.failed(), 3 + 1);
+    assert!(secondary.failed() >= 3);
+    assert_eq!(tertiary.failed(), 0);
+    assert!(
+        story.served[2] > 0,
+        "eu-west-1 served while the others were down"
+    );
     Ok(())
 }
 
@@ -314,6 +357,28 @@ where
         tokio::time::sleep_until(next).await;
         regions
     }
+
+    /// Rounds until `failing`'s breaker opens, every call hopping from it to `to`, served there.
+    async fn hop_until_open(&mut self, handle: &FailoverHandle, failing: &Server, to: &Server) {
+        while handle.breaker_state(failing.name) != Some(BreakerState::Open) {
+            let round = self.tick().await;
+            assert!(
+                round.iter().all(|&r| r == to.index),
+                "the calls hop from {} to {}",
+                failing.name,
+                to.name
+            );
+        }
+    }
+
+    /// The round after a breaker opened: every call starts at `to` and is served there, and
+    /// `serving` names it from then on.
+    async fn failed_over_round(&mut self, handle: &FailoverHandle, to: &Server) {
+        let round = self.tick().await;
+        assert!(round.iter().all(|&r| r == to.index), "{} serves", to.name);
+        assert_eq!(&*handle.serving().endpoint, to.name);
+        print_serving(self.start, handle);
+    }
 }
 
 /// Prints what the failover and the breakers report. Hooks run inline on the calling task: keep
@@ -357,7 +422,15 @@ fn print_event(start: Instant, event: &Event<'_>) {
     println!("{}   {line}", stamp(start.elapsed()));
 }
 
-/// Prints which endpoint the failover is serving from, and why.
+/// Prints the lines of an explanation, set apart from the events.
+fn explain(lines: &[&str]) {
+    for line in lines {
+        println!("         | {line}");
+    }
+}
+
+/// Prints which endpoint the failover is serving from, why the primary is passed over if it
+/// is, and each region's breaker.
 fn print_serving(start: Instant, handle: &FailoverHandle) {
     let serving = handle.serving();
     let why = match &serving.failed_over {
@@ -373,10 +446,18 @@ fn print_serving(start: Instant, handle: &FailoverHandle) {
             why
         }
     };
+    let breakers: Vec<String> = REGIONS
+        .iter()
+        .map(|name| match handle.breaker_state(name) {
+            Some(state) => format!("{name} {state}"),
+            None => format!("{name} ?"),
+        })
+        .collect();
     println!(
-        "{} serving: {} ({why})",
+        "{} serving: {} ({why}); breakers: {}",
         stamp(start.elapsed()),
-        serving.endpoint
+        serving.endpoint,
+        breakers.join(", ")
     );
 }
 
@@ -486,6 +567,8 @@ struct Server {
     url: String,
     mode: AtomicU8,
     received: AtomicUsize,
+    /// Requests answered with a `503`, or left hanging.
+    failed: AtomicUsize,
     /// Requests being answered now (a hanging one is not counted), and the most at once.
     in_flight: AtomicUsize,
     most_in_flight: AtomicUsize,
@@ -505,6 +588,7 @@ impl Server {
             url: format!("http://{}/", listener.local_addr()?),
             mode: AtomicU8::new(Mode::Healthy as u8),
             received: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             most_in_flight: AtomicUsize::new(0),
             received_while_open: AtomicUsize::new(0),
@@ -540,6 +624,9 @@ impl Server {
             self.received_while_open.fetch_add(1, Ordering::Relaxed);
         }
         let mode = self.mode();
+        if mode != Mode::Healthy {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
         if mode == Mode::Hanging {
             return std::future::pending().await;
         }
@@ -570,5 +657,9 @@ impl Server {
 
     fn received(&self) -> usize {
         self.received.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self) -> usize {
+        self.failed.load(Ordering::Relaxed)
     }
 }

@@ -33,7 +33,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
-use steadfast::backoff::Backoff;
+use steadfast::backoff::{Backoff, Jitter};
 use steadfast::event::Event;
 use steadfast::retry::{RetryLayer, RetryPolicy};
 use steadfast::{BoxError, Outcome, TransientKind};
@@ -46,7 +46,7 @@ async fn main() -> Result<(), BoxError> {
     println!("server listening on {url}");
 
     let policy = RetryPolicy::builder()
-        .backoff(Backoff::standard())
+        .backoff(Backoff::standard().with_jitter(Jitter::None)) // exact delays: the same output every run
         .classifier(classify)
         .replay(|req: &reqwest::Request| req.try_clone())
         .on_event(print_event)

@@ -1,7 +1,7 @@
 //! What a retry budget does during an outage, with the pure core alone (no runtime, no network).
 //!
 //! 2,000 requests arrive while a dependency is down for the middle 1,000 of them. Each request
-//! retries on `Backoff::standard()` (3 retries) unless the budget refuses. The example prints how
+//! retries on `Backoff::standard()` (3 retries, with equal jitter) unless the budget refuses. The example prints how
 //! many calls the dependency received with and without a budget: the budget is what keeps
 //! clients from quadrupling the load on a dependency that is already failing.
 //!

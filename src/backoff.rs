@@ -4,16 +4,20 @@
 //!
 //! A fleet of clients that all see the same failure at the same moment and retry on the same
 //! schedule hit the recovering dependency in synchronised waves. Jitter spreads each wave out.
-//! The presets are exact so that they are easy to reason about and to test; the layers' *default*
-//! schedule is [`Backoff::default()`]: [`Backoff::standard()`] with [`Jitter::Equal`], which keeps
-//! at least half of each delay (so the schedule still backs off) and randomises the rest.
+//! The presets [`standard()`](Backoff::standard) and [`extended()`](Backoff::extended) carry
+//! [`Jitter::Equal`], which keeps at least half of each delay (so the schedule still backs off)
+//! and randomises the rest. The layers' default schedule, [`Backoff::default()`], *is*
+//! `standard()`: passing the preset explicitly changes nothing. The constructors that take
+//! explicit delays ([`constant`](Backoff::constant), [`exponential`](Backoff::exponential),
+//! [`list`](Backoff::list)) are exact until [`with_jitter`](Backoff::with_jitter) says otherwise,
+//! and a test that wants exact instants from a preset says `.with_jitter(Jitter::None)`.
 //!
 //! "Retries" never count the first call: a schedule of 3 retries makes at most 4 calls.
 //!
-//! | preset | retries | delays (no jitter) |
-//! | --- | --- | --- |
-//! | [`standard()`](Backoff::standard) | 3 | 500 ms, 1 s, 2 s (doubling, cap 20 s) |
-//! | [`extended()`](Backoff::extended) | 5 | 250 ms, 500 ms, 1 s, 2 s, 2 s (doubling, cap 2 s) |
+//! | preset | retries | nominal delays (before jitter) | jitter |
+//! | --- | --- | --- | --- |
+//! | [`standard()`](Backoff::standard) | 3 | 500 ms, 1 s, 2 s (doubling, cap 20 s) | equal |
+//! | [`extended()`](Backoff::extended) | 5 | 250 ms, 500 ms, 1 s, 2 s, 2 s (doubling, cap 2 s) | equal |
 //!
 //! | jitter | delay for a nominal delay `d` |
 //! | --- | --- |
@@ -32,7 +36,12 @@
 //! use steadfast::backoff::{Backoff, Jitter};
 //!
 //! let ms = Duration::from_millis;
-//! let exact: Vec<_> = Backoff::standard().delays(0).collect();
+//! // The preset is jittered: each delay is between half its nominal value and all of it.
+//! for (d, nominal) in Backoff::standard().delays(0).zip([500, 1000, 2000]) {
+//!     assert!(d >= ms(nominal / 2) && d <= ms(nominal));
+//! }
+//! // Exact delays, for a test or a demo, say so.
+//! let exact: Vec<_> = Backoff::standard().with_jitter(Jitter::None).delays(0).collect();
 //! assert_eq!(exact, [ms(500), ms(1000), ms(2000)]);
 //!
 //! let custom = Backoff::exponential(ms(100), 3.0, ms(1000), 4)?.with_jitter(Jitter::Full);
@@ -111,8 +120,11 @@ fn capped(x: f64, cap: u64) -> u64 {
 }
 
 impl Backoff {
-    /// 3 retries, sleeping exactly 500 ms, 1 s and 2 s (doubling from 500 ms, capped at 20 s if
-    /// more retries are configured). No jitter.
+    /// 3 retries after nominal delays of 500 ms, 1 s and 2 s (doubling from 500 ms, capped at
+    /// 20 s if more retries are configured), with [`Jitter::Equal`]: each delay is drawn in
+    /// `[d/2, d]`. This is [`Backoff::default()`], the layers' default.
+    ///
+    /// For exact delays (a test asserting instants), add `.with_jitter(Jitter::None)`.
     pub const fn standard() -> Self {
         Backoff {
             shape: Shape::Exponential {
@@ -121,12 +133,14 @@ impl Backoff {
                 cap: 20_000 * MS,
             },
             max_retries: 3,
-            jitter: Jitter::None,
+            jitter: Jitter::Equal,
         }
     }
 
-    /// 5 retries, sleeping exactly 250 ms, 500 ms, 1 s, 2 s and 2 s (doubling from 250 ms,
-    /// capped at 2 s). No jitter.
+    /// 5 retries after nominal delays of 250 ms, 500 ms, 1 s, 2 s and 2 s (doubling from
+    /// 250 ms, capped at 2 s), with [`Jitter::Equal`] like [`standard()`](Self::standard).
+    ///
+    /// For exact delays, add `.with_jitter(Jitter::None)`.
     pub const fn extended() -> Self {
         Backoff {
             shape: Shape::Exponential {
@@ -135,7 +149,7 @@ impl Backoff {
                 cap: 2_000 * MS,
             },
             max_retries: 5,
-            jitter: Jitter::None,
+            jitter: Jitter::Equal,
         }
     }
 
@@ -144,7 +158,8 @@ impl Backoff {
         Self::constant(Duration::ZERO, 0)
     }
 
-    /// `max_retries` retries, each after `delay`.
+    /// `max_retries` retries, each after exactly `delay` (no jitter until
+    /// [`with_jitter`](Self::with_jitter)).
     pub const fn constant(delay: Duration, max_retries: u32) -> Self {
         let d = match delay.as_secs().checked_mul(1_000_000_000) {
             Some(s) => s.saturating_add(delay.subsec_nanos() as u64),
@@ -162,7 +177,7 @@ impl Backoff {
     }
 
     /// `max_retries` retries sleeping `base`, `base · factor`, `base · factor²`, … each capped
-    /// at `cap`.
+    /// at `cap`, exactly (no jitter until [`with_jitter`](Self::with_jitter)).
     ///
     /// # Errors
     ///
@@ -198,7 +213,8 @@ impl Backoff {
         })
     }
 
-    /// One retry per delay listed, sleeping exactly those delays (the cap is the longest).
+    /// One retry per delay listed, sleeping exactly those delays (the cap is the longest; no
+    /// jitter until [`with_jitter`](Self::with_jitter)).
     ///
     /// # Errors
     ///
@@ -343,9 +359,9 @@ impl Backoff {
 }
 
 impl Default for Backoff {
-    /// The layers' default: [`Backoff::standard()`] with [`Jitter::Equal`].
+    /// The layers' default: [`Backoff::standard()`], which carries [`Jitter::Equal`].
     fn default() -> Self {
-        Backoff::standard().with_jitter(Jitter::Equal)
+        Backoff::standard()
     }
 }
 
@@ -396,19 +412,31 @@ mod tests {
     }
 
     #[test]
-    fn presets_are_exact() {
-        let s: Vec<_> = Backoff::standard().delays(1).collect();
+    fn presets_without_jitter_are_exact() {
+        let exact = |b: Backoff| b.with_jitter(Jitter::None);
+        let s: Vec<_> = exact(Backoff::standard()).delays(1).collect();
         assert_eq!(s, [ms(500), ms(1000), ms(2000)]);
-        let e: Vec<_> = Backoff::extended().delays(1).collect();
+        let e: Vec<_> = exact(Backoff::extended()).delays(1).collect();
         assert_eq!(e, [ms(250), ms(500), ms(1000), ms(2000), ms(2000)]);
         assert_eq!(Backoff::none().delays(1).count(), 0);
         assert_eq!(Backoff::standard().with_max_retries(6).cap(), ms(20_000));
-        let more: Vec<_> = Backoff::standard().with_max_retries(7).delays(0).collect();
+        let more: Vec<_> = exact(Backoff::standard().with_max_retries(7))
+            .delays(0)
+            .collect();
         assert_eq!(more[3..], [ms(4000), ms(8000), ms(16000), ms(20000)]);
     }
 
     #[test]
-    fn default_is_standard_with_equal_jitter() {
+    fn presets_carry_equal_jitter_and_the_default_is_the_standard_preset() {
+        // Passing the default preset explicitly must not change the jitter.
+        assert_eq!(Backoff::default(), Backoff::standard());
+        assert_eq!(Backoff::standard().jitter(), Jitter::Equal);
+        assert_eq!(Backoff::extended().jitter(), Jitter::Equal);
+        let s: Vec<_> = Backoff::standard().delays(1).collect();
+        assert_ne!(s, [ms(500), ms(1000), ms(2000)], "the preset is jittered");
+        for e in [Backoff::none(), Backoff::constant(ms(5), 2)] {
+            assert_eq!(e.jitter(), Jitter::None);
+        }
         let d = Backoff::default();
         assert_eq!(d.max_retries(), 3);
         assert_eq!(d.jitter(), Jitter::Equal);

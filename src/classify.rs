@@ -264,6 +264,11 @@ where
 
 /// The default classifier: `Ok` is [`Outcome::Success`], `Err` is `Transient { Failed }`, and
 /// this library's own errors are [`Outcome::Local`].
+///
+/// It knows nothing of the response: an HTTP client's `Ok` response with status 503, 500 or 429
+/// is a `Success` here, so a retry, breaker or failover over HTTP left with this classifier
+/// never reacts to a failing server. Over HTTP, use the ready HTTP classifier of the
+/// `steadfast::http` module (feature `http`) or a closure that reads the status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DefaultClassifier;
 

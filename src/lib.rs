@@ -90,6 +90,11 @@ pub mod retry;
 mod rng;
 
 pub use backoff::{Backoff, Jitter};
+
+/// The README's Rust snippets, compiled and run as doc tests so that they never drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use breaker::{CircuitBreaker, CircuitBreakerLayer};
 pub use budget::RetryBudget;
 pub use chaos::{Chaos, ChaosHandle, ChaosLayer, Latency, Script};

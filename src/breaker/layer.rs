@@ -44,6 +44,16 @@ impl<B: Clone, C: Clone, E> Clone for CircuitBreakerLayer<B, C, E> {
 impl<B: BreakerRef> CircuitBreakerLayer<B> {
     /// A layer guarding services with `breaker`, classifying with [`DefaultClassifier`], with
     /// [`BoxError`] errors.
+    ///
+    /// # The default classifier counts every `Ok` as a success
+    ///
+    /// Unless [`classifier`](Self::classifier) is given,
+    /// [`DefaultClassifier`](crate::classify::DefaultClassifier) judges each attempt: every `Err`
+    /// is a transient failure, and **every `Ok` is a success — including an HTTP response with
+    /// status 503, 500 or 429**, which HTTP clients return as `Ok`. Over an HTTP client such a
+    /// breaker never opens on a status: it never sees a failing server fail. Give it a classifier
+    /// that reads the status: the ready HTTP classifier of the `steadfast::http` module (feature
+    /// `http`), or a closure of your own returning an [`Outcome`](crate::classify::Outcome).
     pub fn new(breaker: B) -> Self {
         CircuitBreakerLayer {
             breaker,
@@ -54,8 +64,10 @@ impl<B: BreakerRef> CircuitBreakerLayer<B> {
 }
 
 impl<B, C, E> CircuitBreakerLayer<B, C, E> {
-    /// The same layer with another classifier. Whatever it is, this library's own errors are
-    /// `Local` and never count against the breaker.
+    /// The same layer with another classifier. Default: [`DefaultClassifier`], which counts
+    /// every `Ok` as a success, an HTTP 503 response included (see [`CircuitBreakerLayer::new`]):
+    /// over an HTTP client, give a classifier that reads the status. Whatever it is, this
+    /// library's own errors are `Local` and never count against the breaker.
     pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerLayer<B, C2, E> {
         CircuitBreakerLayer {
             breaker: self.breaker,

@@ -8,7 +8,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::future::ResponseFuture;
-use super::{ChaosHandle, Fault, FaultKind, InjectError, MakeFault, Run};
+use super::{ChaosHandle, Fault, FaultKind, FaultResponse, InjectError, MakeFault, Run};
 use crate::clock::now;
 use crate::event::{Event, OnEvent};
 use tokio::time::Instant;
@@ -49,6 +49,10 @@ impl<M, H> ChaosLayer<M, H> {
     /// The same layer, making each injected failure with `make`: a closure given the
     /// [`Fault`] that returns the call's result, an `Err` or a failing response such as a 503.
     ///
+    /// A closure returning `Ok(..)` leaves the error type to be inferred from the wrapped
+    /// client's calls: name it (`Ok::<_, MyError>(..)`) or, for a failing response, use
+    /// [`fault_response`](Self::fault_response), which needs none.
+    ///
     /// ```
     /// use std::io;
     /// use steadfast::chaos::{ChaosHandle, ChaosLayer};
@@ -64,6 +68,39 @@ impl<M, H> ChaosLayer<M, H> {
         ChaosLayer {
             handle: self.handle,
             make,
+            hook: self.hook,
+            name: self.name,
+        }
+    }
+
+    /// The same layer, answering each injected failure with `Ok` of the response `respond`
+    /// makes from the [`Fault`], such as a 503, whatever the client's error type. Default (with
+    /// neither this nor [`fault`](Self::fault)): an [`InjectedFault`](super::InjectedFault)
+    /// error.
+    ///
+    /// Unlike a closure given to [`fault`](Self::fault) that returns `Ok(..)`, this leaves no
+    /// error type to infer, so the layer compiles as written, before it wraps a client or a call
+    /// is made.
+    ///
+    /// ```
+    /// use steadfast::chaos::{ChaosHandle, ChaosLayer};
+    ///
+    /// fn service_unavailable() -> http::Response<String> {
+    ///     let mut response = http::Response::new(String::new());
+    ///     *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    ///     response
+    /// }
+    ///
+    /// let layer = ChaosLayer::new(ChaosHandle::disabled()).fault_response(|_| service_unavailable());
+    /// # let _ = layer;
+    /// ```
+    pub fn fault_response<F, T>(self, respond: F) -> ChaosLayer<FaultResponse<F>, H>
+    where
+        F: Fn(&Fault) -> T,
+    {
+        ChaosLayer {
+            handle: self.handle,
+            make: FaultResponse(respond),
             hook: self.hook,
             name: self.name,
         }

@@ -62,8 +62,11 @@
 //! results. By default ([`ChaosLayer::new`]) it is `Err(InjectedFault.into())`, for error types
 //! that can hold an [`InjectedFault`] ([`BoxError`](crate::BoxError), [`std::io::Error`]). With
 //! [`ChaosLayer::fault`], a closure given the [`Fault`] makes it: an error of the client's own
-//! type, or an `Ok` failing response, such as a 503, which is what a load balancer in front of a
-//! dead dependency answers.
+//! type, or an `Ok` failing response. With [`ChaosLayer::fault_response`], a closure makes the
+//! failing response alone, such as a 503, which is what a load balancer in front of a dead
+//! dependency answers; it works whatever the client's error type, so the layer compiles before
+//! it wraps a client (a closure given to `fault` that returns `Ok(..)` leaves the error type to
+//! be inferred from the client's first call: `fault_response` needs no such call).
 //!
 //! An injected fault is meant to look like the dependency's own failure: [`InjectedFault`] is
 //! *not* one of this library's own errors, so classifiers see it as the dependency failing
@@ -288,7 +291,8 @@ impl fmt::Debug for ChaosHandle {
 /// Makes the result of a call that a script fails: an `Err`, or a failing response.
 ///
 /// Closures `Fn(&Fault) -> Result<T, E>` are fault makers (see [`ChaosLayer::fault`]);
-/// [`InjectError`] is the default.
+/// [`FaultResponse`] answers with a response whatever the error type
+/// ([`ChaosLayer::fault_response`]); [`InjectError`] is the default.
 pub trait MakeFault<T, E> {
     /// The failed call's result.
     fn make(&self, fault: &Fault) -> Result<T, E>;
@@ -301,6 +305,21 @@ where
     #[inline]
     fn make(&self, fault: &Fault) -> Result<T, E> {
         self(fault)
+    }
+}
+
+/// A fault maker answering every failed call with `Ok` of the response its closure makes, for
+/// any error type. Built by [`ChaosLayer::fault_response`].
+#[derive(Debug, Clone, Copy)]
+pub struct FaultResponse<F>(pub F);
+
+impl<F, T, E> MakeFault<T, E> for FaultResponse<F>
+where
+    F: Fn(&Fault) -> T,
+{
+    #[inline]
+    fn make(&self, fault: &Fault) -> Result<T, E> {
+        Ok((self.0)(fault))
     }
 }
 

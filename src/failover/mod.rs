@@ -72,9 +72,10 @@
 //! # Replay
 //!
 //! The [`Replay`] hook copies the request before its first attempt and decides, after each
-//! failure, whether the copy may be sent again, here or elsewhere (the same rule for both: DESIGN
-//! asks for an explicit marker before a request that may have been applied is replayed in another
-//! region, and a same-region retry of such a request is no safer). A request that may not be
+//! failure, whether the copy may be sent again, here or elsewhere. The same rule holds for both:
+//! a request that may have been applied (a POST that timed out) is sent again only with an
+//! explicit marker from its caller ([`ReplayMarker`]), since sending it to another region could
+//! apply it twice, and a same-region retry of such a request is no safer. A request that may not be
 //! replayed still skips unavailable endpoints: it goes once, to the first available one. Until it
 //! has been sent (every endpoint so far was not ready) it may go anywhere.
 //!
@@ -407,6 +408,17 @@ impl<S, C, R, H, O> fmt::Debug for Failover<S, C, R, H, O> {
 impl Failover<()> {
     /// A builder with every default; add endpoints in priority order with
     /// [`endpoint`](FailoverBuilder::endpoint).
+    ///
+    /// # The default classifier counts every `Ok` as a success
+    ///
+    /// Unless [`classifier`](FailoverBuilder::classifier) is given,
+    /// [`DefaultClassifier`] judges each attempt: every `Err`
+    /// is a transient failure, and **every `Ok` is a success — including an HTTP response with
+    /// status 503, 500 or 429**, which HTTP clients return as `Ok`. Over an HTTP client such a
+    /// failover never fails over on a status: it never sees a failing server fail. Give it a
+    /// classifier that reads the status: the ready HTTP classifier of the `steadfast::http` module
+    /// (feature `http`), or a closure of your own returning an
+    /// [`Outcome`](crate::classify::Outcome).
     pub fn builder<S>() -> FailoverBuilder<S> {
         FailoverBuilder {
             config: Config {
@@ -791,8 +803,10 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         self
     }
 
-    /// The classifier of attempts. Default: [`DefaultClassifier`]. Whatever it is, this
-    /// library's own errors are `Local`: never failed over.
+    /// The classifier of attempts. Default: [`DefaultClassifier`], which counts every `Ok` as a
+    /// success, an HTTP 503 response included (see [`Failover::builder`]): over an HTTP client,
+    /// give a classifier that reads the status. Whatever it is, this library's own errors are
+    /// `Local`: never failed over.
     pub fn classifier<C2>(self, classifier: C2) -> FailoverBuilder<S, C2, R, H, O> {
         let FailoverBuilder {
             config,
@@ -811,7 +825,12 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     }
 
     /// How a request is copied for another attempt, and whether the copy may be sent after a
-    /// given failure ([`Replay`]). Default: [`CloneReplay`].
+    /// given failure ([`Replay`]). Default: [`CloneReplay`], which needs a request type that is
+    /// `Clone`; for any other (such as `reqwest::Request`) this step is required, for example
+    /// `.replay(|r: &reqwest::Request| r.try_clone())`, or `.replay(|_: &MyRequest| None)` to
+    /// send each request once to one endpoint. See
+    /// [the replay module](crate::replay#a-request-type-that-is-not-clone) for the compile error
+    /// that says so.
     pub fn replay<R2>(self, replay: R2) -> FailoverBuilder<S, C, R2, H, O> {
         let FailoverBuilder {
             config,

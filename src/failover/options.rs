@@ -52,8 +52,9 @@ impl<'a> CallOptions<'a> {
 /// A request's own word on being sent more than once, over the replay hook's.
 ///
 /// As an HTTP request extension (read by `HttpOptions`, with the `http` feature), it is the explicit
-/// marker DESIGN asks for before a request that may have been applied (a POST that timed out)
-/// is replayed in another region.
+/// marker the replay rule asks for before a request that may have been applied (a POST that
+/// timed out or got a 5xx) is sent again, in the same region or another: without it, such a
+/// request is sent once, since sending it again could apply it twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ReplayMarker {
@@ -128,7 +129,7 @@ impl<B> RequestOptions<http::Request<B>> for HttpOptions {
     }
 }
 
-/// DESIGN's replay rule for HTTP requests: a copy of every request whose body can be cloned;
+/// The replay rule for HTTP requests: a copy of every request whose body can be cloned;
 /// idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) may be sent again after any
 /// transient failure; any request after `NotSent` (it never reached the server); a request that
 /// may have been applied (a POST that timed out or got a 5xx) only with

@@ -62,7 +62,18 @@ impl<C, R, H> Clone for RetryPolicy<C, R, H> {
 
 impl RetryPolicy {
     /// A builder with every default: `Backoff::default()` (standard, equal jitter), a fresh
-    /// standard budget, no deadline, no attempt timeout, `Retry-After` capped at 20 s.
+    /// standard budget, no deadline, no attempt timeout, `Retry-After` capped at 20 s, the
+    /// default classifier, and a replay rule that clones each request.
+    ///
+    /// # The default classifier counts every `Ok` as a success
+    ///
+    /// Unless [`classifier`](RetryPolicyBuilder::classifier) is given,
+    /// [`DefaultClassifier`](crate::classify::DefaultClassifier) judges each attempt: every `Err`
+    /// is a transient failure, and **every `Ok` is a success — including an HTTP response with
+    /// status 503, 500 or 429**, which HTTP clients return as `Ok`. Over an HTTP client such a
+    /// policy retries nothing but errors: it never sees a failing server fail. Give it a classifier
+    /// that reads the status: the ready HTTP classifier of the `steadfast::http` module (feature
+    /// `http`), or a closure of your own returning an [`Outcome`](crate::classify::Outcome).
     pub fn builder() -> RetryPolicyBuilder {
         RetryPolicyBuilder {
             settings: Settings {
@@ -219,8 +230,10 @@ impl<C, R, H> RetryPolicyBuilder<C, R, H> {
         self
     }
 
-    /// The classifier of attempts. Default: [`DefaultClassifier`]. Whatever it is, this
-    /// library's own errors are [`Outcome::Local`] and never retried.
+    /// The classifier of attempts. Default: [`DefaultClassifier`], which counts every `Ok` as a
+    /// success, an HTTP 503 response included (see [`RetryPolicy::builder`]): over an HTTP
+    /// client, give a classifier that reads the status. Whatever it is, this library's own
+    /// errors are [`Outcome::Local`] and never retried.
     pub fn classifier<C2>(self, classifier: C2) -> RetryPolicyBuilder<C2, R, H> {
         RetryPolicyBuilder {
             settings: self.settings,
@@ -233,7 +246,11 @@ impl<C, R, H> RetryPolicyBuilder<C, R, H> {
     }
 
     /// How a request is copied for another attempt ([`Replay`](crate::replay::Replay)).
-    /// Default: [`CloneReplay`].
+    /// Default: [`CloneReplay`], which needs a request type that is `Clone`; for any other
+    /// (such as `reqwest::Request`) this step is required: `.replay(|r: &reqwest::Request|
+    /// r.try_clone())`, or `.replay(|_: &MyRequest| None)` to send each request once. See
+    /// [the replay module](crate::replay#a-request-type-that-is-not-clone) for the compile error
+    /// that says so.
     pub fn replay<R2>(self, replay: R2) -> RetryPolicyBuilder<C, R2, H> {
         RetryPolicyBuilder {
             settings: self.settings,
@@ -394,6 +411,7 @@ pub(crate) fn decide<C, R, H>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backoff::Jitter;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -413,14 +431,14 @@ mod tests {
 
         fn with_budget(budget: RetryBudget) -> Self {
             let policy = RetryPolicy::builder()
-                .backoff(Backoff::standard())
+                .backoff(Backoff::standard().with_jitter(Jitter::None))
                 .budget(budget.clone())
                 .build()
                 .unwrap();
             Case {
                 budget,
                 policy,
-                cursor: Backoff::standard().cursor(0),
+                cursor: Backoff::standard().with_jitter(Jitter::None).cursor(0),
                 now: Instant::now(),
             }
         }

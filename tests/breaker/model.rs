@@ -1,16 +1,22 @@
 //! A model-based property test of the breaker's permit API.
 //!
-//! [`Model`] is a deliberately simple reference written from the rules of issues 4 and 5 (not
-//! from the implementation): a plain state enum, a generation, a `VecDeque` of every counted
-//! outcome with its instant (the window is what a count or a time rule keeps of it), a
-//! consecutive-failure counter, the number of consecutive trips, the open and half-open timers
-//! as offsets from a fixed `t0`, the probes in flight and their successes, and the outstanding
-//! permits with their start. Arbitrary interleavings of `Acquire`, `Complete`, `Drop`,
-//! `Abandon`, `Advance`, manual operations and `HealthPass` run against both, with a count or a
-//! time window and slow-call tracking on or off, and after every step they must agree on the
-//! admission decision (with `retry_in`), the permit's generation and probe flag, the state, the
-//! generation, the snapshot's counts, rates and timers, and the transitions reported to the
-//! hook.
+//! [`Model`] is a deliberately simple reference written from the breaker's documented rules (not
+//! from the implementation): Closed admits every call and opens when a trip rule fires (consecutive
+//! failures; a failure rate or a slow-call rate over a count or time window holding at least
+//! `minimum_calls`); Open admits nothing until its open duration (growing with consecutive trips,
+//! up to a maximum) has passed or a health pass arrives; HalfOpen admits up to `probes` calls at
+//! once, closes after `required_successes` successful probes and reopens on a failed or slow probe
+//! or after its maximum wait; every transition starts a new generation, and an outcome recorded
+//! with a permit from an older generation is ignored; a dropped permit gives its probe slot back
+//! and records nothing. The model is a plain state enum, a generation, a `VecDeque` of every
+//! counted outcome with its instant (the window is what a count or a time rule keeps of it), a
+//! consecutive-failure counter, the number of consecutive trips, the open and half-open timers as
+//! offsets from a fixed `t0`, the probes in flight and their successes, and the outstanding permits
+//! with their start. Arbitrary interleavings of `Acquire`, `Complete`, `Drop`, `Abandon`,
+//! `Advance`, manual operations and `HealthPass` run against both, with a count or a time window
+//! and slow-call tracking on or off, and after every step they must agree on the admission decision
+//! (with `retry_in`), the permit's generation and probe flag, the state, the generation, the
+//! snapshot's counts, rates and timers, and the transitions reported to the hook.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -15,12 +15,12 @@ use std::time::Duration;
 use steadfast::BoxError;
 use steadfast::backoff::Backoff;
 use steadfast::chaos::{
-    Chaos, ChaosHandle, ChaosLayer, Fault, FaultKind, InjectError, InjectedFault, Latency,
-    ResponseFuture, Script,
+    Chaos, ChaosHandle, ChaosLayer, Fault, FaultKind, FaultResponse, InjectError, InjectedFault,
+    Latency, ResponseFuture, Script,
 };
 use steadfast::event::Event;
 use steadfast::retry::{RetryLayer, RetryPolicy};
-use support::{Resp, Scripted, Step, ms, secs};
+use support::{Resp, Scripted, Step, exact, ms, secs};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
@@ -461,6 +461,40 @@ async fn a_fault_maker_can_answer_with_a_failing_response() {
     assert_eq!(inner.count(), 100 - unavailable);
 }
 
+/// Regression: `.fault(|_| Ok(response))` leaves the error type to infer until the client is
+/// called, so a layer built ahead of its client failed to compile. `fault_response` names no
+/// error type: this layer is built, cloned and stored before any service or call exists.
+fn unavailable_layer(
+    handle: ChaosHandle,
+) -> ChaosLayer<FaultResponse<impl Clone + Fn(&Fault) -> Resp>> {
+    let layer = ChaosLayer::new(handle).fault_response(|f: &Fault| Resp {
+        status: 503,
+        retry_after: Some(secs(f.call)),
+    });
+    layer.clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fault_response_answers_for_any_error_type_and_never_reaches_the_service() {
+    let chaos = ChaosHandle::new(script().error_rate(1.0).build().unwrap());
+    let inner = Scripted::new([]);
+    let mut svc = unavailable_layer(chaos.clone()).layer(inner.clone());
+    for i in 0..3 {
+        let r = call(&mut svc, 0).await.unwrap();
+        assert_eq!((r.status, r.retry_after), (503, Some(secs(i))));
+    }
+    assert_eq!(inner.count(), 0);
+    // The same maker over a service with another error type.
+    let io = tower::service_fn(|_: u32| async {
+        Ok::<_, std::io::Error>(Resp {
+            status: 200,
+            retry_after: None,
+        })
+    });
+    let mut svc = unavailable_layer(chaos).layer(io);
+    assert_eq!(call(&mut svc, 0).await.unwrap().status, 503);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_fault_maker_can_make_the_callers_own_error() {
     let svc = tower::service_fn(|x: u32| async move { Ok::<_, std::io::Error>(x) });
@@ -516,7 +550,7 @@ async fn retry_rides_out_a_scripted_outage_at_exact_instants() {
     let inner = Scripted::new([]);
     let chaos = ChaosHandle::new(script().outage(..ms(1_500)).build().unwrap());
     let policy = RetryPolicy::builder()
-        .backoff(Backoff::standard())
+        .backoff(exact(Backoff::standard()))
         .classifier(support::classify)
         .build()
         .unwrap();

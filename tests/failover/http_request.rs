@@ -1,5 +1,5 @@
 //! The `http` feature under paused time: `HttpOptions` reads a request's deadline, replay
-//! marker and pinned endpoint from its extensions, and `HttpReplay` applies DESIGN's replay rule
+//! marker and pinned endpoint from its extensions, and `HttpReplay` applies the replay rule
 //! for HTTP (idempotent methods hop after anything, any method after `NotSent`, a request that
 //! may have been applied only with `ReplayMarker::Always`). The scripted regions see the body.
 
@@ -25,7 +25,7 @@ fn http_regions(
 ) -> FailoverBuilder<Region, Classifier, HttpReplay, (), HttpOptions> {
     let mut b = Failover::builder()
         .classifier(classify_more as Classifier)
-        .recover(Backoff::standard())
+        .recover(Backoff::standard().with_jitter(steadfast::Jitter::None))
         .replay(HttpReplay)
         .options(HttpOptions);
     for (name, s) in regions {

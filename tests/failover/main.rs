@@ -243,7 +243,8 @@ impl steadfast::failover::RequestOptions<u32> for ByRequest {
     }
 }
 
-/// DESIGN's HTTP replay rule over numbered requests: a copy of every request, sent again only
+/// The HTTP replay rule (a request that may have been applied is not sent again without a
+/// marker) over numbered requests: a copy of every request, sent again only
 /// after an outcome that cannot have been applied (`NotSent`, push-back).
 #[derive(Clone, Copy)]
 struct OnlyIfNotApplied;

@@ -16,7 +16,7 @@ use steadfast::budget::RetryBudget;
 use steadfast::event::{Event, GiveUpReason, OnEvent};
 use steadfast::retry::{Retry, RetryLayer, RetryPolicy, RetryPolicyBuilder};
 use steadfast::{AttemptTimedOut, BoxError, DeadlineExceeded, Outcome};
-use support::{Resp, Scripted, Step, ms, secs};
+use support::{Resp, Scripted, Step, exact, ms, secs};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
@@ -89,7 +89,7 @@ fn status(r: Result<Resp, BoxError>) -> u16 {
 #[tokio::test(start_paused = true)]
 async fn standard_schedule_calls_at_exact_instants() {
     let svc = Scripted::failing(3);
-    let mut retry = layered(builder(Backoff::standard()), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())), &svc);
     assert_eq!(status(call(&mut retry).await), 200);
     assert_eq!(svc.instants(), [ms(0), ms(500), ms(1500), ms(3500)]);
     assert_eq!(
@@ -102,13 +102,13 @@ async fn standard_schedule_calls_at_exact_instants() {
 #[tokio::test(start_paused = true)]
 async fn a_fourth_failure_is_returned_after_exactly_four_calls() {
     let svc = Scripted::new(vec![Step::Err("reset"); 4]);
-    let mut retry = layered(builder(Backoff::standard()), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())), &svc);
     let err = call(&mut retry).await.unwrap_err();
     assert_eq!(err.to_string(), "reset");
     assert_eq!(svc.instants(), [ms(0), ms(500), ms(1500), ms(3500)]);
 
     let svc = Scripted::failing(4);
-    let mut retry = layered(builder(Backoff::standard()), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())), &svc);
     let start = Instant::now();
     assert_eq!(
         status(call(&mut retry).await),
@@ -126,7 +126,7 @@ async fn a_fourth_failure_is_returned_after_exactly_four_calls() {
 #[tokio::test(start_paused = true)]
 async fn extended_schedule_calls_at_exact_instants() {
     let svc = Scripted::failing(5);
-    let mut retry = layered(builder(Backoff::extended()), &svc);
+    let mut retry = layered(builder(exact(Backoff::extended())), &svc);
     assert_eq!(status(call(&mut retry).await), 200);
     assert_eq!(svc.instants(), [0, 250, 750, 1750, 3750, 5750].map(ms));
 }
@@ -150,12 +150,36 @@ async fn the_default_schedule_is_jittered_within_equal_bounds() {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn passing_the_standard_preset_explicitly_keeps_the_default_jitter() {
+    // Regression: `.backoff(Backoff::standard())` used to switch jitter off (exactly 0.5, 1 and
+    // 2 s) while the default schedule was jittered. The same seed must now give the same
+    // instants either way, and they are not the nominal ones.
+    async fn instants(explicit: bool) -> Vec<Duration> {
+        let svc = Scripted::failing(3);
+        let b = RetryPolicy::builder()
+            .classifier(support::classify as Classifier)
+            .seed(11);
+        let b = if explicit {
+            b.backoff(Backoff::standard())
+        } else {
+            b
+        };
+        let mut retry = RetryLayer::new(b.build().unwrap()).layer(svc.clone());
+        assert_eq!(status(call(&mut retry).await), 200);
+        svc.instants()
+    }
+    let default = instants(false).await;
+    assert_eq!(instants(true).await, default);
+    assert_ne!(default, [0, 500, 1500, 3500].map(ms), "jittered");
+}
+
 // ---------------------------------------------------------------- outcomes that return at once
 
 #[tokio::test(start_paused = true)]
 async fn rejected_is_returned_after_one_call() {
     let svc = Scripted::new([Step::Status(404)]);
-    let mut retry = layered(builder(Backoff::standard()), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())), &svc);
     assert_eq!(status(call(&mut retry).await), 404);
     assert_eq!(svc.count(), 1);
 }
@@ -170,7 +194,7 @@ async fn local_is_returned_after_one_call() {
     let svc = Scripted::new([Step::Err("bad credentials")]);
     let mut retry = RetryLayer::new(
         RetryPolicy::builder()
-            .backoff(Backoff::standard())
+            .backoff(exact(Backoff::standard()))
             .classifier(local)
             .build()
             .unwrap(),
@@ -265,7 +289,10 @@ async fn a_budget_holding_two_retries_lets_the_third_failing_request_through_unr
 async fn success_after_a_retry_gives_the_last_cost_back_and_first_try_success_adds_one() {
     let budget = RetryBudget::standard();
     let svc = Scripted::new([Step::Status(500), Step::Status(500)]);
-    let mut retry = layered(builder(Backoff::standard()).budget(budget.clone()), &svc);
+    let mut retry = layered(
+        builder(exact(Backoff::standard())).budget(budget.clone()),
+        &svc,
+    );
     assert_eq!(status(call(&mut retry).await), 200);
     assert_eq!(
         budget.level(),
@@ -303,7 +330,7 @@ async fn an_attempt_that_never_completes_gets_deadline_exceeded_at_exactly_the_d
     let svc = Scripted::new([Step::Hang]);
     let rec = Recorder::default();
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .deadline(secs(2))
             .on_event(rec.clone()),
         &svc,
@@ -325,7 +352,7 @@ async fn a_delay_that_would_cross_the_deadline_returns_the_last_error_before_it(
     let svc = Scripted::failing(3);
     let rec = Recorder::default();
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .deadline(ms(1200))
             .on_event(rec.clone()),
         &svc,
@@ -347,11 +374,11 @@ async fn a_delay_that_would_cross_the_deadline_returns_the_last_error_before_it(
 #[tokio::test(start_paused = true)]
 async fn a_sleep_ending_exactly_at_the_deadline_is_not_started() {
     let svc = Scripted::failing(1);
-    let mut retry = layered(builder(Backoff::standard()).deadline(ms(500)), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())).deadline(ms(500)), &svc);
     assert_eq!(status(call(&mut retry).await), 500);
     assert_eq!(svc.count(), 1);
     let svc = Scripted::failing(1);
-    let mut retry = layered(builder(Backoff::standard()).deadline(ms(501)), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())).deadline(ms(501)), &svc);
     assert_eq!(status(call(&mut retry).await), 200);
     assert_eq!(svc.instants(), [ms(0), ms(500)]);
 }
@@ -362,7 +389,7 @@ async fn the_attempt_timeout_fires_at_exactly_its_value_and_the_attempt_is_retri
     let budget = RetryBudget::standard();
     let rec = Recorder::default();
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .attempt_timeout(ms(300))
             .budget(budget.clone())
             .on_event(rec.clone()),
@@ -394,7 +421,10 @@ async fn the_attempt_timeout_fires_at_exactly_its_value_and_the_attempt_is_retri
 #[tokio::test(start_paused = true)]
 async fn attempts_that_all_time_out_end_with_attempt_timed_out() {
     let svc = Scripted::new(vec![Step::Hang; 4]);
-    let mut retry = layered(builder(Backoff::standard()).attempt_timeout(ms(300)), &svc);
+    let mut retry = layered(
+        builder(exact(Backoff::standard())).attempt_timeout(ms(300)),
+        &svc,
+    );
     let start = Instant::now();
     let err = call(&mut retry).await.unwrap_err();
     let timed_out = err
@@ -409,7 +439,7 @@ async fn attempts_that_all_time_out_end_with_attempt_timed_out() {
 async fn the_deadline_wins_over_a_longer_attempt_timeout() {
     let svc = Scripted::new([Step::Hang]);
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .deadline(secs(1))
             .attempt_timeout(secs(5)),
         &svc,
@@ -424,7 +454,7 @@ async fn attempt_timeout_then_deadline_cuts_the_retry() {
     // Attempt 1 cut at 1 s; retry at 1.5 s; the deadline at 2 s cuts attempt 2.
     let svc = Scripted::new([Step::Hang, Step::Hang]);
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .deadline(secs(2))
             .attempt_timeout(secs(1)),
         &svc,
@@ -439,7 +469,7 @@ async fn attempt_timeout_then_deadline_cuts_the_retry() {
 async fn a_slow_answer_within_the_attempt_timeout_is_not_cut() {
     let svc = Scripted::new([Step::After(ms(299), Box::new(Step::Status(200)))]);
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .attempt_timeout(ms(300))
             .deadline(secs(1)),
         &svc,
@@ -567,7 +597,7 @@ async fn a_poll_ready_error_ends_the_call_with_it() {
     let rec = Recorder::default();
     let budget = RetryBudget::standard();
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .budget(budget.clone())
             .on_event(rec.clone()),
         &svc,
@@ -588,7 +618,7 @@ async fn absurd_durations_never_panic() {
     // The longest attempt timeout accepted.
     let svc = Scripted::new([Step::Hang]);
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .attempt_timeout(steadfast::MAX_DURATION)
             .deadline(secs(1)),
         &svc,
@@ -596,7 +626,7 @@ async fn absurd_durations_never_panic() {
     assert!(call(&mut retry).await.unwrap_err().is::<DeadlineExceeded>());
     let svc = Scripted::new([Step::After(secs(3), Box::new(Step::Status(200)))]);
     let mut retry = layered(
-        builder(Backoff::standard()).attempt_timeout(steadfast::MAX_DURATION),
+        builder(exact(Backoff::standard())).attempt_timeout(steadfast::MAX_DURATION),
         &svc,
     );
     assert_eq!(status(call(&mut retry).await), 200);
@@ -604,7 +634,7 @@ async fn absurd_durations_never_panic() {
     let svc = Scripted::new([Step::Hint(429, Duration::MAX)]);
     let rec = Recorder::default();
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .retry_after_cap(steadfast::MAX_RETRY_AFTER_CAP)
             .on_event(rec.clone()),
         &svc,
@@ -669,7 +699,7 @@ async fn decorrelated_jitter_through_the_layer_stays_within_base_and_cap() {
 
 async fn second_call_after_hint(hint: Duration) -> Vec<Duration> {
     let svc = Scripted::new([Step::Hint(429, hint)]);
-    let mut retry = layered(builder(Backoff::standard()), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())), &svc);
     assert_eq!(status(call(&mut retry).await), 200);
     svc.instants()
 }
@@ -697,7 +727,7 @@ async fn a_hint_beyond_the_cap_gives_up_at_once() {
     let svc = Scripted::new([Step::Hint(503, secs(10))]);
     let rec = Recorder::default();
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .retry_after_cap(secs(5))
             .on_event(rec.clone()),
         &svc,
@@ -722,7 +752,7 @@ async fn a_hint_beyond_the_cap_gives_up_at_once() {
 #[tokio::test(start_paused = true)]
 async fn a_hint_beyond_the_deadline_gives_up_at_once() {
     let svc = Scripted::new([Step::Hint(429, secs(3))]);
-    let mut retry = layered(builder(Backoff::standard()).deadline(secs(2)), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())).deadline(secs(2)), &svc);
     let start = Instant::now();
     assert_eq!(status(call(&mut retry).await), 429);
     assert_eq!((svc.count(), start.elapsed()), (1, Duration::ZERO));
@@ -742,11 +772,11 @@ async fn a_hint_after_the_last_retry_adds_no_retry() {
 async fn a_request_the_replay_hook_declines_is_sent_once() {
     let svc = Scripted::failing(1);
     let odd_only = |r: &u32| (r % 2 == 1).then_some(*r);
-    let mut retry = layered(builder(Backoff::standard()).replay(odd_only), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())).replay(odd_only), &svc);
     assert_eq!(status(retry.ready().await.unwrap().call(8).await), 500);
     assert_eq!(svc.count(), 1);
     let svc = Scripted::failing(1);
-    let mut retry = layered(builder(Backoff::standard()).replay(odd_only), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())).replay(odd_only), &svc);
     assert_eq!(status(retry.ready().await.unwrap().call(9).await), 200);
     assert_eq!(svc.requests(), [9, 9]);
 }
@@ -798,7 +828,10 @@ async fn a_copy_may_be_declined_after_an_outcome_that_may_have_been_applied() {
 async fn dropped_mid_sleep_refunds_the_retry_it_never_sent() {
     let svc = Scripted::failing(1);
     let budget = RetryBudget::standard();
-    let mut retry = layered(builder(Backoff::standard()).budget(budget.clone()), &svc);
+    let mut retry = layered(
+        builder(exact(Backoff::standard())).budget(budget.clone()),
+        &svc,
+    );
     let fut = retry.ready().await.unwrap().call(1);
     assert!(
         tokio::time::timeout(ms(200), fut).await.is_err(),
@@ -818,7 +851,10 @@ async fn dropped_mid_sleep_refunds_the_retry_it_never_sent() {
 async fn dropped_mid_attempt_keeps_the_cost_of_the_retry_it_sent() {
     let svc = Scripted::new([Step::Status(500), Step::Hang]);
     let budget = RetryBudget::standard();
-    let mut retry = layered(builder(Backoff::standard()).budget(budget.clone()), &svc);
+    let mut retry = layered(
+        builder(exact(Backoff::standard())).budget(budget.clone()),
+        &svc,
+    );
     let fut = retry.ready().await.unwrap().call(1);
     assert!(tokio::time::timeout(secs(1), fut).await.is_err());
     assert_eq!(svc.count(), 2);
@@ -834,7 +870,10 @@ async fn dropped_mid_attempt_keeps_the_cost_of_the_retry_it_sent() {
 async fn dropped_while_waiting_for_readiness_refunds() {
     let svc = Scripted::failing(1);
     let budget = RetryBudget::standard();
-    let mut retry = layered(builder(Backoff::standard()).budget(budget.clone()), &svc);
+    let mut retry = layered(
+        builder(exact(Backoff::standard())).budget(budget.clone()),
+        &svc,
+    );
     let fut = retry.ready().await.unwrap().call(1);
     svc.set_not_ready(true);
     assert!(tokio::time::timeout(secs(5), fut).await.is_err());
@@ -846,7 +885,10 @@ async fn dropped_while_waiting_for_readiness_refunds() {
 async fn dropped_before_completion_of_the_first_attempt_costs_nothing() {
     let svc = Scripted::new([Step::Hang]);
     let budget = RetryBudget::standard();
-    let mut retry = layered(builder(Backoff::standard()).budget(budget.clone()), &svc);
+    let mut retry = layered(
+        builder(exact(Backoff::standard())).budget(budget.clone()),
+        &svc,
+    );
     let fut = retry.ready().await.unwrap().call(1);
     assert!(tokio::time::timeout(secs(1), fut).await.is_err());
     assert_eq!((svc.count(), svc.live(), budget.level()), (1, 0, Some(500)));
@@ -859,7 +901,7 @@ async fn a_call_outliving_every_handle_still_retries_and_counts() {
     let svc = Scripted::failing(3);
     let rec = Recorder::default();
     let resp = RetryLayer::new(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .on_event(rec.clone())
             .build()
             .unwrap(),
@@ -882,8 +924,9 @@ async fn a_call_outliving_every_handle_still_retries_and_counts() {
 
 #[tokio::test(start_paused = true)]
 async fn a_static_policy_retries_exactly_like_an_owned_one() {
-    let policy: &'static RetryPolicy<Classifier> =
-        Box::leak(Box::new(builder(Backoff::standard()).build().unwrap()));
+    let policy: &'static RetryPolicy<Classifier> = Box::leak(Box::new(
+        builder(exact(Backoff::standard())).build().unwrap(),
+    ));
     let svc = Scripted::failing(2);
     let mut retry = RetryLayer::new(policy).layer(svc.clone());
     assert_eq!(status(call(&mut retry).await), 200);
@@ -899,7 +942,7 @@ async fn events_for_every_attempt_retry_and_refusal() {
     let budget = RetryBudget::builder().capacity(7).build().unwrap();
     let svc = Scripted::failing(2);
     let mut retry = layered(
-        builder(Backoff::standard())
+        builder(exact(Backoff::standard()))
             .budget(budget)
             .on_event(rec.clone()),
         &svc,
@@ -931,7 +974,7 @@ async fn events_for_every_attempt_retry_and_refusal() {
 #[tokio::test(start_paused = true)]
 async fn run_retries_an_async_closure_on_the_same_schedule() {
     let policy = RetryPolicy::builder()
-        .backoff(Backoff::standard())
+        .backoff(exact(Backoff::standard()))
         .build()
         .unwrap();
     let start = Instant::now();
@@ -1003,7 +1046,7 @@ fn auto_traits_are_preserved() {
 async fn poll_ready_is_the_inner_services() {
     let svc = Scripted::failing(0);
     svc.set_not_ready(true);
-    let mut retry = layered(builder(Backoff::standard()), &svc);
+    let mut retry = layered(builder(exact(Backoff::standard())), &svc);
     let ready = tokio::time::timeout(secs(1), retry.ready()).await;
     assert!(ready.is_err(), "not ready while the inner service is not");
     svc.set_not_ready(false);

@@ -240,3 +240,9 @@ pub fn ms(n: u64) -> Duration {
 pub fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
+
+/// `backoff` without its jitter, so that a test can assert exact instants (the presets carry
+/// equal jitter).
+pub fn exact(backoff: steadfast::Backoff) -> steadfast::Backoff {
+    backoff.with_jitter(steadfast::Jitter::None)
+}
