@@ -317,7 +317,8 @@ pub fn is_own_error<E: 'static>(err: &E) -> bool {
     own_error_types!(any)
 }
 
-fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
+/// Whether `err` or an error in its source chain is one of this library's own.
+pub(crate) fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
     let mut cur = Some(err);
     while let Some(e) = cur {
         if own_error_types!(e) {
