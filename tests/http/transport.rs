@@ -217,3 +217,30 @@ fn source_chains_are_walked_a_bounded_depth() {
     let far = wrapped(10_000, io::ErrorKind::TimedOut);
     assert_eq!(transport_outcome(&*far), Outcome::failed());
 }
+
+/// An error that is its own source: a chain that never ends.
+#[derive(Debug)]
+struct Looping;
+
+impl fmt::Display for Looping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("looping")
+    }
+}
+
+impl Error for Looping {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(self)
+    }
+}
+
+#[test]
+fn a_chain_that_loops_ends_as_an_unrecognised_failure() {
+    assert_eq!(transport_outcome(&Looping), Outcome::failed());
+    let boxed: Result<http::Response<()>, BoxError> = Err(Box::new(Looping));
+    assert_eq!(HttpClassifier::new().classify(&boxed), Outcome::failed());
+    assert_eq!(
+        steadfast::classify::outcome_of(&HttpClassifier::new(), &boxed),
+        Outcome::failed()
+    );
+}
