@@ -303,8 +303,9 @@ where
 ///
 /// It recognises the error types themselves, and [`BoxError`], `Box<dyn Error>`,
 /// `Box<dyn Error + Send>` and [`std::io::Error`] that are, wrap, or have in their source chain
-/// one of them. A caller's own error type (an enum with a variant holding `DeadlineExceeded`) is
-/// opaque to it: classify such a variant as [`Outcome::Local`] in your classifier.
+/// one of them; it looks at 32 errors of a chain at most, so a chain that loops cannot hang it.
+/// A caller's own error type (an enum with a variant holding `DeadlineExceeded`) is opaque to
+/// it: classify such a variant as [`Outcome::Local`] in your classifier.
 pub fn is_own_error<E: 'static>(err: &E) -> bool {
     let any: &dyn Any = err;
     if let Some(b) = any.downcast_ref::<BoxError>() {
@@ -322,9 +323,23 @@ pub fn is_own_error<E: 'static>(err: &E) -> bool {
     own_error_types!(any)
 }
 
-fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
+/// How many errors of a source chain [`is_own_error`] looks at: chains are short, and a chain
+/// that loops (an error that is its own source) must not hang a classifier.
+const MAX_CHAIN_VISITS: u32 = 32;
+
+/// Whether `err` or an error in its source chain (at most 32 errors looked at) is one of this
+/// library's own.
+pub(crate) fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
+    has_own_within(err, &mut { MAX_CHAIN_VISITS })
+}
+
+fn has_own_within(err: &(dyn Error + 'static), budget: &mut u32) -> bool {
     let mut cur = Some(err);
     while let Some(e) = cur {
+        let Some(left) = budget.checked_sub(1) else {
+            return false;
+        };
+        *budget = left;
         if own_error_types!(e) {
             return true;
         }
@@ -334,7 +349,7 @@ fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
         {
-            if chain_has_own(inner) {
+            if has_own_within(inner, budget) {
                 return true;
             }
         }

@@ -73,7 +73,7 @@
 ///
 /// The copy is made before the first attempt (the attempt consumes the request), when nothing
 /// is known yet of how it will fail. [`may_replay`](Replay::may_replay) is asked after a
-/// failure, with its outcome, so a hook can follow the replay rule for HTTP: an idempotent
+/// failure, with its outcome, so a hook can follow the replay rule for HTTP (`http::HttpReplay`, feature `http`): an idempotent
 /// request (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) may always be sent again; any request may
 /// be sent again after `NotSent` (it provably never reached the server); and a request that may
 /// have been applied (a POST or PATCH after a timeout or a 5xx) is sent again only with an

@@ -75,7 +75,8 @@
 //! failure, whether the copy may be sent again, here or elsewhere. The same rule holds for both:
 //! a request that may have been applied (a POST that timed out) is sent again only with an
 //! explicit marker from its caller ([`ReplayMarker`]), since sending it to another region could
-//! apply it twice, and a same-region retry of such a request is no safer. A request that may not be
+//! apply it twice, and a same-region retry of such a request is no safer. For HTTP,
+//! `http::HttpReplay` (feature `http`) is that rule. A request that may not be
 //! replayed still skips unavailable endpoints: it goes once, to the first available one. Until it
 //! has been sent (every endpoint so far was not ready) it may go anywhere.
 //!
@@ -214,9 +215,9 @@ use tower_service::Service;
 
 pub use self::control::{ControlError, Refused, RoutingControl, RoutingFile, Switch};
 pub use self::future::ResponseFuture;
-pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
 #[cfg(feature = "http")]
-pub use self::options::{HttpOptions, HttpReplay};
+pub use self::options::HttpOptions;
+pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
 use self::router::Router;
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 use crate::backoff::Backoff;
@@ -227,6 +228,9 @@ use crate::error::{
     AllEndpointsFailed, BoxError, ConfigError, DeadlineExceeded, NoEndpointAvailable,
 };
 use crate::event::OnEvent;
+/// The HTTP replay rule, defined in [`crate::http`].
+#[cfg(feature = "http")]
+pub use crate::http::HttpReplay;
 use crate::replay::{CloneReplay, Replay};
 use crate::retry::DEFAULT_RETRY_AFTER_CAP;
 use crate::rng;

@@ -51,10 +51,10 @@ impl<'a> CallOptions<'a> {
 
 /// A request's own word on being sent more than once, over the replay hook's.
 ///
-/// As an HTTP request extension (read by `HttpOptions`, with the `http` feature), it is the explicit
-/// marker the replay rule asks for before a request that may have been applied (a POST that
-/// timed out or got a 5xx) is sent again, in the same region or another: without it, such a
-/// request is sent once, since sending it again could apply it twice.
+/// As an HTTP request extension (read by `HttpOptions` and by the HTTP replay rule
+/// `http::HttpReplay`, with the `http` feature), it is the explicit marker a request that may
+/// have been applied (a POST that timed out or got a 5xx) needs before it is sent again, here or
+/// in another region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ReplayMarker {
@@ -126,29 +126,5 @@ impl<B> RequestOptions<http::Request<B>> for HttpOptions {
             replay: ext.get::<ReplayMarker>().copied(),
             endpoint: ext.get::<PinnedEndpoint>().map(|p| &*p.0),
         }
-    }
-}
-
-/// The replay rule for HTTP requests: a copy of every request whose body can be cloned;
-/// idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) may be sent again after any
-/// transient failure; any request after `NotSent` (it never reached the server); a request that
-/// may have been applied (a POST that timed out or got a 5xx) only with
-/// [`ReplayMarker::Always`] among its extensions.
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HttpReplay;
-
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-impl<B: Clone> crate::replay::Replay<http::Request<B>> for HttpReplay {
-    fn replay(&self, req: &http::Request<B>) -> Option<http::Request<B>> {
-        Some(req.clone())
-    }
-
-    fn may_replay(&self, req: &http::Request<B>, after: &crate::classify::Outcome) -> bool {
-        req.method().is_idempotent()
-            || !after.may_have_been_applied()
-            || req.extensions().get::<ReplayMarker>() == Some(&ReplayMarker::Always)
     }
 }
