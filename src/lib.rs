@@ -62,6 +62,8 @@
 //! - `http`: per-request failover options from `http::Request` extensions, and the HTTP replay
 //!   rule (`failover::HttpOptions`, `failover::HttpReplay`).
 //! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]).
+//! - `routing-file`: a failover's routing switches read from a JSON file on an interval
+//!   (`integrations::routing_file::RoutingFile`).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
@@ -83,6 +85,7 @@ pub mod error;
 pub mod event;
 pub mod failover;
 pub mod health;
+pub mod integrations;
 mod limit;
 pub mod replay;
 pub mod retry;

@@ -196,7 +196,7 @@ use std::time::Duration;
 
 use tower_service::Service;
 
-pub use self::control::{ControlError, Refused, RoutingControl, RoutingFile, Switch};
+pub use self::control::{ControlError, Refused, RoutingControl, RoutingSource, Switch};
 pub use self::future::ResponseFuture;
 pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
 #[cfg(feature = "http")]
