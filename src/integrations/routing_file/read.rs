@@ -90,3 +90,29 @@ fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, RoutingFileError> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_whose_size_is_not_what_was_read_is_read_again_then_reported() {
+        // procfs gives its files a size of 0 whatever they hold: every read looks torn.
+        assert_eq!(
+            read_text(Path::new("/proc/self/stat")),
+            Err(RoutingFileError::Unstable {
+                attempts: READ_ATTEMPTS
+            })
+        );
+    }
+
+    #[test]
+    fn a_directory_is_not_a_regular_file() {
+        let dir = std::env::temp_dir();
+        assert_eq!(
+            read_text(&dir),
+            Err(RoutingFileError::unreadable(&dir, "not a regular file"))
+        );
+    }
+}
