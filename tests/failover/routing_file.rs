@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
 use steadfast::event::Event;
-use steadfast::failover::{ControlError, Refused, RoutingSource, Switch};
+use steadfast::failover::{ControlError, Refused, RoutingControl, RoutingSource, Switch};
 use steadfast::integrations::routing_file::{RoutingFile, RoutingFileError};
 
 use super::control::{Change, Changes, switches, three};
@@ -60,6 +60,20 @@ fn file_set(name: &str, switch: Switch) -> Change {
     Change::Set(name.into(), switch, FILE)
 }
 
+/// Spawns a driver reading `path` into `routing` every `interval`.
+fn spawn_driver(
+    path: &std::path::Path,
+    routing: RoutingControl,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(
+        RoutingFile::new(path, routing)
+            .interval(interval)
+            .unwrap()
+            .run(),
+    )
+}
+
 /// Waits for the reads due by now to finish (paused time cannot pass while one runs).
 async fn settle() {
     tokio::time::sleep(Duration::from_nanos(1)).await;
@@ -72,12 +86,7 @@ async fn the_routing_file_is_read_at_once_then_every_interval() {
     let (east, west, _, f) = three();
     let changes = Changes::default();
     let routing = f.handle().routing().on_event(changes.clone());
-    let driver = tokio::spawn(
-        RoutingFile::new(&file.0, routing.clone())
-            .interval(secs(5))
-            .unwrap()
-            .run(),
-    );
+    let driver = spawn_driver(&file.0, routing.clone(), secs(5));
     let t0 = Instant::now();
     settle().await;
     assert_eq!(switches(&routing), [Switch::Off, Switch::On, Switch::On]);
@@ -113,12 +122,7 @@ async fn a_bad_routing_file_keeps_the_last_good_state() {
     let (_, _, _, f) = three();
     let changes = Changes::default();
     let routing = f.handle().routing().on_event(changes.clone());
-    let driver = tokio::spawn(
-        RoutingFile::new(&file.0, routing.clone())
-            .interval(secs(5))
-            .unwrap()
-            .run(),
-    );
+    let driver = spawn_driver(&file.0, routing.clone(), secs(5));
     let t0 = Instant::now();
     let good = [Switch::Off, Switch::On, Switch::On];
     settle().await;
@@ -346,12 +350,7 @@ async fn reads_are_an_interval_apart_and_never_catch_up_in_a_burst() {
     let reads = Reads::default();
     reads.start();
     let routing = f.handle().routing().on_event(reads.clone());
-    let driver = tokio::spawn(
-        RoutingFile::new(&file.0, routing)
-            .interval(ms(100))
-            .unwrap()
-            .run(),
-    );
+    let driver = spawn_driver(&file.0, routing, ms(100));
     tokio::time::sleep(ms(250)).await;
     assert_eq!(reads.take(), [ms(0), ms(100), ms(200)]);
     // The runtime stalls for 10 s (the clock jumps past a hundred due reads): one read when the
@@ -372,12 +371,7 @@ async fn an_endless_interval_reads_once_and_never_panics() {
     file.write(r#"{"east": "off"}"#);
     let (_, _, _, f) = three();
     let routing = f.handle().routing();
-    let task = tokio::spawn(
-        RoutingFile::new(&file.0, routing.clone())
-            .interval(Duration::MAX)
-            .unwrap()
-            .run(),
-    );
+    let task = spawn_driver(&file.0, routing.clone(), Duration::MAX);
     tokio::time::sleep(ms(10)).await;
     assert!(!task.is_finished());
     assert_eq!(switches(&routing)[0], Switch::Off);
@@ -391,12 +385,7 @@ async fn an_operators_switch_is_not_undone_by_reads_of_an_unchanged_file() {
     let (_, _, _, f) = three();
     let changes = Changes::default();
     let routing = f.handle().routing().on_event(changes.clone());
-    let driver = tokio::spawn(
-        RoutingFile::new(&file.0, routing.clone())
-            .interval(secs(1))
-            .unwrap()
-            .run(),
-    );
+    let driver = spawn_driver(&file.0, routing.clone(), secs(1));
     let t0 = Instant::now();
     settle().await;
     assert_eq!(changes.take(), [file_set("east", Switch::Off)]);
@@ -454,12 +443,7 @@ fn a_fifo_at_the_path_blocks_nothing_and_abort_stops_the_driver() {
             let routing = f.handle().routing().on_event(changes.clone());
             let mut once = RoutingFile::new(&path, routing.clone());
             let e = once.read_once().await.unwrap_err();
-            let driver = tokio::spawn(
-                RoutingFile::new(&path, routing)
-                    .interval(ms(100))
-                    .unwrap()
-                    .run(),
-            );
+            let driver = spawn_driver(&path, routing, ms(100));
             // A 10 ms ticker on the same runtime ticks at 0, 10, ... 990 ms, as if alone.
             let t0 = Instant::now();
             let mut ticker = tokio::time::interval(ms(10));
