@@ -252,6 +252,24 @@ impl From<AttemptTimedOut> for std::io::Error {
     }
 }
 
+/// The longest name (an endpoint's, say) an error or event repeats, in bytes: a longer one is
+/// cut there, so a hostile name never becomes a huge message.
+pub(crate) const NAME_LIMIT: usize = 128;
+
+/// The longest prefix of `text` of at most `max` bytes that ends at a character boundary: how
+/// texts from outside (a name, a file's content) are bounded before an error or event repeats
+/// them.
+pub(crate) fn clip(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ use std::time::Duration;
 use crate::breaker::{BreakerState, TransitionReason};
 use crate::chaos::Fault as InjectedFault;
 use crate::classify::Outcome;
-use crate::failover::{Refused, Switch, Unavailable};
+use crate::failover::{Refused, RoutingSource, Switch, Unavailable};
 
 /// Something a layer did, with what metrics need to count it.
 ///
@@ -167,14 +167,19 @@ pub enum Event<'a> {
         endpoint: &'a str,
         /// Its switch now.
         switch: Switch,
+        /// Who changed it: a routing file's change reverting an operator's switch shows as a
+        /// `File` change after an `Operator` one.
+        source: RoutingSource,
     },
     /// A routing change was refused (nothing changed).
     #[non_exhaustive]
     RoutingRefused {
-        /// The endpoint named, when the refusal is about one.
+        /// The endpoint named, when the refusal is about one (cut after 128 bytes).
         endpoint: Option<&'a str>,
         /// Why.
         reason: Refused,
+        /// Whose change it was.
+        source: RoutingSource,
     },
     /// An endpoint's health changed: it passed or failed enough consecutive checks.
     #[non_exhaustive]
@@ -321,11 +326,19 @@ impl OnEvent for TracingEvents {
             Event::EndpointAvailable { endpoint } => {
                 info!(target: "steadfast", endpoint, "endpoint available");
             }
-            Event::RoutingChanged { endpoint, switch } => {
-                warn!(target: "steadfast", endpoint, %switch, "routing control changed");
+            Event::RoutingChanged {
+                endpoint,
+                switch,
+                source,
+            } => {
+                warn!(target: "steadfast", endpoint, %switch, ?source, "routing control changed");
             }
-            Event::RoutingRefused { endpoint, reason } => {
-                warn!(target: "steadfast", endpoint, ?reason, "routing change refused");
+            Event::RoutingRefused {
+                endpoint,
+                reason,
+                source,
+            } => {
+                warn!(target: "steadfast", endpoint, ?reason, ?source, "routing change refused");
             }
             Event::HealthChanged { endpoint, healthy } => {
                 warn!(target: "steadfast", endpoint, healthy, "endpoint health changed");

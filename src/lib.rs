@@ -66,6 +66,8 @@
 //!   module's classifier and replay rule.
 //! - `hyper`: hyper-util's legacy client errors and hyper's bodies in the `http` module.
 //! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]).
+//! - `routing-file`: a failover's routing switches read from a JSON file on an interval
+//!   (`integrations::routing_file::RoutingFile`).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
@@ -91,6 +93,7 @@ pub mod health;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+pub mod integrations;
 mod limit;
 pub mod replay;
 pub mod retry;

@@ -105,11 +105,18 @@
 //! [`FailoverHandle::routing`] is an operator's on/off switch per endpoint ([`RoutingControl`]):
 //! a planned failover, or a region misbehaving in ways the checks miss. The last endpoint that is
 //! on cannot be switched off, and an unknown name is refused, both with a typed
-//! [`ControlError`]; [`RoutingFile`] reads the switches from a JSON file on an interval.
-//! Routing events ([`Event::RoutingChanged`](crate::event::Event::RoutingChanged),
-//! [`Event::RoutingRefused`](crate::event::Event::RoutingRefused)) go to the hook given with
-//! [`RoutingControl::on_event`]. Health comes from [`FailoverHandle::set_health`], which health
-//! checks call.
+//! [`ControlError`]. Routing events ([`Event::RoutingChanged`](crate::event::Event::RoutingChanged),
+//! [`Event::RoutingRefused`](crate::event::Event::RoutingRefused), each with its
+//! [`RoutingSource`]) go to the hook given with [`RoutingControl::on_event`]. Health comes from
+//! [`FailoverHandle::set_health`], which health checks call.
+//!
+//! With the `routing-file` feature, `steadfast::integrations::routing_file::RoutingFile` reads
+//! the switches from a JSON file on an interval (`{"us-east-2": "off"}`, from an orchestrator's
+//! mounted config map), off the runtime. The latest change of an endpoint's switch wins: after
+//! its first read, the file changes only the endpoints whose line in it changed, so an
+//! operator's [`RoutingControl::set`] stands until someone edits that endpoint's line, and a
+//! change by the file is reported as such. Writers must replace the file atomically (write a
+//! temporary file, then rename it).
 //!
 //! # Operator actions
 //!
@@ -213,7 +220,7 @@ use std::time::Duration;
 
 use tower_service::Service;
 
-pub use self::control::{ControlError, Refused, RoutingControl, RoutingFile, Switch};
+pub use self::control::{ControlError, Refused, RoutingControl, RoutingSource, Switch};
 pub use self::future::ResponseFuture;
 #[cfg(feature = "http")]
 pub use self::options::HttpOptions;

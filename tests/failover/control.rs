@@ -1,6 +1,6 @@
 //! Routing controls: the operator's switch per endpoint (the last one on cannot be switched
-//! off, unknown names are refused, nothing changes then), and the routing file read on an
-//! interval under paused time.
+//! off, unknown names are refused, nothing changes then). The routing file is in
+//! `routing_file.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -8,24 +8,29 @@ use proptest::prelude::*;
 use steadfast::NoEndpointAvailable;
 use steadfast::event::Event;
 use steadfast::failover::{
-    CallOptions, ControlError, Refused, RequestOptions, RoutingControl, RoutingFile, Switch,
+    CallOptions, ControlError, Refused, RequestOptions, RoutingControl, RoutingSource, Switch,
 };
 
-use super::support::{Scripted, ms, secs};
+use super::support::Scripted;
 use super::*;
 
 /// What the control tests record of the routing events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Change {
-    Set(String, Switch),
-    Refused(Option<String>, Refused),
+pub(super) enum Change {
+    Set(String, Switch, RoutingSource),
+    Refused(Option<String>, Refused, RoutingSource),
+}
+
+/// An operator's change.
+fn set(name: &str, switch: Switch) -> Change {
+    Change::Set(name.into(), switch, RoutingSource::Operator)
 }
 
 #[derive(Clone, Default)]
-struct Changes(Arc<Mutex<Vec<Change>>>);
+pub(super) struct Changes(Arc<Mutex<Vec<Change>>>);
 
 impl Changes {
-    fn take(&self) -> Vec<Change> {
+    pub(super) fn take(&self) -> Vec<Change> {
         std::mem::take(&mut self.0.lock().unwrap())
     }
 }
@@ -34,18 +39,24 @@ impl OnEvent for Changes {
     fn on_event(&self, event: &Event<'_>) {
         let change = match *event {
             Event::RoutingChanged {
-                endpoint, switch, ..
-            } => Change::Set(endpoint.to_owned(), switch),
+                endpoint,
+                switch,
+                source,
+                ..
+            } => Change::Set(endpoint.to_owned(), switch, source),
             Event::RoutingRefused {
-                endpoint, reason, ..
-            } => Change::Refused(endpoint.map(str::to_owned), reason),
+                endpoint,
+                reason,
+                source,
+                ..
+            } => Change::Refused(endpoint.map(str::to_owned), reason, source),
             _ => return,
         };
         self.0.lock().unwrap().push(change);
     }
 }
 
-fn three() -> (Scripted, Scripted, Scripted, Failover<Scripted, Classifier>) {
+pub(super) fn three() -> (Scripted, Scripted, Scripted, Failover<Scripted, Classifier>) {
     let (east, west, north) = (Scripted::new([]), Scripted::new([]), Scripted::new([]));
     let f = regions(&[("east", &east), ("west", &west), ("north", &north)])
         .build()
@@ -53,7 +64,7 @@ fn three() -> (Scripted, Scripted, Scripted, Failover<Scripted, Classifier>) {
     (east, west, north, f)
 }
 
-fn switches(control: &RoutingControl) -> Vec<Switch> {
+pub(super) fn switches(control: &RoutingControl) -> Vec<Switch> {
     control.state().into_iter().map(|(_, s)| s).collect()
 }
 
@@ -79,10 +90,7 @@ async fn switching_off_moves_traffic_on_the_next_call_and_back() {
     assert_eq!((east.count(), west.count()), (2, 2));
     assert_eq!(
         changes.take(),
-        [
-            Change::Set("east".into(), Switch::Off),
-            Change::Set("east".into(), Switch::On)
-        ]
+        [set("east", Switch::Off), set("east", Switch::On)]
     );
 }
 
@@ -110,7 +118,8 @@ async fn the_last_endpoint_on_cannot_be_switched_off() {
         refused.last(),
         Some(&Change::Refused(
             Some("north".into()),
-            Refused::LastEndpointOn
+            Refused::LastEndpointOn,
+            RoutingSource::Operator
         ))
     );
 }
@@ -161,7 +170,8 @@ async fn unknown_names_are_refused() {
         changes.take(),
         [Change::Refused(
             Some("south".into()),
-            Refused::UnknownEndpoint
+            Refused::UnknownEndpoint,
+            RoutingSource::Operator
         )]
     );
 }
@@ -272,145 +282,6 @@ proptest! {
             prop_assert_eq!(switches(&routing), expected);
         }
     }
-}
-
-/// A routing file in a fresh temporary directory, removed when dropped.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("steadfast-routing-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempFile(dir.join("routing.json"))
-    }
-
-    fn write(&self, text: &str) {
-        std::fs::write(&self.0, text).unwrap();
-    }
-
-    fn remove(&self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_routing_file_is_read_at_once_then_every_interval() {
-    let file = TempFile::new("interval");
-    file.write(r#"{"east": "off"}"#);
-    let (east, west, _, f) = three();
-    let changes = Changes::default();
-    let routing = f.handle().routing().on_event(changes.clone());
-    let driver = tokio::spawn(
-        RoutingFile::new(&file.0, routing.clone())
-            .interval(secs(5))
-            .unwrap()
-            .run(),
-    );
-    let t0 = Instant::now();
-    tokio::time::sleep(ms(1)).await;
-    assert_eq!(switches(&routing), [Switch::Off, Switch::On, Switch::On]);
-    assert_eq!(status(call(&f, 1).await), 200);
-    assert_eq!((east.count(), west.count()), (0, 1));
-    // Changed: applied at exactly the next read, 5 s after the first.
-    file.write(r#"{"west": "off", "north": "off"}"#);
-    tokio::time::sleep_until(t0 + secs(5) - ms(1)).await;
-    assert_eq!(switches(&routing), [Switch::Off, Switch::On, Switch::On]);
-    tokio::time::sleep_until(t0 + secs(5)).await;
-    tokio::task::yield_now().await;
-    assert_eq!(
-        switches(&routing),
-        [Switch::On, Switch::Off, Switch::Off],
-        "an endpoint the file no longer names is on again"
-    );
-    assert_eq!(
-        changes.take(),
-        [
-            Change::Set("east".into(), Switch::Off),
-            Change::Set("east".into(), Switch::On),
-            Change::Set("west".into(), Switch::Off),
-            Change::Set("north".into(), Switch::Off),
-        ]
-    );
-    driver.abort();
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_bad_routing_file_keeps_the_last_good_state() {
-    let file = TempFile::new("bad");
-    file.write(r#"{"east": "off"}"#);
-    let (_, _, _, f) = three();
-    let changes = Changes::default();
-    let routing = f.handle().routing().on_event(changes.clone());
-    let driver = tokio::spawn(
-        RoutingFile::new(&file.0, routing.clone())
-            .interval(secs(5))
-            .unwrap()
-            .run(),
-    );
-    let t0 = Instant::now();
-    let good = [Switch::Off, Switch::On, Switch::On];
-    tokio::time::sleep(ms(1)).await;
-    assert_eq!(switches(&routing), good);
-    changes.take();
-    // Malformed, then every endpoint off, then an unknown name, then missing: each read at its
-    // instant is refused and reported, and the state stays the last good one.
-    let cases = [
-        (r#"{"east": "off""#, Refused::Malformed),
-        (
-            r#"{"east": "off", "west": "off", "north": "off"}"#,
-            Refused::LastEndpointOn,
-        ),
-        (r#"{"south": "off"}"#, Refused::UnknownEndpoint),
-        ("", Refused::Unreadable),
-    ];
-    for (k, (text, reason)) in cases.into_iter().enumerate() {
-        if text.is_empty() {
-            file.remove();
-        } else {
-            file.write(text);
-        }
-        tokio::time::sleep_until(t0 + secs(5 * (k as u64 + 1)) + ms(1)).await;
-        assert_eq!(switches(&routing), good, "{reason:?}");
-        let seen = changes.take();
-        assert_eq!(seen.len(), 1, "{seen:?}");
-        assert!(
-            matches!(&seen[0], Change::Refused(_, r) if *r == reason),
-            "{seen:?}"
-        );
-    }
-    // A good file again is applied at the next read.
-    file.write("{}");
-    tokio::time::sleep_until(t0 + secs(25) + ms(1)).await;
-    assert_eq!(switches(&routing), [Switch::On; 3]);
-    driver.abort();
-}
-
-#[test]
-fn reading_once_reports_why() {
-    let file = TempFile::new("once");
-    let (_, _, _, f) = three();
-    let source = RoutingFile::new(&file.0, f.handle().routing());
-    assert!(matches!(
-        source.read_once(),
-        Err(ControlError::Unreadable(_))
-    ));
-    file.write("[1, 2]");
-    let e = source.read_once().unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "routing file malformed: expected '{' at byte 0"
-    );
-    file.write(r#"{"west": "OFF"}"#);
-    source.read_once().unwrap();
 }
 
 #[tokio::test(start_paused = true)]

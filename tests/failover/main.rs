@@ -26,6 +26,8 @@ mod pushback;
 mod recover;
 mod regressions;
 mod replay;
+#[cfg(feature = "routing-file")]
+mod routing_file;
 mod time;
 mod walk;
 mod walk_model;

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::task::Poll;
 
 use steadfast::DeadlineExceeded;
-use steadfast::failover::{CallOptions, Failback, RoutingFile, Switch};
+use steadfast::failover::{CallOptions, Failback, Switch};
 
 use super::support::{Scripted, Step, ms, secs};
 use super::*;
@@ -70,35 +70,6 @@ async fn health_fails_open_over_the_endpoints_that_are_switched_on() {
     h.routing().set("west", Switch::Off).unwrap();
     assert_eq!(status(call(&f, 1).await), 200);
     assert_eq!((east.count(), west.count()), (1, 0));
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_routing_file_with_an_endless_interval_reads_once_and_never_panics() {
-    let (east, west) = (Scripted::new([]), Scripted::new([]));
-    let f = regions(&[("east", &east), ("west", &west)])
-        .build()
-        .unwrap();
-    let dir = std::env::temp_dir().join(format!("steadfast-huge-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("routing.json");
-    std::fs::write(&path, r#"{"east": "off"}"#).unwrap();
-    let routing = f.handle().routing();
-    let task = tokio::spawn(
-        RoutingFile::new(&path, routing.clone())
-            .interval(Duration::MAX)
-            .unwrap()
-            .run(),
-    );
-    tokio::time::sleep(ms(10)).await;
-    assert!(!task.is_finished());
-    assert_eq!(routing.state()[0].1, Switch::Off);
-    assert!(
-        RoutingFile::new(&path, routing)
-            .interval(Duration::ZERO)
-            .is_err()
-    );
-    task.abort();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(start_paused = true)]

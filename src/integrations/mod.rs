@@ -1,0 +1,12 @@
+//! Integrations: sources and adapters at the edge of the crate, each behind its own cargo
+//! feature, off by default.
+//!
+//! The core and the tower layers never name these; they use the core's public handles (a
+//! failover's [`RoutingControl`](crate::failover::RoutingControl), ...) like any caller would.
+//!
+//! - `routing_file` (feature `routing-file`): an endpoint's routing switches read from a JSON
+//!   file on an interval, off the runtime (`routing_file::RoutingFile`).
+
+#[cfg(feature = "routing-file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "routing-file")))]
+pub mod routing_file;
