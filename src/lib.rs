@@ -95,8 +95,8 @@ pub use chaos::{Chaos, ChaosHandle, ChaosLayer, Latency, Script};
 pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
 pub use error::{
-    AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, ConfigError, DeadlineExceeded,
-    NoEndpointAvailable,
+    AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, CallError, ConfigError,
+    DeadlineExceeded, NoEndpointAvailable,
 };
 pub use event::{Event, OnEvent};
 pub use failover::{Failback, Failover, FailoverError, FailoverHandle};

@@ -136,10 +136,12 @@
 //!
 //! # The error type
 //!
-//! `Failover` keeps the endpoints' error type `E`, which must hold this module's errors and give
-//! up its own as the source of [`AllEndpointsFailed`] ([`FailoverError`]):
-//! `E: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded> +
-//! Into<BoxError>`. [`BoxError`] and [`std::io::Error`] qualify.
+//! `Failover` keeps the endpoints' error type `E`, which must hold this module's errors and
+//! build the error of a walk whose every attempt failed ([`FailoverError`]). [`BoxError`] and
+//! [`std::io::Error`] qualify (the last error is then the boxed source of
+//! [`AllEndpointsFailed`]), and so does [`CallError<E>`](crate::CallError), which keeps the
+//! dependency's error typed: an endpoint service returns `CallError::Inner(e)` and the caller
+//! reads the last attempt's `e` with [`CallError::inner`].
 //!
 //! # Examples
 //!
@@ -208,7 +210,8 @@ use crate::breaker::{BreakerRef, BreakerState, CircuitBreaker, CircuitBreakerBui
 use crate::budget::RetryBudget;
 use crate::classify::{Classify, DefaultClassifier};
 use crate::error::{
-    AllEndpointsFailed, BoxError, ConfigError, DeadlineExceeded, NoEndpointAvailable,
+    AllEndpointsFailed, AttemptRecord, AttemptTimedOut, BoxError, CallError, ConfigError,
+    DeadlineExceeded, NoEndpointAvailable,
 };
 use crate::event::OnEvent;
 use crate::replay::{CloneReplay, Replay};
@@ -216,24 +219,50 @@ use crate::retry::DEFAULT_RETRY_AFTER_CAP;
 use crate::rng;
 
 /// The error types a failover can return: the endpoints' own error type, able to hold this
-/// module's errors and to give up its own as the source of [`AllEndpointsFailed`].
-/// [`BoxError`] and [`std::io::Error`] are.
+/// module's errors and to build the error of a walk whose every attempt failed.
+///
+/// Implemented by every type that holds [`AllEndpointsFailed`] (with its last error boxed):
+/// [`BoxError`] and [`std::io::Error`]; and by [`CallError<E>`](crate::CallError), which keeps
+/// the last error typed.
 pub trait FailoverError:
-    From<AllEndpointsFailed>
-    + From<NoEndpointAvailable>
-    + From<DeadlineExceeded>
-    + Into<BoxError>
-    + 'static
+    From<NoEndpointAvailable> + From<DeadlineExceeded> + Sized + 'static
 {
+    /// The error of a walk that made `attempts` and whose last attempt failed with `last`.
+    fn all_endpoints_failed(attempts: Vec<AttemptRecord>, last: Self) -> Self;
+
+    /// The error of a walk that made `attempts` and whose last attempt was cut by the attempt
+    /// timeout (or its endpoint was not ready within it).
+    fn all_endpoints_timed_out(attempts: Vec<AttemptRecord>, last: AttemptTimedOut) -> Self;
 }
 
-impl<E> FailoverError for E where
+impl<E> FailoverError for E
+where
     E: From<AllEndpointsFailed>
         + From<NoEndpointAvailable>
         + From<DeadlineExceeded>
         + Into<BoxError>
-        + 'static
+        + 'static,
 {
+    fn all_endpoints_failed(attempts: Vec<AttemptRecord>, last: Self) -> Self {
+        AllEndpointsFailed::new(attempts, last).into()
+    }
+
+    fn all_endpoints_timed_out(attempts: Vec<AttemptRecord>, last: AttemptTimedOut) -> Self {
+        AllEndpointsFailed::new(attempts, last).into()
+    }
+}
+
+impl<E: 'static> FailoverError for CallError<E> {
+    fn all_endpoints_failed(attempts: Vec<AttemptRecord>, last: Self) -> Self {
+        CallError::AllEndpointsFailed {
+            attempts,
+            last: Box::new(last),
+        }
+    }
+
+    fn all_endpoints_timed_out(attempts: Vec<AttemptRecord>, last: AttemptTimedOut) -> Self {
+        Self::all_endpoints_failed(attempts, CallError::AttemptTimedOut(last))
+    }
 }
 
 /// Shared state held by an `Arc`, or leaked for the life of the process.
