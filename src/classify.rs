@@ -340,7 +340,8 @@ fn call_error_is_local(any: &dyn Any) -> Option<bool> {
     None
 }
 
-fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
+/// Whether `err` or an error in its source chain is one of this library's own.
+pub(crate) fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
     let mut cur = Some(err);
     while let Some(e) = cur {
         if own_error_types!(e) {

@@ -59,8 +59,12 @@
 //! # Feature flags
 //!
 //! - `tracing`: [`event::TracingEvents`], a hook that emits events through `tracing`.
-//! - `http`: per-request failover options from `http::Request` extensions, and the HTTP replay
-//!   rule (`failover::HttpOptions`, `failover::HttpReplay`).
+//! - `http`: the `http` module (the HTTP classifier, `Retry-After`, transport errors, the HTTP
+//!   replay rule `http::HttpReplay`), and per-request failover options from `http::Request`
+//!   extensions (`failover::HttpOptions`).
+//! - `reqwest`: `reqwest::Response`, `reqwest::Error` and `reqwest::Request` in the `http`
+//!   module's classifier and replay rule.
+//! - `hyper`: hyper-util's legacy client errors and hyper's bodies in the `http` module.
 //! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
@@ -83,6 +87,9 @@ pub mod error;
 pub mod event;
 pub mod failover;
 pub mod health;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod limit;
 pub mod replay;
 pub mod retry;

@@ -200,9 +200,9 @@ use tower_service::Service;
 
 pub use self::control::{ControlError, Refused, RoutingControl, RoutingFile, Switch};
 pub use self::future::ResponseFuture;
-pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
 #[cfg(feature = "http")]
-pub use self::options::{HttpOptions, HttpReplay};
+pub use self::options::HttpOptions;
+pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
 use self::router::Router;
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 use crate::backoff::Backoff;
@@ -214,6 +214,9 @@ use crate::error::{
     DeadlineExceeded, NoEndpointAvailable,
 };
 use crate::event::OnEvent;
+/// The HTTP replay rule, defined in [`crate::http`].
+#[cfg(feature = "http")]
+pub use crate::http::HttpReplay;
 use crate::replay::{CloneReplay, Replay};
 use crate::retry::DEFAULT_RETRY_AFTER_CAP;
 use crate::rng;

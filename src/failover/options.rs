@@ -127,27 +127,3 @@ impl<B> RequestOptions<http::Request<B>> for HttpOptions {
         }
     }
 }
-
-/// DESIGN's replay rule for HTTP requests: a copy of every request whose body can be cloned;
-/// idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) may be sent again after any
-/// transient failure; any request after `NotSent` (it never reached the server); a request that
-/// may have been applied (a POST that timed out or got a 5xx) only with
-/// [`ReplayMarker::Always`] among its extensions.
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HttpReplay;
-
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-impl<B: Clone> crate::replay::Replay<http::Request<B>> for HttpReplay {
-    fn replay(&self, req: &http::Request<B>) -> Option<http::Request<B>> {
-        Some(req.clone())
-    }
-
-    fn may_replay(&self, req: &http::Request<B>, after: &crate::classify::Outcome) -> bool {
-        req.method().is_idempotent()
-            || !after.may_have_been_applied()
-            || req.extensions().get::<ReplayMarker>() == Some(&ReplayMarker::Always)
-    }
-}

@@ -13,11 +13,12 @@ use tower::util::MapRequest;
 use super::support::{Resp, Scripted, Step, ms, secs};
 use super::*;
 
-type Body = fn(Request<u32>) -> u32;
+/// The request's number, carried as text: `HttpReplay` copies the bodies it knows (`ReplayBody`).
+type Body = fn(Request<String>) -> u32;
 type Region = MapRequest<Scripted, Body>;
 
-fn body(req: Request<u32>) -> u32 {
-    req.into_body()
+fn body(req: Request<String>) -> u32 {
+    req.into_body().parse().expect("a request number")
 }
 
 fn http_regions(
@@ -34,20 +35,20 @@ fn http_regions(
     b
 }
 
-fn request(method: Method, n: u32) -> Request<u32> {
-    let mut req = Request::new(n);
+fn request(method: Method, n: u32) -> Request<String> {
+    let mut req = Request::new(n.to_string());
     *req.method_mut() = method;
     req
 }
 
-fn with<T: Clone + Send + Sync + 'static>(mut req: Request<u32>, ext: T) -> Request<u32> {
+fn with<T: Clone + Send + Sync + 'static>(mut req: Request<String>, ext: T) -> Request<String> {
     req.extensions_mut().insert(ext);
     req
 }
 
 async fn send(
     f: &Failover<Region, Classifier, HttpReplay, (), HttpOptions>,
-    req: Request<u32>,
+    req: Request<String>,
 ) -> Result<Resp, BoxError> {
     f.clone().oneshot(req).await
 }
