@@ -438,11 +438,12 @@ mod tests {
         ];
         for v in verdicts {
             assert!(v.is_local(), "{v:?}");
-            let r: Result<(), _> = Err(v);
+            let r: Result<std::convert::Infallible, _> = Err(v);
             assert_eq!(outcome_of(&DefaultClassifier, &r), Outcome::Local);
+            let Err(v) = r;
             // Boxed, whatever the inner type: the verdict is the source (but a walk's own
             // verdict carries no verdict struct to find).
-            let v = r.unwrap_err().map_inner(|_| Custom);
+            let v = v.map_inner(|_| Custom);
             let walk = v.is_all_endpoints_failed();
             let boxed: Result<(), BoxError> = Err(v.into());
             let expected = if walk {

@@ -506,6 +506,24 @@ where
     }
 }
 
+impl<S, C, R, H, O> Failover<S, C, R, H, O> {
+    /// A call through a shared reference, with a jitter seed drawn from the shared stream (one
+    /// atomic add), for clients that hold the failover behind `&self`.
+    #[cfg(feature = "http")]
+    pub(crate) fn call_shared<Req>(&self, req: Req) -> ResponseFuture<S, Req, C, R, H, O>
+    where
+        S: Service<Req> + Clone,
+        S::Error: FailoverError,
+        C: Classify<S::Response, S::Error>,
+        R: Replay<Req>,
+        H: OnEvent,
+        O: RequestOptions<Req>,
+    {
+        let seed = rng::mix(self.shared.seeds.fetch_add(rng::GOLDEN, Ordering::Relaxed));
+        ResponseFuture::new(self.shared.clone(), req, seed)
+    }
+}
+
 /// A cheap `Clone` handle on a failover's routing state, for operators and readiness checks.
 #[derive(Clone)]
 pub struct FailoverHandle {
@@ -697,6 +715,12 @@ impl<S, C, R, H, O> fmt::Debug for FailoverBuilder<S, C, R, H, O> {
 }
 
 impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
+    /// The endpoints' services added so far, in order.
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn endpoint_services(&self) -> impl Iterator<Item = &S> {
+        self.config.endpoints.iter().map(|(_, service)| service)
+    }
+
     /// Adds an endpoint, after those added before it (the first is the primary).
     pub fn endpoint(mut self, name: impl Into<String>, service: S) -> Self {
         self.config.endpoints.push((name.into().into(), service));
