@@ -8,7 +8,7 @@
 //! every base URL, and returns the failover's builder with HTTP defaults: the
 //! [`RegionClassifier`] (a 503 is a failure, never a success; 429 and `Retry-After` are
 //! push-back; a 404 is returned as is) and the HTTP replay rule
-//! ([`HttpReplay`](crate::http::HttpReplay): idempotent methods, or an `Idempotency-Key`
+//! ([`HttpReplay`]: idempotent methods, or an `Idempotency-Key`
 //! header, may be sent again; any request that was provably not sent; a streaming body never).
 //! Everything else (breakers, budget, deadline, attempt timeout, failback, the event hook) is
 //! the [`FailoverBuilder`]'s, with its defaults. With `reqwest`,
@@ -77,7 +77,7 @@ impl<Client> Region<Client> {
 
 /// The failover's builder over `regions` (name, base URL; the first is the primary), all sending
 /// through `client`, with the HTTP defaults: [`RegionClassifier`] and
-/// [`HttpReplay`](crate::http::HttpReplay). See the [module docs](self).
+/// [`HttpReplay`]. See the [module docs](self).
 ///
 /// # Errors
 ///
@@ -128,7 +128,7 @@ where
 }
 
 /// The [`HttpClassifier`] for a region's results, whose errors are
-/// [`CallError`](crate::CallError)s: a response by its status and `Retry-After`, the client's
+/// [`CallError`]s: a response by its status and `Retry-After`, the client's
 /// own error ([`CallError::Inner`]) by its kind (refused: `NotSent`, timeout: `Timeout`, ...),
 /// and the library's verdicts as `Local`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
