@@ -21,7 +21,7 @@ use steadfast::http::HttpReplay;
 use steadfast::regional::{self, Region, RegionClassifier, RegionalClient};
 use steadfast::{Backoff, CallError, Outcome};
 use tower::{Service, ServiceExt};
-use wiremock::matchers::any;
+use wiremock::matchers::{any, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The attempt timeout of the scenarios that need one; the slow server answers after 30 s.
@@ -336,4 +336,83 @@ async fn a_body_that_cannot_be_copied_is_sent_once() {
     // An idempotent PUT, but its body cannot be copied: the 503 is the answer.
     assert_eq!(response.status(), 503);
     assert_eq!((seen(&east).await, seen(&west).await), (1, 0));
+}
+
+#[tokio::test]
+async fn a_request_keeps_its_path_and_query_after_the_regions_prefix_whatever_its_origin() {
+    let east = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders/7"))
+        .and(query_param("full", "1"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(3)
+        .mount(&east)
+        .await;
+    let base = format!("{}/api/", east.uri());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let regional = RegionalClient::builder(client.clone(), [("us-east-2", &base)])
+        .unwrap()
+        .build_client()
+        .unwrap();
+    // A path on no region, the same without its leading slash, and a builder of the caller's
+    // own client with an absolute URL whose origin is replaced.
+    for builder in [
+        regional.get("/orders/7?full=1"),
+        regional.get("orders/7?full=1"),
+        client.get("http://elsewhere.invalid/orders/7?full=1"),
+    ] {
+        let response = regional.execute(builder).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(seen(&east).await, 3);
+}
+
+#[tokio::test]
+async fn one_region_is_the_single_endpoint_stack_retrying_on_the_recover_schedule() {
+    let east = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&east)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&east)
+        .await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let regional = RegionalClient::builder(client, [("us-east-2", east.uri())])
+        .unwrap()
+        .recover(Backoff::constant(Duration::from_millis(1), 3))
+        .build_client()
+        .unwrap();
+    let response = regional.execute(regional.get("/orders/7")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(seen(&east).await, 3);
+}
+
+#[test]
+fn a_regional_client_and_its_calls_can_move_across_threads() {
+    fn send_sync_static<T: Send + Sync + 'static>(_: &T) {}
+    fn send_static<T: Send + 'static>(_: &T) {}
+    let client = reqwest::Client::new();
+    let regional = RegionalClient::builder(client, [("a", "http://127.0.0.1:1")])
+        .unwrap()
+        .build_client()
+        .unwrap();
+    send_sync_static(&regional);
+    send_static(&regional.execute(regional.get("/")));
+}
+
+#[test]
+fn an_invalid_base_url_is_a_typed_error_at_build_time() {
+    let client = reqwest::Client::new();
+    let err =
+        RegionalClient::builder(client, [("a", "http://127.0.0.1:1"), ("b", "west")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "region base url is \"west\", expected an absolute http or https url with a host, and no \
+         query or fragment"
+    );
 }
