@@ -512,11 +512,7 @@ impl<S, C, R, H, O> Failover<S, C, R, H, O> {
     #[cfg(feature = "reqwest")]
     pub(crate) fn call_shared<Req>(&self, req: Req) -> ResponseFuture<S, Req, C, R, H, O>
     where
-        S: Service<Req> + Clone,
-        S::Error: FailoverError,
-        C: Classify<S::Response, S::Error>,
-        R: Replay<Req>,
-        H: OnEvent,
+        S: Service<Req>,
         O: RequestOptions<Req>,
     {
         let seed = rng::mix(self.shared.seeds.fetch_add(rng::GOLDEN, Ordering::Relaxed));

@@ -147,6 +147,11 @@ async fn region(template: ResponseTemplate, calls: u64) -> MockServer {
     server
 }
 
+/// An answer arriving after 30 s: past the attempt timeout.
+fn slow() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_delay(Duration::from_secs(30))
+}
+
 async fn seen(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
@@ -276,8 +281,7 @@ async fn every_region_shut_down_ends_with_the_clients_own_error_typed() {
 #[tokio::test]
 async fn a_region_slower_than_the_attempt_timeout_is_cut_and_the_call_hops() {
     for via in both() {
-        let slow = ResponseTemplate::new(200).set_delay(Duration::from_secs(30));
-        let east = region(slow, 1).await;
+        let east = region(slow(), 1).await;
         let west = region(ResponseTemplate::new(200), 1).await;
         let attempts = Attempts::default();
         let stack = Stack::new(via, &east.uri(), &west.uri(), true, &attempts);
@@ -290,8 +294,7 @@ async fn a_region_slower_than_the_attempt_timeout_is_cut_and_the_call_hops() {
 #[tokio::test]
 async fn a_post_cut_by_the_timeout_is_not_replayed_without_an_idempotency_key() {
     for via in both() {
-        let slow = ResponseTemplate::new(200).set_delay(Duration::from_secs(30));
-        let east = region(slow, 1).await;
+        let east = region(slow(), 1).await;
         let west = region(ResponseTemplate::new(201), 0).await;
         let stack = Stack::new(via, &east.uri(), &west.uri(), true, &Attempts::default());
         let err = stack
@@ -307,8 +310,7 @@ async fn a_post_cut_by_the_timeout_is_not_replayed_without_an_idempotency_key() 
 #[tokio::test]
 async fn a_post_cut_by_the_timeout_with_an_idempotency_key_is_replayed() {
     for via in both() {
-        let slow = ResponseTemplate::new(200).set_delay(Duration::from_secs(30));
-        let east = region(slow, 1).await;
+        let east = region(slow(), 1).await;
         let west = region(ResponseTemplate::new(201), 1).await;
         let stack = Stack::new(via, &east.uri(), &west.uri(), true, &Attempts::default());
         let key = [("idempotency-key", "pay-7")];
@@ -415,4 +417,21 @@ fn an_invalid_base_url_is_a_typed_error_at_build_time() {
         "region base url is \"west\", expected an absolute http or https url with a host, and no \
          query or fragment"
     );
+}
+
+#[test]
+fn the_regional_clients_verdicts_are_local_to_any_layer_above_it() {
+    use steadfast::classify::{DefaultClassifier, outcome_of};
+    use steadfast::{DeadlineExceeded, NoEndpointAvailable};
+    let verdicts: [CallError<reqwest::Error>; 2] = [
+        NoEndpointAvailable::new(None).into(),
+        DeadlineExceeded::new().into(),
+    ];
+    for verdict in verdicts {
+        let result: Result<(), _> = Err(verdict);
+        assert_eq!(outcome_of(&DefaultClassifier, &result), Outcome::Local);
+    }
+    let hyper: Result<(), CallError<hyper_util::client::legacy::Error>> =
+        Err(NoEndpointAvailable::new(None).into());
+    assert_eq!(outcome_of(&DefaultClassifier, &hyper), Outcome::Local);
 }
