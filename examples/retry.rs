@@ -7,16 +7,16 @@
 //!
 //! It shows:
 //!
-//! - how to make a `reqwest` client a tower service, and how to replay its requests
-//!   (`Request::try_clone`), since `reqwest::Request` is not `Clone`;
-//! - a classifier that maps HTTP statuses to outcomes and reads the server's `Retry-After`;
+//! - how to make a `reqwest` client a tower service;
+//! - the ready HTTP classifier and replay rule (`HttpClassifier`, which reads the server's
+//!   `Retry-After`, and `HttpReplay`, which copies a `reqwest::Request` with `try_clone`);
 //! - an event hook that prints every attempt, every retry and giving up.
 //!
 //! The schedule is `Backoff::standard()` without jitter (500 ms, 1 s, 2 s), so the output is the
 //! same on every run. The first retry waits 1 s, not 500 ms: a `Retry-After` hint longer than
 //! the schedule's delay wins. The run takes about 4 seconds.
 //!
-//! `cargo run --example retry`
+//! `cargo run --features reqwest --example retry`
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,7 +24,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -33,10 +32,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
+use steadfast::BoxError;
 use steadfast::backoff::Backoff;
 use steadfast::event::Event;
+use steadfast::http::{HttpClassifier, HttpReplay};
 use steadfast::retry::{RetryLayer, RetryPolicy};
-use steadfast::{BoxError, Outcome, TransientKind};
 use tokio::net::TcpListener;
 use tower::{Layer, Service, ServiceExt};
 
@@ -47,8 +47,11 @@ async fn main() -> Result<(), BoxError> {
 
     let policy = RetryPolicy::builder()
         .backoff(Backoff::standard())
-        .classifier(classify)
-        .replay(|req: &reqwest::Request| req.try_clone())
+        // 2xx succeeds; 429 (and 503 with `Retry-After`) is push-back, retried after the hint;
+        // 5xx is a server failure, retried; any other status is an answer, returned as it is.
+        .classifier(HttpClassifier::new())
+        // A copy of each request (`try_clone`); a GET may be sent again after any failure.
+        .replay(HttpReplay)
         .on_event(print_event)
         .build()?;
     let mut client = RetryLayer::new(policy).layer(Http::new()?);
@@ -86,43 +89,6 @@ fn print_event(event: &Event<'_>) {
         } => println!("  giving up after {attempts} attempts: {reason:?}"),
         _ => {}
     }
-}
-
-/// Maps a finished attempt to an outcome: 2xx succeeds; 429 is push-back and 5xx a server
-/// failure, both retried, after the server's `Retry-After` if it sent one; any other status is
-/// a correct answer, returned as it is. An error retries too: as "never sent" when the
-/// connection could not be made, else as a failure that the server may have seen.
-fn classify(result: &Result<reqwest::Response, BoxError>) -> Outcome {
-    let response = match result {
-        Ok(response) => response,
-        Err(err) => {
-            return match err.downcast_ref::<reqwest::Error>() {
-                Some(err) if err.is_connect() => Outcome::not_sent(),
-                _ => Outcome::failed(),
-            };
-        }
-    };
-    let status = response.status();
-    if status.is_success() {
-        Outcome::Success
-    } else if status == StatusCode::TOO_MANY_REQUESTS {
-        Outcome::throttled(retry_after(response))
-    } else if status.is_server_error() {
-        Outcome::Transient {
-            kind: TransientKind::Failed,
-            retry_after: retry_after(response),
-        }
-    } else {
-        Outcome::Rejected
-    }
-}
-
-/// The `Retry-After` header in seconds. A missing or malformed header, or the HTTP-date form,
-/// gives no hint rather than an error: the schedule's delay applies.
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
-    let seconds = value.trim().parse::<u64>().ok()?;
-    Some(Duration::from_secs(seconds))
 }
 
 /// A `reqwest` client as a tower service, with its errors boxed.

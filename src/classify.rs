@@ -299,12 +299,12 @@ where
 /// It recognises the error types themselves, and [`BoxError`], `Box<dyn Error>`,
 /// `Box<dyn Error + Send>` and [`std::io::Error`] that are, wrap, or have in their source chain
 /// one of them (a boxed [`CallError`] exposes its verdict struct as its source, except for its
-/// `AllEndpointsFailed` variant, which has none). An unboxed
-/// [`CallError`] is recognised for the error types it commonly holds ([`BoxError`],
-/// [`std::io::Error`], and with features `reqwest` and `hyper` their clients' errors); for
-/// another `CallError<E>`, and for a caller's own error type (an enum with a variant holding
-/// `DeadlineExceeded`), classify [`CallError::is_local`] (or that variant) as [`Outcome::Local`]
-/// in your classifier.
+/// `AllEndpointsFailed` variant, which has none); it looks at 32 errors of a chain at most, so a
+/// chain that loops cannot hang it. An unboxed [`CallError`] is recognised for the error types
+/// it commonly holds ([`BoxError`], [`std::io::Error`], and with features `reqwest` and `hyper`
+/// their clients' errors); for another `CallError<E>`, and for a caller's own error type (an
+/// enum with a variant holding `DeadlineExceeded`), classify [`CallError::is_local`] (or that
+/// variant) as [`Outcome::Local`] in your classifier.
 pub fn is_own_error<E: 'static>(err: &E) -> bool {
     let any: &dyn Any = err;
     if let Some(b) = any.downcast_ref::<BoxError>() {
@@ -340,10 +340,23 @@ fn call_error_is_local(any: &dyn Any) -> Option<bool> {
     None
 }
 
-/// Whether `err` or an error in its source chain is one of this library's own.
+/// How many errors of a source chain [`is_own_error`] looks at: chains are short, and a chain
+/// that loops (an error that is its own source) must not hang a classifier.
+const MAX_CHAIN_VISITS: u32 = 32;
+
+/// Whether `err` or an error in its source chain (at most 32 errors looked at) is one of this
+/// library's own.
 pub(crate) fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
+    has_own_within(err, &mut { MAX_CHAIN_VISITS })
+}
+
+fn has_own_within(err: &(dyn Error + 'static), budget: &mut u32) -> bool {
     let mut cur = Some(err);
     while let Some(e) = cur {
+        let Some(left) = budget.checked_sub(1) else {
+            return false;
+        };
+        *budget = left;
         if own_error_types!(e) {
             return true;
         }
@@ -353,7 +366,7 @@ pub(crate) fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
         {
-            if chain_has_own(inner) {
+            if has_own_within(inner, budget) {
                 return true;
             }
         }

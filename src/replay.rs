@@ -24,9 +24,10 @@
 ///
 /// The copy is made before the first attempt (the attempt consumes the request), when nothing
 /// is known yet of how it will fail. [`may_replay`](Replay::may_replay) is asked after a
-/// failure, with its outcome, so a hook can follow DESIGN's replay rule for HTTP: an idempotent
-/// request may always be replayed, any request may be replayed after `NotSent` (it never
-/// reached the server), and a request that may have been applied needs an explicit marker.
+/// failure, with its outcome, so a hook can follow a rule such as HTTP's (`http::HttpReplay`,
+/// feature `http`): an idempotent request may always be replayed, any request may be replayed
+/// after `NotSent` (it never reached the server), and a request that may have been applied
+/// needs an explicit marker.
 ///
 /// ```
 /// use steadfast::classify::Outcome;

@@ -72,9 +72,10 @@
 //! # Replay
 //!
 //! The [`Replay`] hook copies the request before its first attempt and decides, after each
-//! failure, whether the copy may be sent again, here or elsewhere (the same rule for both: DESIGN
-//! asks for an explicit marker before a request that may have been applied is replayed in another
-//! region, and a same-region retry of such a request is no safer). A request that may not be
+//! failure, whether the copy may be sent again, here or elsewhere (the same rule for both: a
+//! request that may have been applied needs an explicit marker before it is replayed in another
+//! region, and a same-region retry of such a request is no safer). For HTTP, `http::HttpReplay`
+//! (feature `http`) is that rule. A request that may not be
 //! replayed still skips unavailable endpoints: it goes once, to the first available one. Until it
 //! has been sent (every endpoint so far was not ready) it may go anywhere.
 //!

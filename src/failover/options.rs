@@ -51,9 +51,10 @@ impl<'a> CallOptions<'a> {
 
 /// A request's own word on being sent more than once, over the replay hook's.
 ///
-/// As an HTTP request extension (read by `HttpOptions`, with the `http` feature), it is the explicit
-/// marker DESIGN asks for before a request that may have been applied (a POST that timed out)
-/// is replayed in another region.
+/// As an HTTP request extension (read by `HttpOptions` and by the HTTP replay rule
+/// `http::HttpReplay`, with the `http` feature), it is the explicit marker a request that may
+/// have been applied (a POST that timed out or got a 5xx) needs before it is sent again, here or
+/// in another region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ReplayMarker {

@@ -1,16 +1,5 @@
 //! Transport errors as outcomes: whether the request reached the server, timed out, or failed
 //! on the caller's side.
-//!
-//! | error | outcome |
-//! | --- | --- |
-//! | connection refused, unreachable host or network, address not available, DNS failure | `Transient { NotSent }` |
-//! | timed out (`io::ErrorKind::TimedOut`, a client's own timeout) | `Transient { Timeout }` |
-//! | a request that cannot be built or sent (bad URL, invalid input, unsupported) | `Local` |
-//! | a `reqwest` status error (`error_for_status`) | its status, as the HTTP classifier reads it |
-//! | anything else (reset, broken pipe, a body cut short) | `Transient { Failed }` |
-//! | this library's own errors | `Local` |
-//!
-//! A connect timeout is `NotSent`: the connection never opened, so the request never left.
 
 use std::error::Error;
 use std::io;
@@ -27,7 +16,18 @@ const MAX_CHAIN: usize = 16;
 /// [`std::io::Error`], this library's own errors). An error it recognises nothing in is
 /// `Transient { Failed }`.
 ///
-/// See the [module table](self) for the rules.
+/// The rules, for every client:
+///
+/// | error | outcome |
+/// | --- | --- |
+/// | connection refused, unreachable host or network, address not available, DNS failure | `Transient { NotSent }` |
+/// | timed out (`io::ErrorKind::TimedOut`, a client's own timeout) | `Transient { Timeout }` |
+/// | a request that cannot be built or sent (bad URL, invalid input, unsupported) | `Local` |
+/// | a `reqwest` status error (`error_for_status`) | its status, as the HTTP classifier reads it |
+/// | anything else (reset, broken pipe, a body cut short) | `Transient { Failed }` |
+/// | this library's own errors | `Local` |
+///
+/// A connect timeout is `NotSent`: the connection never opened, so the request never left.
 ///
 /// # Examples
 ///
