@@ -54,6 +54,31 @@ use crate::http::{HttpClassifier, HttpReplay};
 /// One region's endpoint: the shared client, and the region's base URL. A tower service whose
 /// error is [`CallError<E>`](crate::CallError) of the client's error `E`, as a failover's
 /// endpoint needs.
+///
+/// It is also the single-endpoint retry stack's service: a base URL behind the
+/// [`Retry`](crate::Retry) layer, with the HTTP defaults.
+///
+/// ```
+/// # #[cfg(feature = "reqwest")] fn main() -> Result<(), steadfast::BoxError> {
+/// use std::time::Duration;
+/// use steadfast::http::HttpReplay;
+/// use steadfast::regional::{BaseUrl, Region, RegionClassifier};
+/// use steadfast::{RetryLayer, RetryPolicy};
+/// use tower::Layer;
+///
+/// let policy = RetryPolicy::builder()
+///     .classifier(RegionClassifier::default())
+///     .replay(HttpReplay)
+///     .deadline(Duration::from_secs(10))
+///     .build()?;
+/// let base = BaseUrl::parse("https://orders.example.com")?;
+/// let orders = RetryLayer::new(policy).layer(Region::new(reqwest::Client::new(), base));
+/// // `orders` is a tower service of `reqwest::Request`s: path and query on no origin.
+/// # let _ = orders;
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "reqwest"))] fn main() {}
+/// ```
 #[derive(Clone, Debug)]
 pub struct Region<Client> {
     client: Client,

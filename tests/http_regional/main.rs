@@ -435,3 +435,39 @@ fn the_regional_clients_verdicts_are_local_to_any_layer_above_it() {
         Err(NoEndpointAvailable::new(None).into());
     assert_eq!(outcome_of(&DefaultClassifier, &hyper), Outcome::Local);
 }
+
+#[tokio::test]
+async fn a_base_url_behind_the_retry_layer_retries_a_503_with_the_http_defaults() {
+    use steadfast::regional::BaseUrl;
+    use steadfast::{RetryLayer, RetryPolicy};
+    use tower::Layer;
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let policy = RetryPolicy::builder()
+        .classifier(RegionClassifier::default())
+        .replay(HttpReplay)
+        .backoff(Backoff::constant(Duration::from_millis(1), 3))
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let base = BaseUrl::parse(&server.uri()).unwrap();
+    let orders = RetryLayer::new(policy).layer(Region::new(client.clone(), base));
+    let req = client
+        .get("http://region.invalid/orders/7")
+        .build()
+        .unwrap();
+    // The 503 is retried; the 404 is an answer, returned at once.
+    let response = orders.oneshot(req).await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(seen(&server).await, 2);
+}
