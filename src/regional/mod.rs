@@ -16,6 +16,11 @@
 //! keeps reqwest's builder style; with hyper, [`build`](FailoverBuilder::build) ends it with the
 //! failover, a tower service of `http::Request`s.
 //!
+//! To move statuses, pass the failover builder
+//! `.classifier(RegionClassifier::new(HttpClassifier::new().transient(StatusCode::CONFLICT)))`:
+//! a bare [`HttpClassifier`] does not look inside a [`CallError`], so it would read a refused
+//! connection as `Failed` rather than `NotSent`.
+//!
 //! One region gives the single-endpoint stack: a breaker and retries on the recover schedule.
 //!
 //! # Region-neutral requests
@@ -172,6 +177,12 @@ impl RegionClassifier {
             CallError::Inner(e) => self.http.error_outcome(e),
             _ => Outcome::Local,
         }
+    }
+}
+
+impl From<HttpClassifier> for RegionClassifier {
+    fn from(http: HttpClassifier) -> Self {
+        RegionClassifier::new(http)
     }
 }
 

@@ -471,3 +471,31 @@ async fn a_base_url_behind_the_retry_layer_retries_a_503_with_the_http_defaults(
     assert_eq!(response.status(), 404);
     assert_eq!(seen(&server).await, 2);
 }
+
+#[tokio::test]
+async fn a_status_moved_in_the_http_classifier_hops_and_a_refused_region_stays_not_sent() {
+    use steadfast::http::HttpClassifier;
+    let east = region(ResponseTemplate::new(409), 1).await;
+    let west = region(ResponseTemplate::new(200), 1).await;
+    let attempts = Attempts::default();
+    let conflict_is_transient = HttpClassifier::new().transient(http::StatusCode::CONFLICT);
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let regions = [
+        ("us-east-2", east.uri()),
+        ("eu-west-1", shut_down()),
+        ("us-west-1", west.uri()),
+    ];
+    let regional = RegionalClient::builder(client, regions)
+        .unwrap()
+        .classifier(RegionClassifier::from(conflict_is_transient))
+        .on_event(attempts.clone())
+        .build_client()
+        .unwrap();
+    let response = regional.execute(regional.get("/orders/7")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let outcomes: Vec<_> = attempts.taken().into_iter().map(|(_, o)| o).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::failed(), Outcome::not_sent(), Outcome::Success]
+    );
+}
