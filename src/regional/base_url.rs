@@ -70,15 +70,14 @@ impl BaseUrl {
     /// `uri` with this origin, its path after this prefix, its query kept (its own origin, if
     /// any, is dropped).
     pub fn rebase_uri(&self, uri: &Uri) -> Uri {
-        let path_and_query = uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        let path_and_query = if self.prefix.is_empty() {
-            uri.path_and_query()
-                .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/"))
-        } else {
+        let root = || PathAndQuery::from_static("/");
+        let path_and_query = match uri.path_and_query() {
+            None => root(),
+            Some(own) if self.prefix.is_empty() => own.clone(),
             // A valid prefix followed by a valid path and query is valid.
-            PathAndQuery::try_from(format!("{}{path_and_query}", self.prefix))
-                .unwrap_or_else(|_| PathAndQuery::from_static("/"))
+            Some(own) => {
+                PathAndQuery::try_from(format!("{}{own}", self.prefix)).unwrap_or_else(|_| root())
+            }
         };
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(self.scheme.clone());
@@ -150,6 +149,7 @@ mod tests {
             ("https://h/api/", "/a?b=1", "https://h/api/a?b=1"),
             ("https://h/api", "http://other:9/x", "https://h/api/x"),
             ("https://h/api", "http://other:9", "https://h/api/"),
+            ("http://h", "/go?to=http://x/y", "http://h/go?to=http://x/y"),
         ];
         for (base, req, want) in cases {
             let base = BaseUrl::parse(base).unwrap();

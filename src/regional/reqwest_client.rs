@@ -125,11 +125,11 @@ impl<C, R, H, O> RegionalClient<C, R, H, O> {
     /// is accepted too; its origin is replaced by each region's. Finish it with reqwest's
     /// builder methods and send it with [`execute`](Self::execute).
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        if path.contains("://") {
-            self.client.request(method, path)
-        } else if path.starts_with('/') {
+        if path.starts_with('/') {
             self.client
                 .request(method, format!("{PLACEHOLDER_ORIGIN}{path}"))
+        } else if path.contains("://") {
+            self.client.request(method, path)
         } else {
             self.client
                 .request(method, format!("{PLACEHOLDER_ORIGIN}/{path}"))

@@ -347,7 +347,7 @@ async fn a_request_keeps_its_path_and_query_after_the_regions_prefix_whatever_it
         .and(path("/api/orders/7"))
         .and(query_param("full", "1"))
         .respond_with(ResponseTemplate::new(200))
-        .expect(3)
+        .expect(4)
         .mount(&east)
         .await;
     let base = format!("{}/api/", east.uri());
@@ -356,17 +356,18 @@ async fn a_request_keeps_its_path_and_query_after_the_regions_prefix_whatever_it
         .unwrap()
         .build_client()
         .unwrap();
-    // A path on no region, the same without its leading slash, and a builder of the caller's
-    // own client with an absolute URL whose origin is replaced.
+    // A path on no region, the same without its leading slash, a builder of the caller's own
+    // client with an absolute URL whose origin is replaced, and a query holding a URL.
     for builder in [
         regional.get("/orders/7?full=1"),
         regional.get("orders/7?full=1"),
         client.get("http://elsewhere.invalid/orders/7?full=1"),
+        regional.get("/orders/7?full=1&back=http://elsewhere.invalid/"),
     ] {
         let response = regional.execute(builder).await.unwrap();
         assert_eq!(response.status(), 200);
     }
-    assert_eq!(seen(&east).await, 3);
+    assert_eq!(seen(&east).await, 4);
 }
 
 #[tokio::test]
