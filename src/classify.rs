@@ -61,7 +61,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use crate::error::{
-    AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, DeadlineExceeded,
+    AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, CallError, DeadlineExceeded,
     NoEndpointAvailable,
 };
 
@@ -303,9 +303,13 @@ where
 ///
 /// It recognises the error types themselves, and [`BoxError`], `Box<dyn Error>`,
 /// `Box<dyn Error + Send>` and [`std::io::Error`] that are, wrap, or have in their source chain
-/// one of them; it looks at 32 errors of a chain at most, so a chain that loops cannot hang it.
-/// A caller's own error type (an enum with a variant holding `DeadlineExceeded`) is opaque to
-/// it: classify such a variant as [`Outcome::Local`] in your classifier.
+/// one of them (a boxed [`CallError`] exposes its verdict struct as its source, except for its
+/// `AllEndpointsFailed` variant, which has none); it looks at 32 errors of a chain at most, so a
+/// chain that loops cannot hang it. An unboxed [`CallError`] is recognised for the error types
+/// it commonly holds ([`BoxError`], [`std::io::Error`], and with features `reqwest` and `hyper`
+/// their clients' errors); for another `CallError<E>`, and for a caller's own error type (an
+/// enum with a variant holding `DeadlineExceeded`), classify [`CallError::is_local`] (or that
+/// variant) as [`Outcome::Local`] in your classifier.
 pub fn is_own_error<E: 'static>(err: &E) -> bool {
     let any: &dyn Any = err;
     if let Some(b) = any.downcast_ref::<BoxError>() {
@@ -320,7 +324,25 @@ pub fn is_own_error<E: 'static>(err: &E) -> bool {
     if let Some(io) = any.downcast_ref::<std::io::Error>() {
         return io.get_ref().is_some_and(|inner| chain_has_own(inner));
     }
-    own_error_types!(any)
+    call_error_is_local(any).unwrap_or_else(|| own_error_types!(any))
+}
+
+/// Whether `any` is a [`CallError`] holding one of the library's verdicts, for the error types a
+/// `CallError` commonly holds; `None` when it is none of those types.
+fn call_error_is_local(any: &dyn Any) -> Option<bool> {
+    macro_rules! try_types {
+        ($($t:ty),* $(,)?) => {
+            $(if let Some(e) = any.downcast_ref::<CallError<$t>>() {
+                return Some(e.is_local());
+            })*
+        };
+    }
+    try_types!(BoxError, std::io::Error);
+    #[cfg(feature = "reqwest")]
+    try_types!(reqwest::Error);
+    #[cfg(feature = "hyper")]
+    try_types!(hyper_util::client::legacy::Error);
+    None
 }
 
 /// How many errors of a source chain [`is_own_error`] looks at: chains are short, and a chain

@@ -270,6 +270,208 @@ pub(crate) fn clip(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// The error of a call that keeps the dependency's own error type `E`: either that error, typed,
+/// or one of this library's verdicts.
+///
+/// [`RetryPolicy::run`](crate::RetryPolicy::run) returns it, and so does a regional client
+/// (feature `reqwest`). It fits every layer's error bounds (`From` each verdict, and
+/// [`FailoverError`](crate::FailoverError)), so a layer over a service whose error is
+/// `CallError<E>` returns it too. Unlike a [`BoxError`], the dependency's error is read without
+/// downcasting: [`inner`](Self::inner) returns it, also when it ended a failover walk.
+///
+/// Every variant but [`Inner`](Self::Inner) is this library's verdict and classifies as
+/// [`Outcome::Local`](crate::Outcome::Local) ([`is_local`](Self::is_local); see
+/// [`is_own_error`](crate::classify::is_own_error) for the types recognised). The verdicts that
+/// wrap a struct expose it as their [`source`](std::error::Error::source), so those are
+/// recognised when boxed too; a boxed `AllEndpointsFailed` over another error type is not.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::{CallError, DeadlineExceeded};
+///
+/// let verdict: CallError<std::num::ParseIntError> = DeadlineExceeded::new().into();
+/// assert!(verdict.is_deadline_exceeded() && verdict.is_local());
+/// let own = CallError::Inner("x".parse::<u32>().unwrap_err());
+/// assert_eq!(own.inner().map(|e| e.to_string()).as_deref(), Some("invalid digit found in string"));
+/// ```
+// Display and Error are written out: a derive would bound `Error` on itself through the boxed
+// `last` error, which the trait solver cannot prove.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CallError<E> {
+    /// The dependency's own error, from the call's only or last attempt. Its message and source
+    /// are the dependency's.
+    Inner(E),
+    /// The call's deadline passed while an attempt was in flight.
+    DeadlineExceeded(DeadlineExceeded),
+    /// The last attempt was cut by the attempt timeout and no further attempt was allowed.
+    AttemptTimedOut(AttemptTimedOut),
+    /// A circuit breaker rejected the call without sending it.
+    BreakerOpen(BreakerOpen),
+    /// No endpoint of a failover could take the call; nothing was sent.
+    NoEndpointAvailable(NoEndpointAvailable),
+    /// Every endpoint a failover walk tried failed, and no further attempt was allowed. `last`
+    /// is the last attempt's error (its source): [`Inner`](Self::Inner) with the dependency's
+    /// error, or [`AttemptTimedOut`](Self::AttemptTimedOut).
+    AllEndpointsFailed {
+        /// Every attempt, in order.
+        attempts: Vec<AttemptRecord>,
+        /// The last attempt's error.
+        last: Box<CallError<E>>,
+    },
+}
+
+impl<E: fmt::Display> fmt::Display for CallError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Inner(e) => e.fmt(f),
+            CallError::DeadlineExceeded(e) => e.fmt(f),
+            CallError::AttemptTimedOut(e) => e.fmt(f),
+            CallError::BreakerOpen(e) => e.fmt(f),
+            CallError::NoEndpointAvailable(e) => e.fmt(f),
+            CallError::AllEndpointsFailed { attempts, .. } => {
+                write!(f, "all endpoints failed after {} attempts", attempts.len())
+            }
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Inner(e) => e.source(),
+            CallError::DeadlineExceeded(e) => Some(e),
+            CallError::AttemptTimedOut(e) => Some(e),
+            CallError::BreakerOpen(e) => Some(e),
+            CallError::NoEndpointAvailable(e) => Some(e),
+            CallError::AllEndpointsFailed { last, .. } => Some(&**last),
+        }
+    }
+}
+
+impl<E> CallError<E> {
+    /// The dependency's own error: this one's, or the last attempt's of a failover walk that
+    /// ended with it. `None` for the library's other verdicts.
+    pub fn inner(&self) -> Option<&E> {
+        match self {
+            CallError::Inner(e) => Some(e),
+            CallError::AllEndpointsFailed { last, .. } => last.inner(),
+            _ => None,
+        }
+    }
+
+    /// The dependency's own error, as [`inner`](Self::inner), by value.
+    pub fn into_inner(self) -> Option<E> {
+        match self {
+            CallError::Inner(e) => Some(e),
+            CallError::AllEndpointsFailed { last, .. } => last.into_inner(),
+            _ => None,
+        }
+    }
+
+    /// The attempts of a failover walk that failed ([`AllEndpointsFailed`](Self::AllEndpointsFailed)),
+    /// in order; empty for every other error.
+    pub fn attempts(&self) -> &[AttemptRecord] {
+        match self {
+            CallError::AllEndpointsFailed { attempts, .. } => attempts,
+            _ => &[],
+        }
+    }
+
+    /// Whether this is one of the library's verdicts rather than the dependency's error
+    /// (every variant but [`Inner`](Self::Inner)): such an error classifies as
+    /// [`Outcome::Local`](crate::Outcome::Local).
+    pub fn is_local(&self) -> bool {
+        !matches!(self, CallError::Inner(_))
+    }
+
+    /// Whether this is the dependency's own error ([`Inner`](Self::Inner)).
+    pub fn is_inner(&self) -> bool {
+        matches!(self, CallError::Inner(_))
+    }
+
+    /// Whether the call's deadline passed with an attempt in flight.
+    pub fn is_deadline_exceeded(&self) -> bool {
+        matches!(self, CallError::DeadlineExceeded(_))
+    }
+
+    /// Whether the call's last attempt was cut by the attempt timeout, directly or as the last
+    /// attempt of a failover walk.
+    pub fn is_attempt_timed_out(&self) -> bool {
+        match self {
+            CallError::AttemptTimedOut(_) => true,
+            CallError::AllEndpointsFailed { last, .. } => last.is_attempt_timed_out(),
+            _ => false,
+        }
+    }
+
+    /// Whether a circuit breaker rejected the call.
+    pub fn is_breaker_open(&self) -> bool {
+        matches!(self, CallError::BreakerOpen(_))
+    }
+
+    /// Whether no endpoint of a failover could take the call.
+    pub fn is_no_endpoint_available(&self) -> bool {
+        matches!(self, CallError::NoEndpointAvailable(_))
+    }
+
+    /// Whether every endpoint a failover walk tried failed.
+    pub fn is_all_endpoints_failed(&self) -> bool {
+        matches!(self, CallError::AllEndpointsFailed { .. })
+    }
+
+    /// When the library suggests trying again: an open breaker's or the earliest endpoint's
+    /// `retry_in`, when known.
+    pub fn retry_in(&self) -> Option<std::time::Duration> {
+        match self {
+            CallError::BreakerOpen(e) => e.retry_in,
+            CallError::NoEndpointAvailable(e) => e.retry_in,
+            _ => None,
+        }
+    }
+
+    /// Maps the dependency's error, keeping the library's verdicts.
+    pub fn map_inner<F>(self, f: impl FnOnce(E) -> F) -> CallError<F> {
+        match self {
+            CallError::Inner(e) => CallError::Inner(f(e)),
+            CallError::DeadlineExceeded(e) => CallError::DeadlineExceeded(e),
+            CallError::AttemptTimedOut(e) => CallError::AttemptTimedOut(e),
+            CallError::BreakerOpen(e) => CallError::BreakerOpen(e),
+            CallError::NoEndpointAvailable(e) => CallError::NoEndpointAvailable(e),
+            CallError::AllEndpointsFailed { attempts, last } => CallError::AllEndpointsFailed {
+                attempts,
+                last: Box::new(last.map_inner(f)),
+            },
+        }
+    }
+}
+
+impl<E> From<DeadlineExceeded> for CallError<E> {
+    fn from(e: DeadlineExceeded) -> Self {
+        CallError::DeadlineExceeded(e)
+    }
+}
+
+impl<E> From<AttemptTimedOut> for CallError<E> {
+    fn from(e: AttemptTimedOut) -> Self {
+        CallError::AttemptTimedOut(e)
+    }
+}
+
+impl<E> From<BreakerOpen> for CallError<E> {
+    fn from(e: BreakerOpen) -> Self {
+        CallError::BreakerOpen(e)
+    }
+}
+
+impl<E> From<NoEndpointAvailable> for CallError<E> {
+    fn from(e: NoEndpointAvailable) -> Self {
+        CallError::NoEndpointAvailable(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +495,65 @@ mod tests {
         let e: std::io::Error = DeadlineExceeded.into();
         assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
         assert!(e.get_ref().unwrap().is::<DeadlineExceeded>());
+    }
+
+    #[test]
+    fn call_error_verdicts_classify_as_local_and_the_inner_error_does_not() {
+        use crate::classify::{DefaultClassifier, Outcome, outcome_of};
+        let verdicts: [CallError<std::io::Error>; 5] = [
+            DeadlineExceeded::new().into(),
+            AttemptTimedOut::new(std::time::Duration::from_secs(1)).into(),
+            BreakerOpen::new(None).into(),
+            NoEndpointAvailable::new(None).into(),
+            CallError::AllEndpointsFailed {
+                attempts: Vec::new(),
+                last: Box::new(CallError::Inner(std::io::Error::other("reset"))),
+            },
+        ];
+        for v in verdicts {
+            assert!(v.is_local(), "{v:?}");
+            let r: Result<std::convert::Infallible, _> = Err(v);
+            assert_eq!(outcome_of(&DefaultClassifier, &r), Outcome::Local);
+            let Err(v) = r;
+            // Boxed, whatever the inner type: the verdict is the source (but a walk's own
+            // verdict carries no verdict struct to find).
+            let v = v.map_inner(|_| Custom);
+            let walk = v.is_all_endpoints_failed();
+            let boxed: Result<(), BoxError> = Err(v.into());
+            let expected = if walk {
+                Outcome::failed()
+            } else {
+                Outcome::Local
+            };
+            assert_eq!(outcome_of(&DefaultClassifier, &boxed), expected);
+        }
+        let inner: Result<(), CallError<std::io::Error>> =
+            Err(CallError::Inner(std::io::Error::other("reset")));
+        assert_eq!(outcome_of(&DefaultClassifier, &inner), Outcome::failed());
+        let boxed: Result<(), BoxError> = Err(Box::new(CallError::Inner(Custom)));
+        assert_eq!(outcome_of(&DefaultClassifier, &boxed), Outcome::failed());
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("custom")]
+    struct Custom;
+
+    #[test]
+    fn call_error_reads_the_last_error_of_a_walk() {
+        let e: CallError<Custom> = CallError::AllEndpointsFailed {
+            attempts: Vec::new(),
+            last: Box::new(CallError::Inner(Custom)),
+        };
+        assert!(e.inner().is_some() && e.is_all_endpoints_failed() && !e.is_attempt_timed_out());
+        assert_eq!(e.to_string(), "all endpoints failed after 0 attempts");
+        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "custom");
+        let t: CallError<Custom> = CallError::AllEndpointsFailed {
+            attempts: Vec::new(),
+            last: Box::new(AttemptTimedOut::new(std::time::Duration::from_secs(2)).into()),
+        };
+        assert!(t.inner().is_none() && t.is_attempt_timed_out());
+        let b: CallError<Custom> = BreakerOpen::new(Some(std::time::Duration::from_secs(3))).into();
+        assert_eq!(b.retry_in(), Some(std::time::Duration::from_secs(3)));
+        assert_eq!(b.to_string(), "circuit breaker open");
     }
 }

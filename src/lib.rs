@@ -33,6 +33,10 @@
 //! - [`failover`]: ordered regional endpoints, each behind its own breaker, with one retry loop
 //!   per call across them: hops, recover passes, push-back, deadlines, the budget, failback to
 //!   the primary, and an operator's routing controls ([`Failover`], [`FailoverHandle`]).
+//! - `regional` (features `reqwest`, `hyper`): a failover over named base URLs sharing one
+//!   HTTP client, with the HTTP classifier and safe replay by default; `RegionalClient` keeps
+//!   reqwest's builder style (`regional.execute(regional.get("/orders/7"))`) and returns
+//!   `reqwest::Response`s or [`CallError<reqwest::Error>`](CallError).
 //! - [`health`]: active health checks per endpoint, run by a driver future the caller spawns
 //!   ([`HealthChecks`], [`HealthCheck`], [`health::check_fn`]), which feed a failover's
 //!   routing; and the readiness roll-up a service serves from its readiness endpoint
@@ -95,6 +99,9 @@ pub mod health;
 pub mod http;
 pub mod integrations;
 mod limit;
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest", feature = "hyper"))))]
+pub mod regional;
 pub mod replay;
 pub mod retry;
 mod rng;
@@ -111,8 +118,8 @@ pub use chaos::{Chaos, ChaosHandle, ChaosLayer, Latency, Script};
 pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
 pub use error::{
-    AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, ConfigError, DeadlineExceeded,
-    MAX_DURATION, MAX_RETRY_AFTER_CAP, NoEndpointAvailable,
+    AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, CallError, ConfigError,
+    DeadlineExceeded, MAX_DURATION, MAX_RETRY_AFTER_CAP, NoEndpointAvailable,
 };
 pub use event::{Event, OnEvent};
 pub use failover::{Failback, Failover, FailoverError, FailoverHandle};

@@ -160,10 +160,12 @@
 //!
 //! # The error type
 //!
-//! `Failover` keeps the endpoints' error type `E`, which must hold this module's errors and give
-//! up its own as the source of [`AllEndpointsFailed`] ([`FailoverError`]):
-//! `E: From<AllEndpointsFailed> + From<NoEndpointAvailable> + From<DeadlineExceeded> +
-//! Into<BoxError>`. [`BoxError`] and [`std::io::Error`] qualify.
+//! `Failover` keeps the endpoints' error type `E`, which must hold this module's errors and
+//! build the error of a walk whose every attempt failed ([`FailoverError`]). [`BoxError`] and
+//! [`std::io::Error`] qualify (the last error is then the boxed source of
+//! [`AllEndpointsFailed`]), and so does [`CallError<E>`](crate::CallError), which keeps the
+//! dependency's error typed: an endpoint service returns `CallError::Inner(e)` and the caller
+//! reads the last attempt's `e` with [`CallError::inner`].
 //!
 //! # Examples
 //!
@@ -232,7 +234,8 @@ use crate::breaker::{BreakerRef, BreakerState, CircuitBreaker, CircuitBreakerBui
 use crate::budget::RetryBudget;
 use crate::classify::{Classify, DefaultClassifier};
 use crate::error::{
-    AllEndpointsFailed, BoxError, ConfigError, DeadlineExceeded, NoEndpointAvailable,
+    AllEndpointsFailed, AttemptRecord, AttemptTimedOut, BoxError, CallError, ConfigError,
+    DeadlineExceeded, NoEndpointAvailable,
 };
 use crate::event::OnEvent;
 /// The HTTP replay rule, defined in [`crate::http`].
@@ -243,24 +246,50 @@ use crate::retry::DEFAULT_RETRY_AFTER_CAP;
 use crate::rng;
 
 /// The error types a failover can return: the endpoints' own error type, able to hold this
-/// module's errors and to give up its own as the source of [`AllEndpointsFailed`].
-/// [`BoxError`] and [`std::io::Error`] are.
+/// module's errors and to build the error of a walk whose every attempt failed.
+///
+/// Implemented by every type that holds [`AllEndpointsFailed`] (with its last error boxed):
+/// [`BoxError`] and [`std::io::Error`]; and by [`CallError<E>`](crate::CallError), which keeps
+/// the last error typed.
 pub trait FailoverError:
-    From<AllEndpointsFailed>
-    + From<NoEndpointAvailable>
-    + From<DeadlineExceeded>
-    + Into<BoxError>
-    + 'static
+    From<NoEndpointAvailable> + From<DeadlineExceeded> + Sized + 'static
 {
+    /// The error of a walk that made `attempts` and whose last attempt failed with `last`.
+    fn all_endpoints_failed(attempts: Vec<AttemptRecord>, last: Self) -> Self;
+
+    /// The error of a walk that made `attempts` and whose last attempt was cut by the attempt
+    /// timeout (or its endpoint was not ready within it).
+    fn all_endpoints_timed_out(attempts: Vec<AttemptRecord>, last: AttemptTimedOut) -> Self;
 }
 
-impl<E> FailoverError for E where
+impl<E> FailoverError for E
+where
     E: From<AllEndpointsFailed>
         + From<NoEndpointAvailable>
         + From<DeadlineExceeded>
         + Into<BoxError>
-        + 'static
+        + 'static,
 {
+    fn all_endpoints_failed(attempts: Vec<AttemptRecord>, last: Self) -> Self {
+        AllEndpointsFailed::new(attempts, last).into()
+    }
+
+    fn all_endpoints_timed_out(attempts: Vec<AttemptRecord>, last: AttemptTimedOut) -> Self {
+        AllEndpointsFailed::new(attempts, last).into()
+    }
+}
+
+impl<E: 'static> FailoverError for CallError<E> {
+    fn all_endpoints_failed(attempts: Vec<AttemptRecord>, last: Self) -> Self {
+        CallError::AllEndpointsFailed {
+            attempts,
+            last: Box::new(last),
+        }
+    }
+
+    fn all_endpoints_timed_out(attempts: Vec<AttemptRecord>, last: AttemptTimedOut) -> Self {
+        Self::all_endpoints_failed(attempts, CallError::AttemptTimedOut(last))
+    }
 }
 
 /// Shared state held by an `Arc`, or leaked for the life of the process.
@@ -512,6 +541,20 @@ where
     }
 }
 
+impl<S, C, R, H, O> Failover<S, C, R, H, O> {
+    /// A call through a shared reference, with a jitter seed drawn from the shared stream (one
+    /// atomic add), for clients that hold the failover behind `&self`.
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn call_shared<Req>(&self, req: Req) -> ResponseFuture<S, Req, C, R, H, O>
+    where
+        S: Service<Req>,
+        O: RequestOptions<Req>,
+    {
+        let seed = rng::mix(self.shared.seeds.fetch_add(rng::GOLDEN, Ordering::Relaxed));
+        ResponseFuture::new(self.shared.clone(), req, seed)
+    }
+}
+
 /// A cheap `Clone` handle on a failover's routing state, for operators and readiness checks.
 #[derive(Clone)]
 pub struct FailoverHandle {
@@ -737,6 +780,12 @@ impl<S, C, R, H, O> fmt::Debug for FailoverBuilder<S, C, R, H, O> {
 }
 
 impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
+    /// The endpoints' services added so far, in order.
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn endpoint_services(&self) -> impl Iterator<Item = &S> {
+        self.config.endpoints.iter().map(|(_, service)| service)
+    }
+
     /// Adds an endpoint, after those added before it (the first is the primary). Its name is
     /// not empty, has no leading or trailing whitespace, and differs from every other
     /// endpoint's ignoring ASCII case ([`build`](Self::build) checks).

@@ -22,9 +22,7 @@ use crate::budget::Withdrawal;
 use crate::classify::{Classify, Outcome, outcome_of};
 use crate::clock::{Glue, now};
 use crate::deadline::Deadline;
-use crate::error::{
-    AllEndpointsFailed, AttemptRecord, AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable,
-};
+use crate::error::{AttemptRecord, AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable};
 use crate::event::{Event, GiveUpReason, OnEvent};
 use crate::limit::{Limit, arm};
 use crate::replay::Replay;
@@ -640,13 +638,17 @@ where
         });
         match st.last.take() {
             Some((_, Some(Ok(response)))) => Ok(response),
-            Some((_, Some(Err(e)))) => {
-                Err(AllEndpointsFailed::new(std::mem::take(&mut st.records), e).into())
-            }
+            Some((_, Some(Err(e)))) => Err(S::Error::all_endpoints_failed(
+                std::mem::take(&mut st.records),
+                e,
+            )),
             Some((_, None)) => {
                 let timeout = inner.settings.attempt_timeout.unwrap_or_default();
                 let records = std::mem::take(&mut st.records);
-                Err(AllEndpointsFailed::new(records, AttemptTimedOut::new(timeout)).into())
+                Err(S::Error::all_endpoints_timed_out(
+                    records,
+                    AttemptTimedOut::new(timeout),
+                ))
             }
             None if reason == GiveUpReason::Deadline => Err(DeadlineExceeded::new().into()),
             None => Err(NoEndpointAvailable::new(st.retry_in).into()),

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -15,10 +16,32 @@ use crate::budget::Withdrawal;
 use crate::classify::{Classify, Outcome, outcome_of};
 use crate::clock::now;
 use crate::deadline::Deadline;
-use crate::error::{AttemptTimedOut, DeadlineExceeded};
+use crate::error::{AttemptTimedOut, CallError, DeadlineExceeded};
 use crate::event::{Event, GiveUpReason, OnEvent};
 use crate::limit::{Limit, arm};
 use crate::replay::Replay;
+
+/// The error a retried call returns when its attempts fail with `E`: `E` itself when it can hold
+/// this library's timeout errors (the [`Retry`](super::Retry) layer's case), or
+/// [`CallError<E>`] (what [`RetryPolicy::run`](super::RetryPolicy::run) returns).
+pub trait RetryError<E>: From<DeadlineExceeded> + From<AttemptTimedOut> {
+    /// The error for an attempt that failed with `error`.
+    fn from_attempt(error: E) -> Self;
+}
+
+impl<E: From<DeadlineExceeded> + From<AttemptTimedOut>> RetryError<E> for E {
+    #[inline]
+    fn from_attempt(error: E) -> Self {
+        error
+    }
+}
+
+impl<E> RetryError<E> for CallError<E> {
+    #[inline]
+    fn from_attempt(error: E) -> Self {
+        CallError::Inner(error)
+    }
+}
 
 pin_project! {
     /// The response future of [`Retry`](super::Retry), and of
@@ -27,12 +50,15 @@ pin_project! {
     /// It owns what its retries need: the service, a copy of the request, its place in the
     /// schedule, and its handle on the policy. Creating one allocates nothing.
     ///
+    /// `O` is the error it returns: the service's own for [`Retry`](super::Retry), a
+    /// [`CallError`](crate::CallError) of the closure's error for `run`.
+    ///
     /// # Cancellation
     ///
     /// Dropping it at any point is safe and leaks nothing: an attempt in flight is dropped, and
     /// tokens withdrawn for an attempt that was not sent yet (during the backoff sleep, or while
     /// waiting for the service to be ready) go back to the budget.
-    pub struct ResponseFuture<S, Req, P>
+    pub struct ResponseFuture<S, Req, P, O>
     where
         S: Service<Req>,
         P: PolicyRef,
@@ -44,6 +70,7 @@ pin_project! {
         #[pin]
         timer: Option<Sleep>,
         call: Call<S, Req, P>,
+        error: PhantomData<fn() -> O>,
     }
 }
 
@@ -107,7 +134,7 @@ impl<S, Req, P: PolicyRef> Drop for Call<S, Req, P> {
     }
 }
 
-impl<S, Req, P> ResponseFuture<S, Req, P>
+impl<S, Req, P, O> ResponseFuture<S, Req, P, O>
 where
     S: Service<Req>,
     P: PolicyRef,
@@ -121,6 +148,7 @@ where
             state: State::Calling { fut },
             timer: None,
             call,
+            error: PhantomData,
         }
     }
 
@@ -132,6 +160,7 @@ where
             state: State::Readying,
             timer: None,
             call,
+            error: PhantomData,
         }
     }
 }
@@ -244,25 +273,23 @@ where
 
     /// The error for an attempt cut by its timeout (or not ready within it), when no retry
     /// follows.
-    fn timed_out(&self) -> S::Error
-    where
-        S::Error: From<AttemptTimedOut>,
-    {
+    fn timed_out<O: From<AttemptTimedOut>>(&self) -> O {
         let timeout = self.policy.policy().attempt_timeout().unwrap_or_default();
         AttemptTimedOut::new(timeout).into()
     }
 }
 
-impl<S, Req, P> Future for ResponseFuture<S, Req, P>
+impl<S, Req, P, O> Future for ResponseFuture<S, Req, P, O>
 where
     S: Service<Req>,
-    S::Error: From<DeadlineExceeded> + From<AttemptTimedOut> + 'static,
+    S::Error: 'static,
+    O: RetryError<S::Error>,
     P: PolicyRef,
     P::Classifier: Classify<S::Response, S::Error>,
     P::Replay: Replay<Req>,
     P::Hook: OnEvent,
 {
-    type Output = Result<S::Response, S::Error>;
+    type Output = Result<S::Response, O>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -306,7 +333,7 @@ where
                             budget_level: policy.budget().level(),
                         });
                         this.state.set(State::Done);
-                        return Poll::Ready(Err(e));
+                        return Poll::Ready(Err(O::from_attempt(e)));
                     }
                     Poll::Pending => Step::Cut {
                         cut: ready!(call.poll_limit(this.timer.as_mut(), cx)),
@@ -351,7 +378,10 @@ where
             match call.after(outcome) {
                 None => {
                     this.state.set(State::Done);
-                    return Poll::Ready(result.unwrap_or_else(|| Err(call.timed_out())));
+                    return Poll::Ready(match result {
+                        Some(result) => result.map_err(O::from_attempt),
+                        None => Err(call.timed_out()),
+                    });
                 }
                 Some(until) => {
                     drop(result);
@@ -371,7 +401,7 @@ where
     }
 }
 
-impl<S, Req, P> fmt::Debug for ResponseFuture<S, Req, P>
+impl<S, Req, P, O> fmt::Debug for ResponseFuture<S, Req, P, O>
 where
     S: Service<Req>,
     P: PolicyRef,

@@ -75,8 +75,10 @@
 //! `Retry` keeps the inner service's error type `E`. Because a deadline or attempt timeout can
 //! end a call with no error from the inner service, `E` must be able to hold this library's
 //! timeout errors: `E: From<DeadlineExceeded> + From<AttemptTimedOut>`.
-//! [`BoxError`](crate::BoxError) and [`std::io::Error`] can; map other error types into one
-//! of those (`ServiceBuilder::map_err`).
+//! [`BoxError`](crate::BoxError), [`std::io::Error`] and [`CallError`] can; map other error
+//! types into [`CallError::Inner`] (`ServiceBuilder::map_err(CallError::Inner)`) to keep them
+//! typed. [`RetryPolicy::run`] needs nothing of the closure's error type: it returns
+//! `CallError<E>`.
 //!
 //! # Examples
 //!
@@ -103,27 +105,40 @@
 //! # }
 //! ```
 //!
-//! The same policy around an async closure that is not a service, such as an AWS SDK call:
+//! The same policy around an async closure that is not a service, such as an AWS SDK call. The
+//! closure keeps its own error type, the classifier sees it, and the call returns the
+//! operation's error typed, or the policy's verdict ([`CallError`]):
 //!
 //! ```
 //! use std::sync::atomic::{AtomicU32, Ordering};
 //! use steadfast::retry::RetryPolicy;
-//! use steadfast::{Backoff, BoxError};
+//! use steadfast::{Backoff, BoxError, CallError, Outcome};
+//!
+//! #[derive(Debug, PartialEq)]
+//! enum SdkError { Throttling, Validation }
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), BoxError> {
-//! let policy = RetryPolicy::builder().backoff(Backoff::standard()).build()?;
-//! let calls = AtomicU32::new(0);
-//! let answer = policy
-//!     .run(|| async {
-//!         // e.g. `client.get_item().table_name("t").send().await`
-//!         match calls.fetch_add(1, Ordering::Relaxed) {
-//!             0 => Err(BoxError::from("throttled")),
-//!             _ => Ok(42),
-//!         }
+//! let policy = RetryPolicy::builder()
+//!     .backoff(Backoff::standard())
+//!     .classifier(|r: &Result<u32, SdkError>| match r {
+//!         Ok(_) => Outcome::Success,
+//!         Err(SdkError::Throttling) => Outcome::throttled(None),
+//!         Err(SdkError::Validation) => Outcome::Rejected,
 //!     })
-//!     .await?;
-//! assert_eq!((answer, calls.load(Ordering::Relaxed)), (42, 2));
+//!     .build()?;
+//! let calls = AtomicU32::new(0);
+//! let send = || async { // e.g. `client.get_item().table_name("t").send().await`
+//!     match calls.fetch_add(1, Ordering::Relaxed) {
+//!         0 => Err(SdkError::Throttling),
+//!         1 => Ok(42),
+//!         _ => Err(SdkError::Validation),
+//!     }
+//! };
+//! assert_eq!(policy.run(|| async { send().await }).await.ok(), Some(42));
+//! let err: CallError<SdkError> = policy.run(|| async { send().await }).await.unwrap_err();
+//! assert_eq!(err.inner(), Some(&SdkError::Validation)); // rejected: not retried
+//! assert_eq!(calls.load(Ordering::Relaxed), 3);
 //! # Ok(())
 //! # }
 //! ```
@@ -143,15 +158,15 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
-pub use self::future::ResponseFuture;
+pub use self::future::{ResponseFuture, RetryError};
 pub use self::layer::RetryLayer;
 pub use self::policy::{DEFAULT_RETRY_AFTER_CAP, PolicyRef, RetryPolicy, RetryPolicyBuilder};
 #[cfg(doc)]
 use crate::budget::RetryBudget;
 use crate::classify::Classify;
-use crate::error::{AttemptTimedOut, DeadlineExceeded};
+use crate::classify::DefaultClassifier;
+use crate::error::{AttemptTimedOut, CallError, DeadlineExceeded};
 use crate::event::OnEvent;
-#[cfg(doc)]
 use crate::replay::CloneReplay;
 use crate::replay::Replay;
 
@@ -227,7 +242,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S, Req, P>;
+    type Future = ResponseFuture<S, Req, P, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -249,23 +264,34 @@ impl<C, R, H> RetryPolicy<C, R, H> {
     /// request type does not apply to `()`, so such a policy cannot `run`).
     ///
     /// For an async call that is not a tower service, such as an AWS SDK operation:
-    /// `policy.run(|| client.get_item().key(..).send()).await`. See the
-    /// [module docs](self) for an example.
-    pub fn run<F, Fut, T, E>(&self, f: F) -> Run<F, C, R, H>
+    /// `policy.run(|| async { client.get_item().key(..).send().await })`. The closure keeps its
+    /// own error type `E`, whatever it is: the classifier sees the operation's own
+    /// `Result<T, E>`, and the call returns `Result<T, CallError<E>>`, the last attempt's error
+    /// as [`CallError::Inner`] or the policy's verdict ([`CallError::DeadlineExceeded`],
+    /// [`CallError::AttemptTimedOut`]). See the [module docs](self) for an example.
+    ///
+    /// # Errors
+    ///
+    /// The future's output is `Err` when the last attempt failed and no retry followed
+    /// ([`CallError::Inner`]), when the deadline cut an attempt in flight, or when the last
+    /// attempt was cut by the attempt timeout.
+    pub fn run<F, Fut, T, E>(&self, f: F) -> Run<F, E, C, R, H>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E>,
         R: Replay<()>,
         H: OnEvent,
-        E: From<DeadlineExceeded> + From<AttemptTimedOut> + 'static,
+        E: 'static,
     {
         ResponseFuture::lazy(FnService(f), (), self.clone(), self.next_seed())
     }
 }
 
-/// The future of [`RetryPolicy::run`].
-pub type Run<F, C, R, H> = ResponseFuture<FnService<F>, (), RetryPolicy<C, R, H>>;
+/// The future of [`RetryPolicy::run`] over a closure failing with `E`: its output is
+/// `Result<T, CallError<E>>`.
+pub type Run<F, E, C = DefaultClassifier, R = CloneReplay, H = ()> =
+    ResponseFuture<FnService<F>, (), RetryPolicy<C, R, H>, CallError<E>>;
 
 /// An async closure as a service of `()`: each call is one attempt. Used by
 /// [`RetryPolicy::run`].

@@ -11,6 +11,7 @@
 mod support;
 
 mod budget;
+mod call_error;
 mod cancel;
 mod config;
 mod control;

@@ -6,6 +6,8 @@
 mod support;
 
 mod http;
+// `RetryPolicy::run` with the operation's own error type.
+mod run;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +17,7 @@ use steadfast::backoff::Backoff;
 use steadfast::budget::RetryBudget;
 use steadfast::event::{Event, GiveUpReason, OnEvent};
 use steadfast::retry::{Retry, RetryLayer, RetryPolicy, RetryPolicyBuilder};
-use steadfast::{AttemptTimedOut, BoxError, DeadlineExceeded, Outcome};
+use steadfast::{AttemptTimedOut, BoxError, CallError, DeadlineExceeded, Outcome};
 use support::{Resp, Scripted, Step, exact, ms, secs};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
@@ -1019,10 +1021,9 @@ async fn run_calls_nothing_until_polled() {
 async fn run_honours_the_deadline() {
     let policy = RetryPolicy::builder().deadline(secs(1)).build().unwrap();
     let start = Instant::now();
-    let r: Result<(), std::io::Error> = policy.run(std::future::pending).await;
+    let r: Result<(), CallError<std::io::Error>> = policy.run(std::future::pending).await;
     let err = r.unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
-    assert!(err.get_ref().unwrap().is::<DeadlineExceeded>());
+    assert!(matches!(err, CallError::DeadlineExceeded(_)), "{err:?}");
     assert_eq!(start.elapsed(), secs(1));
 }
 
