@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{hyper_client, refused_address, reqwest_client};
+use super::{RefusedPort, hyper_client, reqwest_client};
 
 /// The same error read every way a user may hold it: the function for its type, the generic
 /// walker, and the classifier over the error itself and boxed.
@@ -58,7 +58,8 @@ async fn get_through_both(url: &str) -> [Outcome; 2] {
 
 #[tokio::test]
 async fn a_refused_port_is_not_sent_through_reqwest_and_hyper_util() {
-    let url = format!("http://{}/", refused_address());
+    let refused = RefusedPort::new();
+    let url = format!("{}/", refused.url());
     assert_eq!(get_through_both(&url).await, [Outcome::not_sent(); 2]);
 }
 

@@ -156,13 +156,9 @@ async fn seen(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
 
-/// The base URL of a port nothing listens on: connections to it are refused.
-fn shut_down() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
-}
+#[path = "../support/refused.rs"]
+mod refused;
+use refused::RefusedPort;
 
 fn both() -> [Via; 2] {
     [Via::Reqwest, Via::Hyper]
@@ -244,7 +240,8 @@ async fn a_429_with_retry_after_http_date_skips_the_region() {
 #[tokio::test]
 async fn a_region_shut_down_is_not_sent_and_even_a_post_hops() {
     for via in both() {
-        let down = shut_down();
+        let refused = RefusedPort::new();
+        let down = refused.url();
         let west = region(ResponseTemplate::new(201), 1).await;
         let attempts = Attempts::default();
         let stack = Stack::new(via, &down, &west.uri(), false, &attempts);
@@ -263,7 +260,8 @@ async fn a_region_shut_down_is_not_sent_and_even_a_post_hops() {
 
 #[tokio::test]
 async fn every_region_shut_down_ends_with_the_clients_own_error_typed() {
-    let down = [shut_down(), shut_down()];
+    let refused = [RefusedPort::new(), RefusedPort::new()];
+    let down = [refused[0].url(), refused[1].url()];
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let regional = RegionalClient::builder(client, [("a", &down[0]), ("b", &down[1])])
         .unwrap()
@@ -481,9 +479,10 @@ async fn a_status_moved_in_the_http_classifier_hops_and_a_refused_region_stays_n
     let attempts = Attempts::default();
     let conflict_is_transient = HttpClassifier::new().transient(http::StatusCode::CONFLICT);
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let refused = RefusedPort::new();
     let regions = [
         ("us-east-2", east.uri()),
-        ("eu-west-1", shut_down()),
+        ("eu-west-1", refused.url()),
         ("us-west-1", west.uri()),
     ];
     let regional = RegionalClient::builder(client, regions)
