@@ -17,9 +17,9 @@
 //! failover, a tower service of `http::Request`s.
 //!
 //! To move statuses, pass the failover builder
-//! `.classifier(RegionClassifier::new(HttpClassifier::new().transient(StatusCode::CONFLICT)))`:
-//! a bare [`HttpClassifier`] does not look inside a [`CallError`], so it would read a refused
-//! connection as `Failed` rather than `NotSent`.
+//! `.classifier(HttpClassifier::new().transient(StatusCode::CONFLICT))`: the
+//! [`HttpClassifier`] sees through the regions' [`CallError`] (a refused connection stays
+//! `NotSent`, so even a POST hops), as [`RegionClassifier`] does.
 //!
 //! One region gives the single-endpoint stack: a breaker and retries on the recover schedule.
 //!
@@ -161,6 +161,11 @@ where
 /// [`CallError`]s: a response by its status and `Retry-After`, the client's
 /// own error ([`CallError::Inner`]) by its kind (refused: `NotSent`, timeout: `Timeout`, ...),
 /// and the library's verdicts as `Local`.
+///
+/// A bare [`HttpClassifier`] reads a region's results the same way (it sees through a
+/// `CallError` of `reqwest::Error`, hyper-util's legacy client error, `std::io::Error` or
+/// `BoxError`); this one also reads the inner error of a `CallError` of any other type, and is
+/// the regional builders' default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegionClassifier {
     http: HttpClassifier,

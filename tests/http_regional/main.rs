@@ -500,3 +500,50 @@ async fn a_status_moved_in_the_http_classifier_hops_and_a_refused_region_stays_n
         [Outcome::failed(), Outcome::not_sent(), Outcome::Success]
     );
 }
+
+/// A bare `HttpClassifier` given to the regional builder sees through the regions'
+/// `CallError`: a refused connection is `NotSent`, so even a POST hops, through either client.
+#[tokio::test]
+async fn a_bare_http_classifier_reads_a_refused_region_as_not_sent_and_a_post_hops() {
+    use steadfast::http::HttpClassifier;
+    for via in both() {
+        let west = region(ResponseTemplate::new(201), 1).await;
+        let regions = [("us-east-2", shut_down()), ("us-west-1", west.uri())];
+        let attempts = Attempts::default();
+        let status = match via {
+            Via::Reqwest => {
+                let client = reqwest::Client::builder().no_proxy().build().unwrap();
+                let regional = RegionalClient::builder(client, regions)
+                    .unwrap()
+                    .classifier(HttpClassifier::new())
+                    .on_event(attempts.clone())
+                    .build_client()
+                    .unwrap();
+                let response = regional.execute(regional.post("/payments")).await.unwrap();
+                response.status().as_u16()
+            }
+            Via::Hyper => {
+                let client = HyperClient::builder(TokioExecutor::new()).build_http();
+                let failover = regional::regions(client, regions)
+                    .unwrap()
+                    .classifier(HttpClassifier::new())
+                    .on_event(attempts.clone())
+                    .build()
+                    .unwrap();
+                let request = http::Request::post("/payments")
+                    .body(Full::new(Bytes::new()))
+                    .unwrap();
+                failover.oneshot(request).await.unwrap().status().as_u16()
+            }
+        };
+        assert_eq!(status, 201, "{via:?}");
+        assert_eq!(
+            attempts.taken(),
+            [
+                ("us-east-2".to_owned(), Outcome::not_sent()),
+                ("us-west-1".to_owned(), Outcome::Success)
+            ],
+            "{via:?}"
+        );
+    }
+}
