@@ -347,7 +347,7 @@ async fn a_request_keeps_its_path_and_query_after_the_regions_prefix_whatever_it
         .and(path("/api/orders/7"))
         .and(query_param("full", "1"))
         .respond_with(ResponseTemplate::new(200))
-        .expect(4)
+        .expect(5)
         .mount(&east)
         .await;
     let base = format!("{}/api/", east.uri());
@@ -363,11 +363,12 @@ async fn a_request_keeps_its_path_and_query_after_the_regions_prefix_whatever_it
         regional.get("orders/7?full=1"),
         client.get("http://elsewhere.invalid/orders/7?full=1"),
         regional.get("/orders/7?full=1&back=http://elsewhere.invalid/"),
+        regional.get("orders/7?full=1&back=http://elsewhere.invalid/"),
     ] {
         let response = regional.execute(builder).await.unwrap();
         assert_eq!(response.status(), 200);
     }
-    assert_eq!(seen(&east).await, 4);
+    assert_eq!(seen(&east).await, 5);
 }
 
 #[tokio::test]
