@@ -548,3 +548,45 @@ async fn a_bare_http_classifier_reads_a_refused_region_as_not_sent_and_a_post_ho
         );
     }
 }
+
+/// With no timeout set, the regional builders still bound time: a region that never answers is
+/// cut at the default attempt timeout (10 s) and hopped, and the call ends at the default
+/// deadline (30 s). Paused time, and no socket: hyper-util's client over a connector whose
+/// connections never open.
+#[tokio::test(start_paused = true)]
+async fn a_region_that_never_answers_is_cut_by_the_default_attempt_timeout_and_deadline() {
+    use hyper_util::rt::TokioIo;
+    use tokio::time::Instant;
+    let never = tower::service_fn(|_: http::Uri| {
+        std::future::pending::<Result<TokioIo<tokio::net::TcpStream>, std::io::Error>>()
+    });
+    let client = HyperClient::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(never);
+    let attempts = Attempts::default();
+    let failover = regional::regions(
+        client,
+        [
+            ("us-east-2", "http://east.invalid"),
+            ("us-west-1", "http://west.invalid"),
+        ],
+    )
+    .unwrap()
+    .on_event(attempts.clone())
+    .build()
+    .unwrap();
+    let start = Instant::now();
+    let request = http::Request::get("/orders/7")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let call = tokio::time::timeout(Duration::from_secs(3600), failover.oneshot(request));
+    let err = call.await.expect("the call ends on its own").unwrap_err();
+    assert!(err.is_deadline_exceeded(), "{err:?}");
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+    let taken = attempts.taken();
+    assert_eq!(
+        taken[..2],
+        [
+            ("us-east-2".to_owned(), Outcome::timeout()),
+            ("us-west-1".to_owned(), Outcome::timeout())
+        ]
+    );
+}
