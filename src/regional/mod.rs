@@ -15,7 +15,9 @@
 //! whole call), Polly's standard HTTP resilience values, so a region that hangs is cut and
 //! hopped rather than holding the call forever (the generic builder has neither by default);
 //! [`attempt_timeout`](FailoverBuilder::attempt_timeout) and
-//! [`deadline`](FailoverBuilder::deadline) change them. Everything else (breakers, budget,
+//! [`deadline`](FailoverBuilder::deadline) change them,
+//! [`no_attempt_timeout`](FailoverBuilder::no_attempt_timeout) and
+//! [`no_deadline`](FailoverBuilder::no_deadline) remove them. Everything else (breakers, budget,
 //! failback, the event hook) is the [`FailoverBuilder`]'s, with its defaults. With `reqwest`,
 //! [`build_client`](FailoverBuilder::build_client) ends it with a [`RegionalClient`], which
 //! keeps reqwest's builder style; with hyper, [`build`](FailoverBuilder::build) ends it with the

@@ -13,7 +13,7 @@ use http::Method;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use steadfast::event::{Event, OnEvent};
 use steadfast::failover::Failover;
@@ -549,18 +549,24 @@ async fn a_bare_http_classifier_reads_a_refused_region_as_not_sent_and_a_post_ho
     }
 }
 
+/// hyper-util's client over a connector whose connections never open: no socket, so it runs
+/// under paused time.
+fn never_connecting() -> HyperClient<impl Connect + Clone + Send + Sync + 'static, Full<Bytes>> {
+    use hyper_util::rt::TokioIo;
+    let never = tower::service_fn(|_: http::Uri| {
+        std::future::pending::<Result<TokioIo<tokio::net::TcpStream>, std::io::Error>>()
+    });
+    HyperClient::builder(TokioExecutor::new()).build(never)
+}
+
 /// With no timeout set, the regional builders still bound time: a region that never answers is
 /// cut at the default attempt timeout (10 s) and hopped, and the call ends at the default
 /// deadline (30 s). Paused time, and no socket: hyper-util's client over a connector whose
 /// connections never open.
 #[tokio::test(start_paused = true)]
 async fn a_region_that_never_answers_is_cut_by_the_default_attempt_timeout_and_deadline() {
-    use hyper_util::rt::TokioIo;
     use tokio::time::Instant;
-    let never = tower::service_fn(|_: http::Uri| {
-        std::future::pending::<Result<TokioIo<tokio::net::TcpStream>, std::io::Error>>()
-    });
-    let client = HyperClient::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(never);
+    let client = never_connecting();
     let attempts = Attempts::default();
     let failover = regional::regions(
         client,
@@ -589,4 +595,22 @@ async fn a_region_that_never_answers_is_cut_by_the_default_attempt_timeout_and_d
             ("us-west-1".to_owned(), Outcome::timeout())
         ]
     );
+}
+
+/// `no_attempt_timeout` and `no_deadline` take the regional builders' time bounds away: the
+/// same never-answering regions then hold the call (an hour of paused time, still pending).
+#[tokio::test(start_paused = true)]
+async fn without_the_default_time_bounds_a_region_that_never_answers_holds_the_call() {
+    let client = never_connecting();
+    let failover = regional::regions(client, [("us-east-2", "http://east.invalid")])
+        .unwrap()
+        .no_attempt_timeout()
+        .no_deadline()
+        .build()
+        .unwrap();
+    let request = http::Request::get("/orders/7")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let call = tokio::time::timeout(Duration::from_secs(3600), failover.oneshot(request));
+    assert!(call.await.is_err(), "still pending after an hour");
 }
