@@ -835,6 +835,20 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         self
     }
 
+    /// No deadline: the call takes as long as its passes do (the default of
+    /// [`Failover::builder`]; the [regional](crate::regional) builders start with one).
+    pub fn no_deadline(mut self) -> Self {
+        self.config.settings.deadline = None;
+        self
+    }
+
+    /// No attempt timeout: a hop takes as long as its endpoint does (the default of
+    /// [`Failover::builder`]; the [regional](crate::regional) builders start with one).
+    pub fn no_attempt_timeout(mut self) -> Self {
+        self.config.settings.attempt_timeout = None;
+        self
+    }
+
     /// The longest push-back (`Retry-After`) honoured: a throttled endpoint is skipped for its
     /// hint, up to this. At most [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP) (1 hour);
     /// [`FailoverHandle::clear_push_back`] ends a push-back early. Default 20 s.
