@@ -513,7 +513,8 @@ async fn a_bare_http_classifier_reads_a_refused_region_as_not_sent_and_a_post_ho
     use steadfast::http::HttpClassifier;
     for via in both() {
         let west = region(ResponseTemplate::new(201), 1).await;
-        let regions = [("us-east-2", shut_down()), ("us-west-1", west.uri())];
+        let refused = RefusedPort::new();
+        let regions = [("us-east-2", refused.url()), ("us-west-1", west.uri())];
         let attempts = Attempts::default();
         let status = match via {
             Via::Reqwest => {
