@@ -203,9 +203,11 @@
 //! # }
 //! ```
 
+mod config;
 mod future;
 mod layer;
 mod state;
+mod threshold;
 mod window;
 
 use std::fmt;
@@ -214,8 +216,10 @@ use std::time::{Duration, Instant};
 
 pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
-pub use self::state::{BreakerState, MAX_PROBES, Rejected, Snapshot, TransitionReason};
-use self::state::{Config, DEFAULT, Shared, Ticket};
+pub use self::config::{BreakInfo, HalfOpenDecision, MAX_PROBES, TripCheck};
+use self::config::{Config, DEFAULT, HalfOpenWait};
+pub use self::state::{BreakerState, Rejected, Snapshot, TransitionReason};
+use self::state::{BreakDuration, Shared, Ticket};
 pub use self::window::{DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, SlidingWindow};
 use crate::classify::Outcome;
 use crate::deadline::Now;
@@ -244,7 +248,7 @@ impl Default for CircuitBreaker {
     /// A breaker with every default (see [`CircuitBreaker::builder`]).
     fn default() -> Self {
         CircuitBreaker {
-            shared: Arc::new(Shared::new(DEFAULT, None, None)),
+            shared: Arc::new(Shared::new(DEFAULT, None, None, None)),
         }
     }
 }
@@ -256,6 +260,7 @@ impl CircuitBreaker {
             config: DEFAULT,
             name: None,
             hook: None,
+            break_duration: None,
         }
     }
 
@@ -270,10 +275,39 @@ impl CircuitBreaker {
         Permit::acquire(self, now)
     }
 
-    /// The current state.
+    /// The state as the breaker last recorded it: one load, no clock. The timed transitions
+    /// happen when a call (or [`state_at`](Self::state_at), or a snapshot) looks: an open
+    /// breaker whose open period has passed still says `Open` here until then, and a half-open
+    /// one past its maximum wait `HalfOpen`. For what the next call would find, use
+    /// [`state_at`](Self::state_at).
     #[inline]
     pub fn state(&self) -> BreakerState {
         self.shared.state().1
+    }
+
+    /// The state the next call would find at `now`: `HalfOpen` once the open period has passed
+    /// (probes would be admitted), and, once the half-open maximum wait has passed, where it
+    /// leads (`Open`, or `Closed` if so configured). For dashboards and readiness reports
+    /// ([`HealthReport`](crate::health::HealthReport) uses it through
+    /// [`snapshot`](Self::snapshot)). It changes nothing; it takes the breaker's lock while
+    /// open or half-open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use steadfast::breaker::{BreakerState, CircuitBreaker};
+    ///
+    /// let breaker = CircuitBreaker::builder().open_duration(Duration::from_secs(30)).build()?;
+    /// let t0 = Instant::now();
+    /// breaker.open(t0);
+    /// assert_eq!(breaker.state_at(t0 + Duration::from_secs(29)), BreakerState::Open);
+    /// assert_eq!(breaker.state_at(t0 + Duration::from_secs(30)), BreakerState::HalfOpen);
+    /// assert_eq!(breaker.state(), BreakerState::Open, "no call has looked yet");
+    /// # Ok::<(), steadfast::ConfigError>(())
+    /// ```
+    pub fn state_at(&self, now: Instant) -> BreakerState {
+        self.shared.state_at(now).1
     }
 
     /// The current state's generation.
@@ -286,7 +320,8 @@ impl CircuitBreaker {
         self.shared.name.as_deref()
     }
 
-    /// A consistent view of the state, the window and the timers at `now`.
+    /// A consistent view of the state, the window, the probes and the timers at `now`. Its
+    /// state is the one the next call would find ([`state_at`](Self::state_at)).
     pub fn snapshot(&self, now: Instant) -> Snapshot {
         self.shared.snapshot(now)
     }
@@ -304,6 +339,21 @@ impl CircuitBreaker {
                 now,
             );
         }
+    }
+
+    /// Opens the breaker at `now` for its open duration, as if it had tripped (the window is
+    /// kept, the consecutive trips grow), from any state; after the open duration it admits
+    /// probes as usual.
+    pub fn open(&self, now: Instant) {
+        self.shared
+            .force(BreakerState::Open, TransitionReason::ManualOpen, now);
+    }
+
+    /// Moves the breaker to HalfOpen at `now`, from any state: probes are admitted at once, and
+    /// decide as usual.
+    pub fn half_open(&self, now: Instant) {
+        self.shared
+            .force(BreakerState::HalfOpen, TransitionReason::ManualHalfOpen, now);
     }
 
     /// Opens the breaker until [`reset`](Self::reset), whatever calls and health checks say.
@@ -324,8 +374,9 @@ impl CircuitBreaker {
         self.manual(BreakerState::Closed, TransitionReason::Reset)
     }
 
+    /// A manual move to a state with no timer: no clock is read.
     fn manual(&self, to: BreakerState, reason: TransitionReason) {
-        self.shared.force(to, reason);
+        self.shared.force(to, reason, Instant::now);
     }
 }
 
@@ -449,6 +500,7 @@ pub struct CircuitBreakerBuilder {
     config: Config,
     name: Option<Box<str>>,
     hook: Option<Box<dyn OnEvent + Send + Sync>>,
+    break_duration: Option<BreakDuration>,
 }
 
 impl fmt::Debug for CircuitBreakerBuilder {
@@ -461,9 +513,19 @@ impl fmt::Debug for CircuitBreakerBuilder {
 }
 
 impl CircuitBreakerBuilder {
-    /// Trip when at least this share of the calls in the window failed, in (0, 1]. Default 0.5.
-    pub fn failure_rate(mut self, rate: f64) -> Self {
-        self.config.failure_rate = rate;
+    /// Trip when at least this share of the calls in the window failed, in (0, 1], rounded to
+    /// the nearest basis point (0.01 %) and compared exactly: `0.07` trips at 7 failures of
+    /// 100. `None` turns the rule off. Default 0.5.
+    pub fn failure_rate(mut self, rate: impl Into<Option<f64>>) -> Self {
+        self.config.failure_rate = rate.into();
+        self
+    }
+
+    /// When the trip rules are evaluated: after every counted outcome (the default, as
+    /// resilience4j and failsafe do), or only when a failure is recorded
+    /// ([`TripCheck::OnFailure`], as Polly does). Default [`TripCheck::EveryOutcome`].
+    pub fn trip_check(mut self, check: TripCheck) -> Self {
+        self.config.trip_check = check;
         self
     }
 
@@ -499,7 +561,8 @@ impl CircuitBreakerBuilder {
     }
 
     /// Trip when at least this share of the calls in the window were slow, in (0, 1] (slow-call
-    /// tracking on). Default 1.0: every call in the window.
+    /// tracking on), rounded to the nearest basis point and compared exactly, as the failure
+    /// rate. Default 1.0: every call in the window.
     pub fn slow_call_rate(mut self, rate: f64) -> Self {
         self.config.slow_call_rate = rate;
         self
@@ -518,9 +581,37 @@ impl CircuitBreakerBuilder {
     }
 
     /// How long the breaker stays open before admitting probes (the base, when it grows), at
-    /// most [`MAX_DURATION`](crate::MAX_DURATION). Default 30 s.
+    /// most [`MAX_DURATION`](crate::MAX_DURATION). Zero probes at once: the next call after a
+    /// trip is a probe. Default 30 s.
     pub fn open_duration(mut self, duration: Duration) -> Self {
         self.config.open_duration = duration;
+        self
+    }
+
+    /// Compute the open duration of each trip (as Polly's `BreakDurationGenerator`) from the
+    /// consecutive trips without closing and the window when it tripped ([`BreakInfo`]); a
+    /// result above [`MAX_DURATION`](crate::MAX_DURATION) is cut to it. It replaces the open
+    /// duration and its growth; the half-open maximum wait still defaults to the base
+    /// [`open_duration`](Self::open_duration). The function runs under the breaker's lock, on
+    /// every trip: keep it short. Default: none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::breaker::CircuitBreaker;
+    ///
+    /// // 10 s, 20 s, 30 s, ... up to 2 minutes.
+    /// let breaker = CircuitBreaker::builder()
+    ///     .open_duration_with(|b| Duration::from_secs(10 * u64::from(b.trips.min(12))))
+    ///     .build()?;
+    /// # Ok::<(), steadfast::ConfigError>(())
+    /// ```
+    pub fn open_duration_with(
+        mut self,
+        f: impl Fn(&BreakInfo) -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        self.break_duration = Some(Box::new(f));
         self
     }
 
@@ -534,7 +625,8 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// How many probe calls a half-open breaker admits at once. Default 3.
+    /// How many probe calls a half-open breaker admits at once (deciding by
+    /// [`HalfOpenDecision::Rates`]: in all). Default 3.
     pub fn probes(mut self, probes: u32) -> Self {
         self.config.probes = probes;
         self
@@ -546,10 +638,46 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// The longest a breaker stays half-open waiting for its probes before opening again.
-    /// Default: the open duration.
-    pub fn half_open_max_wait(mut self, wait: Duration) -> Self {
-        self.config.half_open_max_wait = Some(wait);
+    /// How many failed (or slow) probes open the breaker again, in one half-open period
+    /// (failsafe's failure threshold in half-open). Default 1: the first.
+    pub fn probe_failures(mut self, failures: u32) -> Self {
+        self.config.probe_failures = failures;
+        self
+    }
+
+    /// How a half-open breaker decides: by counts of successes and failures (the default), or
+    /// by the rates among a fixed number of probes ([`HalfOpenDecision::Rates`], as
+    /// resilience4j). Default [`HalfOpenDecision::Counts`].
+    pub fn half_open_decision(mut self, decision: HalfOpenDecision) -> Self {
+        self.config.half_open_decision = decision;
+        self
+    }
+
+    /// The longest a breaker stays half-open waiting for its probes; then it opens again (or
+    /// closes, see [`after_half_open_max_wait`](Self::after_half_open_max_wait)). `None`: no
+    /// limit, the probes alone decide (as resilience4j by default, and Polly). Default: the
+    /// base open duration (no limit when that is zero).
+    pub fn half_open_max_wait(mut self, wait: impl Into<Option<Duration>>) -> Self {
+        self.config.half_open_max_wait = match wait.into() {
+            Some(wait) => HalfOpenWait::After(wait),
+            None => HalfOpenWait::Unlimited,
+        };
+        self
+    }
+
+    /// Where the half-open maximum wait leads: [`BreakerState::Open`] (the default) or
+    /// [`BreakerState::Closed`] (resilience4j's `transitionToStateAfterWaitDuration`).
+    /// [`build`](Self::build) refuses any other state. Default `Open`.
+    pub fn after_half_open_max_wait(mut self, state: BreakerState) -> Self {
+        self.config.after_half_open_max_wait = state;
+        self
+    }
+
+    /// While half-open with every probe slot taken, grant one more probe when the newest one
+    /// has been in flight longer than `after` (Polly's: a probe that hangs does not hold the
+    /// breaker half-open). The extra probe counts as any other. Default: off.
+    pub fn probe_renewal(mut self, after: Duration) -> Self {
+        self.config.probe_renewal = Some(after);
         self
     }
 
@@ -584,21 +712,28 @@ impl CircuitBreakerBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] unless: the rates are in (0, 1]; a count window holds between 1 and
+    /// [`ConfigError`] unless: the rates are in (0, 1] and at least one basis point (0.0001);
+    /// a count window holds between 1 and
     /// [`MAX_WINDOW`] calls and at least the minimum number of calls, which is at least 1; a
     /// time window has between 1 and [`MAX_BUCKETS`] buckets of at least [`MIN_BUCKET`] each;
-    /// the consecutive-failure limit, if any, is at least 1; durations are more than zero, at
-    /// most [`MAX_DURATION`](crate::MAX_DURATION), and the maximum open duration at least the
-    /// open duration (whatever the order of the setters); the growth factor is finite and at
-    /// least 1; probes ≥ required successes ≥ 1; a name, if given, is not empty and has no
-    /// leading or trailing whitespace.
+    /// the consecutive-failure limit, if any, is at least 1; durations are at most
+    /// [`MAX_DURATION`](crate::MAX_DURATION), more than zero (but for the open duration), and
+    /// the maximum open duration at least the open duration (whatever the order of the
+    /// setters); the growth factor is finite and at least 1; 65535 ≥ probes ≥ required
+    /// successes ≥ 1, and 65535 ≥ probe failures ≥ 1; the half-open maximum wait leads to Open
+    /// or Closed; a name, if given, is not empty and has no leading or trailing whitespace.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         self.config.validate()?;
         if let Some(name) = &self.name {
             ConfigError::check_name("breaker name", name)?;
         }
         Ok(CircuitBreaker {
-            shared: Arc::new(Shared::new(self.config, self.name, self.hook)),
+            shared: Arc::new(Shared::new(
+                self.config,
+                self.name,
+                self.hook,
+                self.break_duration,
+            )),
         })
     }
 }

@@ -142,6 +142,7 @@ pub(crate) struct Tally {
     pub(crate) calls: u64,
     pub(crate) failures: u64,
     pub(crate) slow: u64,
+    pub(crate) slow_failures: u64,
 }
 
 impl Tally {
@@ -153,12 +154,16 @@ impl Tally {
         if mark.slow {
             self.slow = self.slow.saturating_add(n);
         }
+        if mark.slow && mark.failure {
+            self.slow_failures = self.slow_failures.saturating_add(n);
+        }
     }
 
     fn remove(&mut self, other: Tally) {
         self.calls -= other.calls;
         self.failures -= other.failures;
         self.slow -= other.slow;
+        self.slow_failures -= other.slow_failures;
     }
 
     fn remove_mark(&mut self, mark: Mark, n: u64) {

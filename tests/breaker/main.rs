@@ -241,8 +241,8 @@ fn half_open_admits_probes_at_once_and_closes_after_the_required_successes() {
         .collect();
     assert_eq!(
         b.try_acquire(now).unwrap_err().retry_in,
-        None,
-        "a fourth is rejected"
+        Some(secs(30) + Duration::from_nanos(1)),
+        "a fourth is rejected, until the maximum wait is over"
     );
     let mut probes = probes.into_iter();
     probes.next().unwrap().record(&Outcome::Success, now);
@@ -319,7 +319,8 @@ fn half_open_cannot_stay_stuck() {
     let held = b.try_acquire(t + secs(30)).unwrap(); // a probe that never finishes
     let full = b.try_acquire(t + secs(40)).unwrap_err();
     assert_eq!(
-        full.retry_in, None,
+        full.retry_in,
+        Some(Duration::from_nanos(1)),
         "at exactly the maximum wait, still half-open"
     );
     let r = b.try_acquire(t + secs(40) + ms(1)).unwrap_err();
@@ -502,8 +503,20 @@ fn invalid_configurations_are_typed_errors() {
             CircuitBreaker::builder().consecutive_failures(0),
         ),
         (
-            "open 0",
-            CircuitBreaker::builder().open_duration(Duration::ZERO),
+            "probe failures 0",
+            CircuitBreaker::builder().probe_failures(0),
+        ),
+        (
+            "after the maximum wait: half-open",
+            CircuitBreaker::builder().after_half_open_max_wait(BreakerState::HalfOpen),
+        ),
+        (
+            "probe renewal 0",
+            CircuitBreaker::builder().probe_renewal(Duration::ZERO),
+        ),
+        (
+            "failure rate under a basis point",
+            CircuitBreaker::builder().failure_rate(0.00004),
         ),
         (
             "growth NaN",
@@ -540,7 +553,7 @@ fn invalid_configurations_are_typed_errors() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "breaker failure rate is 2.0, expected a number in (0, 1]"
+        "breaker failure rate is 2.0, expected a share in (0, 1] of at least one basis point (0.0001)"
     );
     assert!(
         CircuitBreaker::builder()
