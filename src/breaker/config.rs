@@ -124,7 +124,11 @@ impl Config {
         let c = self;
         if let Some(rate) = c.failure_rate {
             if Threshold::from_share(rate).is_none() {
-                return Err(ConfigError::invalid("breaker failure rate", rate, RATE_RULE));
+                return Err(ConfigError::invalid(
+                    "breaker failure rate",
+                    rate,
+                    RATE_RULE,
+                ));
             }
         }
         c.window.validate()?;
@@ -268,7 +272,11 @@ mod tests {
             open_duration: Duration::ZERO,
             ..DEFAULT
         };
-        assert_eq!(zero.half_open_max_wait(), None, "probe at once, wait for them");
+        assert_eq!(
+            zero.half_open_max_wait(),
+            None,
+            "probe at once, wait for them"
+        );
         let off = Config {
             half_open_max_wait: HalfOpenWait::Unlimited,
             ..DEFAULT

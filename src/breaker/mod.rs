@@ -214,12 +214,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use self::future::ResponseFuture;
-pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
 pub use self::config::{BreakInfo, HalfOpenDecision, MAX_PROBES, TripCheck};
 use self::config::{Config, DEFAULT, HalfOpenWait};
-pub use self::state::{BreakerState, Rejected, Snapshot, TransitionReason};
+pub use self::future::ResponseFuture;
+pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
 use self::state::{BreakDuration, Shared, Ticket};
+pub use self::state::{BreakerState, Rejected, Snapshot, TransitionReason};
 pub use self::window::{DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, SlidingWindow};
 use crate::classify::Outcome;
 use crate::deadline::Now;
@@ -352,8 +352,11 @@ impl CircuitBreaker {
     /// Moves the breaker to HalfOpen at `now`, from any state: probes are admitted at once, and
     /// decide as usual.
     pub fn half_open(&self, now: Instant) {
-        self.shared
-            .force(BreakerState::HalfOpen, TransitionReason::ManualHalfOpen, now);
+        self.shared.force(
+            BreakerState::HalfOpen,
+            TransitionReason::ManualHalfOpen,
+            now,
+        );
     }
 
     /// Opens the breaker until [`reset`](Self::reset), whatever calls and health checks say.

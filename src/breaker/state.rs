@@ -446,7 +446,10 @@ impl Probes {
         word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
             let p = Probes::unpack(w);
             before = p;
-            (p.tag == generation & 0xFFFF).then(|| f(p)).flatten().map(Probes::pack)
+            (p.tag == generation & 0xFFFF)
+                .then(|| f(p))
+                .flatten()
+                .map(Probes::pack)
         })
         .ok()
         .map(|_| {
@@ -909,14 +912,11 @@ impl Shared {
         if !self.warm.load(Ordering::Relaxed) {
             return false;
         }
-        let counted =
-            self.shards[my_shard()]
-                .0
-                .successes
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-                    shard_count(w, generation, bucket)
-                        .map(|n| shard_word(generation, bucket, n + 1))
-                });
+        let counted = self.shards[my_shard()].0.successes.fetch_update(
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+            |w| shard_count(w, generation, bucket).map(|n| shard_word(generation, bucket, n + 1)),
+        );
         // A failed swap: either the generation is over (a stale success: nothing to count),
         // or a new bucket began (the lock path counts it).
         counted.is_ok() || self.state().0 != generation
@@ -987,7 +987,8 @@ impl Shared {
         let w = locked.window.tally();
         let rates = w.calls >= u64::from(c.minimum_calls)
             && (mark.failure || c.trip_check == TripCheck::EveryOutcome);
-        let reached = |th: Option<Threshold>, part| rates && th.is_some_and(|th| th.reached(part, w.calls));
+        let reached =
+            |th: Option<Threshold>, part| rates && th.is_some_and(|th| th.reached(part, w.calls));
         let reason = if mark.failure && c.consecutive_failures.is_some_and(|n| run >= u64::from(n))
         {
             TransitionReason::ConsecutiveFailures
@@ -1159,7 +1160,8 @@ impl Shared {
             BreakerState::HalfOpen => {
                 self.half_open_since
                     .store(self.nanos(now.now()), Ordering::Release);
-                self.probes.store(Probes::new(next).pack(), Ordering::Release);
+                self.probes
+                    .store(Probes::new(next).pack(), Ordering::Release);
                 self.probe_renew_at.store(u64::MAX, Ordering::Release);
                 locked.slow_probe_successes = 0;
                 locked.slow_probe_failures = 0;

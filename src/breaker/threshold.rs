@@ -28,7 +28,8 @@ impl Threshold {
     /// Whether `part` of `whole` is at least the threshold (never for an empty whole).
     #[inline]
     pub(crate) fn reached(self, part: u64, whole: u64) -> bool {
-        whole > 0 && u128::from(part) * u128::from(WHOLE) >= u128::from(self.points) * u128::from(whole)
+        whole > 0
+            && u128::from(part) * u128::from(WHOLE) >= u128::from(self.points) * u128::from(whole)
     }
 }
 
@@ -39,9 +40,18 @@ mod tests {
     #[test]
     fn shares_round_to_basis_points() {
         assert_eq!(Threshold::from_share(0.07), Some(Threshold { points: 700 }));
-        assert_eq!(Threshold::from_share(0.56), Some(Threshold { points: 5600 }));
-        assert_eq!(Threshold::from_share(1.0), Some(Threshold { points: WHOLE }));
-        assert_eq!(Threshold::from_share(0.00005), Some(Threshold { points: 1 }));
+        assert_eq!(
+            Threshold::from_share(0.56),
+            Some(Threshold { points: 5600 })
+        );
+        assert_eq!(
+            Threshold::from_share(1.0),
+            Some(Threshold { points: WHOLE })
+        );
+        assert_eq!(
+            Threshold::from_share(0.00005),
+            Some(Threshold { points: 1 })
+        );
         for bad in [0.0, -0.1, 1.01, 0.00004, f64::NAN, f64::INFINITY] {
             assert_eq!(Threshold::from_share(bad), None, "{bad}");
         }

@@ -9,6 +9,7 @@ mod support;
 mod concurrency;
 mod model;
 mod slow;
+mod thresholds;
 mod time;
 
 use std::sync::{Arc, Mutex};

@@ -1238,11 +1238,17 @@ fn breaker_follows_the_model() {
         ("renewed probe", &c.renewed_probes),
         ("half-open decided by rates", &c.decided_by_rates),
         ("closed by the maximum wait", &c.closed_by_max_wait),
-        ("reopened after several failed probes", &c.reopened_after_failed_probes),
+        (
+            "reopened after several failed probes",
+            &c.reopened_after_failed_probes,
+        ),
         ("manual open", &c.manual_opens),
         ("manual half-open", &c.manual_half_opens),
         ("probes at once (zero open duration)", &c.probes_at_once),
-        ("a success over the rate, not evaluated", &c.success_not_evaluated),
+        (
+            "a success over the rate, not evaluated",
+            &c.success_not_evaluated,
+        ),
     ];
     for (what, count) in counts {
         let n = count.load(Ordering::Relaxed);
