@@ -221,8 +221,7 @@ pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
 use self::state::{BreakDuration, Shared, Ticket};
 pub use self::state::{BreakerState, Rejected, Snapshot, TransitionReason};
 pub use self::window::{
-    DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, Mark, OutcomeWindow, SlidingWindow,
-    Tally,
+    DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, Mark, OutcomeWindow, SlidingWindow, Tally,
 };
 use crate::classify::Outcome;
 use crate::deadline::Now;

@@ -7,10 +7,12 @@
 mod support;
 
 mod concurrency;
+mod knobs;
 mod model;
 mod slow;
 mod thresholds;
 mod time;
+mod window;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
