@@ -1426,3 +1426,78 @@ fn open_duration_grows_per_trip_and_resets_on_close() {
         (BreakerState::Open, 10, Some(Duration::from_millis(600)))
     );
 }
+
+/// Runs `ops` on the breaker alone (no model): the probes in flight never exceed the probes
+/// permitted at once (deciding by counts), nor the probes admitted the number permitted in all
+/// (deciding by rates); and a half-open breaker with a maximum wait leaves that half-open
+/// period once the wait is over, whatever happened before.
+fn bounded(cfg: &Cfg, ops: &[Op]) -> Result<(), TestCaseError> {
+    let breaker = cfg.breaker(Arc::new(Mutex::new(Vec::new())));
+    let t0 = Instant::now();
+    let mut offset = Duration::ZERO;
+    let mut permits: BTreeMap<u8, Permit<&CircuitBreaker>> = BTreeMap::new();
+    for &op in ops {
+        let now = t0 + offset;
+        match op {
+            Op::Acquire(id) if !permits.contains_key(&id) => {
+                if let Ok(p) = breaker.try_acquire(now) {
+                    permits.insert(id, p);
+                }
+            }
+            Op::Complete(id, kind) => {
+                if let Some(p) = permits.remove(&id) {
+                    p.record(&kind.outcome(), now);
+                }
+            }
+            Op::Abandon(id) => {
+                if let Some(p) = permits.remove(&id) {
+                    p.abandon(now);
+                }
+            }
+            Op::Drop(id) => drop(permits.remove(&id)),
+            Op::Advance(ms) => offset += Duration::from_millis(ms),
+            Op::ForceOpen => breaker.force_open(),
+            Op::Disable => breaker.disable(),
+            Op::Reset => breaker.reset(),
+            Op::ManualOpen => breaker.open(now),
+            Op::ManualHalfOpen => breaker.half_open(now),
+            Op::HealthPass => breaker.signal_healthy(now),
+            Op::Acquire(_) => {}
+        }
+        let snap = breaker.snapshot(t0 + offset);
+        if cfg.by_rates {
+            prop_assert!(snap.probes_admitted <= cfg.probes, "{:?}", snap);
+        } else {
+            prop_assert!(snap.probes_in_flight <= cfg.probes, "{:?}", snap);
+        }
+    }
+    if let (BreakerState::HalfOpen, Some(wait)) = (breaker.state(), cfg.half_open_max_wait()) {
+        let generation = breaker.generation();
+        let after = t0 + offset + wait + Duration::from_nanos(1);
+        drop(breaker.try_acquire(after));
+        prop_assert!(
+            breaker.generation() > generation,
+            "still in the same half-open period after the maximum wait"
+        );
+    }
+    Ok(())
+}
+
+/// The two invariants of issue 14, for every generated configuration (probe renewal off: it
+/// grants probes beyond the limit by design) and sequence.
+#[test]
+fn probes_stay_bounded_and_half_open_ends() {
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        source_file: Some(file!()),
+        ..Config::default()
+    });
+    let cfgs = config().prop_map(|cfg| Cfg {
+        renewal_ms: None,
+        ..cfg
+    });
+    let result = runner.run(&(cfgs, ops()), |(cfg, ops)| bounded(&cfg, &ops));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
