@@ -610,10 +610,10 @@ mod tests {
     fn an_injected_source_drives_every_jitter() {
         let ms = Duration::from_millis;
         let b = Backoff::constant(ms(100), 3);
-        let draws = |values: &[f64]| {
-            let mut v = values.to_vec().into_iter();
+        fn draws<const N: usize>(values: [f64; N]) -> impl FnMut() -> f64 {
+            let mut v = values.into_iter();
             move || v.next().expect("one draw per randomised delay")
-        };
+        }
         let mut calls = 0;
         let none: Vec<_> = b
             .delays_from(|| {
@@ -627,16 +627,16 @@ mod tests {
             "no jitter draws nothing"
         );
         let full = b.with_jitter(Jitter::Full);
-        let got: Vec<_> = full.delays_from(draws(&[0.25, -3.0, f64::NAN])).collect();
+        let got: Vec<_> = full.delays_from(draws([0.25, -3.0, f64::NAN])).collect();
         assert_eq!(got, [ms(25), ms(0), ms(0)], "clamped; NaN is 0");
         let equal = b.with_jitter(Jitter::Equal);
-        let got: Vec<_> = equal.delays_from(draws(&[0.0, 0.5, 7.0])).collect();
+        let got: Vec<_> = equal.delays_from(draws([0.0, 0.5, 7.0])).collect();
         assert_eq!(got, [ms(50), ms(75), ms(100)]);
         let dec = Backoff::exponential(ms(10), 2.0, ms(1000), 3)
             .unwrap()
             .with_jitter(Jitter::Decorrelated);
         // [base, 3 · previous]: 10 + 20·1.0 = 30, then 10 + 80·0.5 = 50, then 10 + 140·0 = 10.
-        let got: Vec<_> = dec.delays_from(draws(&[1.0, 0.5, 0.0])).collect();
+        let got: Vec<_> = dec.delays_from(draws([1.0, 0.5, 0.0])).collect();
         assert_eq!(got, [ms(30), ms(50), ms(10)]);
         // The seeded walk is the same walk with its own source.
         let seeded: Vec<_> = dec.delays(9).collect();

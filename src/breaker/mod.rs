@@ -17,16 +17,22 @@
 //! | --- | --- | --- |
 //! | Closed | every call | a trip rule fires → Open |
 //! | Open | nothing (`BreakerOpen { retry_in }`) | the open duration passes, or a health signal arrives → HalfOpen |
-//! | HalfOpen | up to `probes` calls at once | `required_successes` probes succeed → Closed; one fails, or they take longer than the maximum wait → Open |
+//! | HalfOpen | up to `probes` calls at once | `required_successes` probes succeed → Closed; `probe_failures` (1) fail or are slow → Open; the maximum wait passes → Open (or Closed) |
 //! | ForcedOpen | nothing | an operator calls [`reset`](CircuitBreaker::reset) |
 //! | Disabled | every call, recording nothing | an operator calls [`reset`](CircuitBreaker::reset) |
 //!
-//! Trip rules (Closed → Open), evaluated each time an outcome is recorded:
+//! An operator may also [`open`](CircuitBreaker::open) the breaker (timed, as if it had
+//! tripped, the window kept) or move it to [`half_open`](CircuitBreaker::half_open), from any
+//! state.
 //!
-//! - **consecutive failures** (default 5);
+//! Trip rules (Closed → Open), evaluated each time an outcome is recorded (or only on failures,
+//! with [`TripCheck::OnFailure`]):
+//!
+//! - **consecutive failures** (default 5; `None` turns it off);
 //! - the **failure rate** over a sliding window (default: at least 50 % of the last 100 counted
-//!   calls), evaluated as soon as the window holds `minimum_calls` (20) calls, not only once it
-//!   is full;
+//!   calls; `None` turns it off), evaluated as soon as the window holds `minimum_calls` (20)
+//!   calls, not only once it is full. A rate is held in whole basis points and compared in
+//!   integers: "at least 7 %" trips at exactly 7 failures of 100;
 //! - the **slow-call rate** over the same window (off by default): with
 //!   [`slow_call_duration`](CircuitBreakerBuilder::slow_call_duration) set, a call slower than
 //!   that counts as slow, and the breaker trips when the share of slow calls reaches
@@ -47,7 +53,38 @@
 //! time window for a dependency with bursty or low traffic.
 //!
 //! The open duration (default 30 s) may grow with each consecutive trip (`open_growth`, up to
-//! `max_open_duration`), and goes back to its base when the breaker closes.
+//! `max_open_duration`), and goes back to its base when the breaker closes; it may be computed
+//! per trip ([`open_duration_with`](CircuitBreakerBuilder::open_duration_with)), or zero (the
+//! next call after a trip is a probe).
+//!
+//! # Half-open, and the peers' ways
+//!
+//! By default a half-open breaker admits 3 probes at once, closes after 3 successes and opens
+//! again on the first failed or slow probe, or when the probes take longer than the maximum
+//! wait (the open duration). Each peer's way is a setting away:
+//!
+//! | behaviour | setting | as in |
+//! | --- | --- | --- |
+//! | close after `s` successes, reopen after `f` failed probes | [`required_successes`](CircuitBreakerBuilder::required_successes)`(s)`, [`probe_failures`](CircuitBreakerBuilder::probe_failures)`(f)` | failsafe (`withSuccessThreshold`, `withFailureThreshold`) |
+//! | admit `p` probes in all, decide by the rates among them once all are in | [`half_open_decision`](CircuitBreakerBuilder::half_open_decision)`(`[`HalfOpenDecision::Rates`]`)`, [`probes`](CircuitBreakerBuilder::probes)`(p)` | resilience4j (`permittedNumberOfCallsInHalfOpenState`) |
+//! | no maximum wait | [`half_open_max_wait`](CircuitBreakerBuilder::half_open_max_wait)`(None)` | resilience4j's default (`maxWaitDurationInHalfOpenState` 0), Polly |
+//! | the maximum wait closes the breaker | [`after_half_open_max_wait`](CircuitBreakerBuilder::after_half_open_max_wait)`(Closed)` | resilience4j (`transitionToStateAfterWaitDuration`) |
+//! | one probe, and another when it hangs | `probes(1)`, `required_successes(1)`, [`probe_renewal`](CircuitBreakerBuilder::probe_renewal)`(d)` | Polly (a new probe once the break duration has passed) |
+//! | trip rules only on failures | [`trip_check`](CircuitBreakerBuilder::trip_check)`(`[`TripCheck::OnFailure`]`)` | Polly |
+//! | open duration per trip | [`open_duration_with`](CircuitBreakerBuilder::open_duration_with) | Polly (`BreakDurationGenerator`), failsafe (`withDelayFn`) |
+//! | manual Open and HalfOpen | [`open`](CircuitBreaker::open), [`half_open`](CircuitBreaker::half_open) | failsafe (`open()`, `halfOpen()`), resilience4j (`transitionToOpenState`) |
+//!
+//! # What it shows
+//!
+//! [`state`](CircuitBreaker::state) is one load: the state as last recorded (an open breaker
+//! whose open period has passed says `Open` until a call looks). [`state_at`](CircuitBreaker::state_at)
+//! and [`snapshot`](CircuitBreaker::snapshot) say what the next call would find (HalfOpen once
+//! the open period has passed; where the maximum wait leads once it has passed); the readiness
+//! report and a failover's endpoint status use them. A [`Snapshot`] also holds the window's
+//! counts and rates (slow successes and slow failures apart), the calls rejected so far, and the
+//! current half-open period's probes: admitted, in flight, succeeded, failed. A rejection while
+//! every probe slot is taken says how long until that can change (a probe renewal, or the end
+//! of the maximum wait). The window itself is public: [`OutcomeWindow`].
 //!
 //! # Defaults, next to the peers'
 //!
@@ -58,8 +95,9 @@
 //! | minimum calls | 20 | 100 | 100 | the window size (100) |
 //! | trip on consecutive failures | 5 | no | no (v8 default) | no (optional model) |
 //! | open duration | 30 s, optional growth | 60 s | 5 s | 30 s |
-//! | half-open probes | 3 at once, 3 successes close | 10 | 1 | 1 |
-//! | half-open maximum wait | the open duration | not checked | not checked | not checked |
+//! | half-open probes | 3 at once, 3 successes close, 1 failure reopens | 10 in all, decided by the rates | 1 | 1 |
+//! | half-open maximum wait | the open duration, then Open | none (`maxWaitDurationInHalfOpenState` 0); then Open | none | not checked |
+//! | trip rules evaluated | after every outcome | after every outcome | on failures | not checked |
 //! | slow calls | off; when on: > threshold, trip at 100 % | on: > 60 s, trip at 100 % | no | off; rate 100 % |
 //!
 //! Sources: resilience4j's documented configuration defaults (`failureRateThreshold` 50,
@@ -215,6 +253,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use self::config::{BreakInfo, HalfOpenDecision, MAX_PROBES, TripCheck};
+
 use self::config::{Config, DEFAULT, HalfOpenWait};
 pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
