@@ -406,6 +406,29 @@ async fn a_breaker_entry_says_when_it_admits_probes() {
     );
 }
 
+/// Once the open period has passed, the report says half-open (degraded) at once, although no
+/// call has come to move the breaker: it shows what the next call would find.
+#[tokio::test(start_paused = true)]
+async fn a_breaker_past_its_open_period_reports_half_open_without_a_call() {
+    let t0 = Instant::now();
+    let b = CircuitBreaker::builder()
+        .open_duration(secs(30))
+        .build()
+        .unwrap();
+    open(&b);
+    let report = HealthReport::builder()
+        .critical("payments", b.clone())
+        .build()
+        .unwrap();
+    at(t0, ms(29_999)).await;
+    assert_eq!(report.readiness().status, Status::NotReady);
+    at(t0, ms(30_000)).await;
+    let r = report.readiness();
+    assert_eq!(b.state(), BreakerState::Open, "no call has looked");
+    assert_eq!(r.status, Status::Degraded);
+    assert_eq!(r.dependencies[0].reason.as_deref(), Some("breaker half-open"));
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_endpoint_entry_says_since_when_and_its_last_error() {
     let t0 = Instant::now();
