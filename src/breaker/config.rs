@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::state::{BreakerState, TransitionReason};
 use super::threshold::Threshold;
 use super::window::SlidingWindow;
-use crate::classify::{BreakerEffect, Outcome};
 use crate::error::ConfigError;
 
 /// When the closed state's trip rules are evaluated.
@@ -237,13 +236,6 @@ impl Config {
             Duration::try_from_secs_f64(grown).unwrap_or(max)
         } else {
             max
-        }
-    }
-
-    pub(crate) fn effect(&self, outcome: &Outcome) -> BreakerEffect {
-        match outcome {
-            Outcome::Rejected if self.rejected_counts_as_success => BreakerEffect::Success,
-            other => other.breaker_effect(),
         }
     }
 }

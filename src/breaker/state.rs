@@ -310,28 +310,16 @@ struct Locked {
 /// A function computing the open duration of a trip.
 pub(crate) type BreakDuration = Box<dyn Fn(&BreakInfo) -> Duration + Send + Sync>;
 
-/// The state every clone of a breaker shares.
+/// The state every clone of a breaker shares. `repr(C)`, hot fields first: what the closed and
+/// open paths read shares the first cache line (the shards have lines of their own).
+#[repr(C)]
 pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) name: Option<Box<str>>,
-    hook: Option<Box<dyn OnEvent + Send + Sync>>,
     /// The generation (high bits) and the state (low 3 bits): every call loads it, only
     /// transitions store it.
     word: AtomicU64,
     /// Closed: the current run of failures, tagged with its generation (see [`tagged`]). Written
     /// on a failure, and on the first success after one.
     consecutive: AtomicU64,
-    /// Closed: whether the window holds the minimum number of calls; from then on a success can
-    /// never trip the breaker (until buckets expire, which only the lock path does), so
-    /// successes only count themselves in their shard.
-    warm: AtomicBool,
-    /// Per thread: successes since the window was last brought up to date, and rejections.
-    shards: [Padded<Shard>; SHARDS],
-    /// The thresholds of the rate rules, in whole basis points (`None`: the rule is off).
-    failure_threshold: Option<Threshold>,
-    slow_threshold: Option<Threshold>,
-    /// Computes the open duration, if given.
-    break_duration: Option<BreakDuration>,
     /// A time window's bucket length in nanoseconds; 0 for a count window.
     bucket: u64,
     /// Time window: the newest bucket, and the instant it ends (nanoseconds since `base`). A
@@ -341,6 +329,26 @@ pub(crate) struct Shared {
     bucket_end: AtomicU64,
     /// Open: when probes may start, in nanoseconds since `base`.
     half_open_at: AtomicU64,
+    /// The instant times are measured from: the first `now` the breaker needed.
+    base: OnceLock<Instant>,
+    /// Closed: whether the window holds the minimum number of calls; from then on a success can
+    /// never trip the breaker (until buckets expire, which only the lock path does), so
+    /// successes only count themselves in their shard.
+    warm: AtomicBool,
+    /// Whether calls are timed (slow-call tracking on): the configuration's, at hand.
+    timed: bool,
+    /// Whether a `Rejected` outcome counts as a success: the configuration's, at hand.
+    rejected_is_success: bool,
+    /// Per thread: successes since the window was last brought up to date, and rejections.
+    shards: [Padded<Shard>; SHARDS],
+    pub(crate) config: Config,
+    pub(crate) name: Option<Box<str>>,
+    hook: Option<Box<dyn OnEvent + Send + Sync>>,
+    /// The thresholds of the rate rules, in whole basis points (`None`: the rule is off).
+    failure_threshold: Option<Threshold>,
+    slow_threshold: Option<Threshold>,
+    /// Computes the open duration, if given.
+    break_duration: Option<BreakDuration>,
     /// HalfOpen: when it began, in nanoseconds since `base`.
     half_open_since: AtomicU64,
     /// HalfOpen: the longest wait for probes, in nanoseconds, if limited.
@@ -351,8 +359,6 @@ pub(crate) struct Shared {
     probe_renew_at: AtomicU64,
     /// HalfOpen: the [`Probes`] of the current period.
     probes: AtomicU64,
-    /// The instant times are measured from: the first `now` the breaker needed.
-    base: OnceLock<Instant>,
     locked: Mutex<Locked>,
 }
 
@@ -506,6 +512,8 @@ impl Shared {
             word: AtomicU64::new(pack(0, BreakerState::Closed)),
             consecutive: AtomicU64::new(tagged(0, 0)),
             warm: AtomicBool::new(false),
+            timed: config.slow_call_duration.is_some(),
+            rejected_is_success: config.rejected_counts_as_success,
             shards: Default::default(),
             failure_threshold: config.failure_threshold(),
             slow_threshold: config.slow_threshold(),
@@ -575,7 +583,7 @@ impl Shared {
     /// Whether calls are timed (slow-call tracking is on).
     #[inline]
     pub(crate) fn times_calls(&self) -> bool {
-        self.config.slow_call_duration.is_some()
+        self.timed
     }
 
     /// When a call admitted now starts (see [`Ticket::started`]), if it is timed and `timed`
@@ -808,7 +816,10 @@ impl Shared {
     /// or (cheaply) to place it in a time window.
     #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: &Outcome, now: impl Now) {
-        let effect = self.config.effect(outcome);
+        let effect = match outcome {
+            Outcome::Rejected if self.rejected_is_success => BreakerEffect::Success,
+            other => other.breaker_effect(),
+        };
         let (generation, state) = self.state();
         if generation != ticket.generation() {
             return;

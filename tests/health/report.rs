@@ -426,7 +426,10 @@ async fn a_breaker_past_its_open_period_reports_half_open_without_a_call() {
     let r = report.readiness();
     assert_eq!(b.state(), BreakerState::Open, "no call has looked");
     assert_eq!(r.status, Status::Degraded);
-    assert_eq!(r.dependencies[0].reason.as_deref(), Some("breaker half-open"));
+    assert_eq!(
+        r.dependencies[0].reason.as_deref(),
+        Some("breaker half-open")
+    );
 }
 
 #[tokio::test(start_paused = true)]
