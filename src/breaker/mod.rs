@@ -83,8 +83,8 @@
 //! report and a failover's endpoint status use them. A [`Snapshot`] also holds the window's
 //! counts and rates (slow successes and slow failures apart), the calls rejected so far, and the
 //! current half-open period's probes: admitted, in flight, succeeded, failed. A rejection while
-//! every probe slot is taken says how long until that can change (a probe renewal, or the end
-//! of the maximum wait). The window itself is public: [`OutcomeWindow`].
+//! every probe slot is taken says how long until a call can be admitted when that is known (a
+//! probe renewal, or a maximum wait that closes the breaker). The window itself is public: [`OutcomeWindow`].
 //!
 //! # Defaults, next to the peers'
 //!

@@ -115,9 +115,10 @@ fn duration_nanos(d: Duration) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
     /// Open: how long until the breaker admits probes. Half-open with every probe slot taken:
-    /// how long until that can change without a probe finishing, the sooner of a probe renewal
-    /// and the end of the maximum wait (`None` with neither). Forced open: `None`. Computed from
-    /// [`Now::recent`]: within a few milliseconds through the layer, exact with an `Instant`.
+    /// how long until a call is admitted without a probe finishing, the sooner of a probe
+    /// renewal and the end of a maximum wait that closes the breaker (`None` with neither, as by
+    /// default: the probes decide). Forced open: `None`. Computed from [`Now::recent`]: within a
+    /// few milliseconds through the layer, exact with an `Instant`.
     pub retry_in: Option<Duration>,
 }
 
@@ -723,7 +724,8 @@ impl Shared {
     }
 
     /// Every probe slot is taken: grants one more if the newest probe has been in flight longer
-    /// than the probe renewal, or rejects with the time until something can change.
+    /// than the probe renewal, or rejects with the time until a call can be admitted without a
+    /// probe finishing, if known.
     #[cold]
     fn renew_probe(&self, generation: u64, now: &mut Lazy<impl Now>) -> Result<Ticket, Rejected> {
         let t = self.cheap_nanos(now);
@@ -745,12 +747,16 @@ impl Shared {
                 }
             }
         }
-        let timeout = self.half_open_max_wait.map(|wait| {
-            self.half_open_since
-                .load(Ordering::Acquire)
-                .saturating_add(wait)
-                .saturating_add(1)
-        });
+        // The end of the maximum wait admits calls only if it closes the breaker.
+        let timeout = self
+            .half_open_max_wait
+            .filter(|_| self.config.after_half_open_max_wait == BreakerState::Closed)
+            .map(|wait| {
+                self.half_open_since
+                    .load(Ordering::Acquire)
+                    .saturating_add(wait)
+                    .saturating_add(1)
+            });
         let next = match (due, timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

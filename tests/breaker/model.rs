@@ -543,9 +543,11 @@ impl Model {
             return Ok((self.generation, true, now));
         }
         Coverage::bump(&COVERAGE.half_open_full);
+        // Only a wait that closes the breaker admits a call when it ends.
         let timeout = self
             .cfg
             .half_open_max_wait()
+            .filter(|_| self.cfg.wait_closes)
             .map(|wait| self.half_open_since + wait + Duration::from_nanos(1));
         let next = match (self.renew_at, timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
