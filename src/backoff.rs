@@ -116,6 +116,19 @@ fn capped(x: f64, cap: u64) -> u64 {
     }
 }
 
+/// A schedule's cap is at least its base delay.
+fn check_cap(base: Duration, cap: Duration) -> Result<(), ConfigError> {
+    if cap < base {
+        Err(ConfigError::invalid(
+            "backoff cap",
+            cap,
+            "at least the base delay",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 impl Backoff {
     /// 3 retries, sleeping exactly 500 ms, 1 s and 2 s (doubling from 500 ms, capped at 20 s if
     /// more retries are configured). No jitter.
@@ -186,13 +199,7 @@ impl Backoff {
                 "a finite number of at least 1",
             ));
         }
-        if cap < base {
-            return Err(ConfigError::invalid(
-                "backoff cap",
-                cap,
-                "at least the base delay",
-            ));
-        }
+        check_cap(base, cap)?;
         Ok(Backoff {
             shape: Shape::Exponential {
                 base: nanos(base),
@@ -228,13 +235,7 @@ impl Backoff {
         cap: Duration,
         max_retries: u32,
     ) -> Result<Self, ConfigError> {
-        if cap < base {
-            return Err(ConfigError::invalid(
-                "backoff cap",
-                cap,
-                "at least the base delay",
-            ));
-        }
+        check_cap(base, cap)?;
         Ok(Backoff {
             shape: Shape::Linear {
                 base: nanos(base),
