@@ -1010,18 +1010,10 @@ fn threshold() -> impl Strategy<Value = u32> + Clone {
     ]
 }
 
-/// The knobs of issue 14, each on in about a quarter of the cases.
-#[derive(Debug, Clone)]
-struct Knobs {
-    rate_off: bool,
-    on_failure_only: bool,
-    probe_failures: u32,
-    by_rates: bool,
-    unlimited_wait: bool,
-    wait_closes: bool,
-    zero_open: bool,
-    renewal_ms: Option<u64>,
-}
+/// The knobs of issue 14, each on in a tenth to a quarter of the cases: (the rate rule off,
+/// trip on failures only, probe failures, decide by rates, no maximum wait, the wait closes,
+/// zero open duration, probe renewal in ms).
+type Knobs = (bool, bool, u32, bool, bool, bool, bool, Option<u64>);
 
 fn knobs() -> impl Strategy<Value = Knobs> {
     let quarter = || prop::bool::weighted(0.25);
@@ -1035,27 +1027,6 @@ fn knobs() -> impl Strategy<Value = Knobs> {
         prop::bool::weighted(0.15),
         prop::option::weighted(0.25, prop_oneof![Just(100u64), Just(500), Just(1_000)]),
     )
-        .prop_map(
-            |(
-                rate_off,
-                on_failure_only,
-                probe_failures,
-                by_rates,
-                unlimited_wait,
-                wait_closes,
-                zero_open,
-                renewal_ms,
-            )| Knobs {
-                rate_off,
-                on_failure_only,
-                probe_failures,
-                by_rates,
-                unlimited_wait,
-                wait_closes,
-                zero_open,
-                renewal_ms,
-            },
-        )
 }
 
 fn config() -> impl Strategy<Value = Cfg> {
@@ -1117,18 +1088,30 @@ fn config() -> impl Strategy<Value = Cfg> {
         prop_oneof![Just(100u64), Just(500), Just(1_000), Just(2_000)],
         threshold(),
     ));
-    (base, time_window, slow, knobs()).prop_map(|(cfg, time_window, slow, k)| Cfg {
-        time_window,
-        slow,
-        failure_rate: cfg.failure_rate.filter(|_| !k.rate_off),
-        on_failure_only: k.on_failure_only,
-        probe_failures: k.probe_failures,
-        by_rates: k.by_rates,
-        unlimited_wait: k.unlimited_wait,
-        wait_closes: k.wait_closes,
-        open_secs: if k.zero_open { 0 } else { cfg.open_secs },
-        renewal_ms: k.renewal_ms,
-        ..cfg
+    (base, time_window, slow, knobs()).prop_map(|(cfg, time_window, slow, knobs)| {
+        let (
+            rate_off,
+            on_failure_only,
+            probe_failures,
+            by_rates,
+            unlimited_wait,
+            wait_closes,
+            zero_open,
+            renewal_ms,
+        ) = knobs;
+        Cfg {
+            time_window,
+            slow,
+            failure_rate: cfg.failure_rate.filter(|_| !rate_off),
+            on_failure_only,
+            probe_failures,
+            by_rates,
+            unlimited_wait,
+            wait_closes,
+            open_secs: if zero_open { 0 } else { cfg.open_secs },
+            renewal_ms,
+            ..cfg
+        }
     })
 }
 
