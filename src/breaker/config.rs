@@ -58,7 +58,8 @@ pub struct BreakInfo {
     pub trips: u32,
     /// Why the breaker opens.
     pub reason: TransitionReason,
-    /// The calls in the window when it tripped (0 when it opens from half-open or by hand).
+    /// The calls in the closed state's window at that moment (the window is kept while open
+    /// and half-open: reopening from half-open sees the one that tripped it).
     pub calls: u32,
     /// The failures among them.
     pub failures: u32,

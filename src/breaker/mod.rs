@@ -637,7 +637,9 @@ impl CircuitBreakerBuilder {
     /// result above [`MAX_DURATION`](crate::MAX_DURATION) is cut to it. It replaces the open
     /// duration and its growth; the half-open maximum wait still defaults to the base
     /// [`open_duration`](Self::open_duration). The function runs under the breaker's lock, on
-    /// every trip: keep it short. Default: none.
+    /// every trip (and when [`state_at`](CircuitBreaker::state_at) or a snapshot previews a
+    /// half-open breaker past its maximum wait): keep it short, and never call the breaker from
+    /// it. Default: none.
     ///
     /// # Examples
     ///
