@@ -172,7 +172,8 @@
 //! transition (a reset, a trip) never counts in the next generation.
 //!
 //! Rejecting while open is two loads and a cheap clock reading, until the last 50 ms of the
-//! open period. The layer's error type is yours to choose
+//! open period, and a count on the calling thread's own counter (a load and a store). The
+//! new settings (the peers' modes) cost nothing while off. The layer's error type is yours to choose
 //! ([`CircuitBreakerLayer::error`]): with the default, [`BoxError`](crate::BoxError), a
 //! rejection boxes its [`BreakerOpen`] (one allocation); an error type of your own with a
 //! `From<BreakerOpen>` variant makes it allocation-free.
