@@ -11,11 +11,11 @@
 //! manual operations (timed ones too) and `HealthPass` run against both, with a count or a time
 //! window, slow-call tracking on or off, and every knob of issue 14 (when the trip rule is
 //! evaluated, the half-open decision by counts or by rates, the maximum wait off or leading to
-//! Closed, a zero open duration, probe renewal, either rule off); after every step they must
-//! agree on the admission decision (with `retry_in`), the permit's generation and probe flag,
-//! the state (as recorded, and as the next call would find it), the generation, the
-//! snapshot's counts, rates, probes, rejections and timers, and the transitions reported to
-//! the hook.
+//! Closed, a zero or computed open duration, probe renewal, either rule off); after every step
+//! they must agree on the admission decision (with `retry_in`), the permit's generation and
+//! probe flag, the state (as recorded, and as the next call would find it), the generation,
+//! the snapshot's counts, rates, probes, rejections and timers, and the transitions reported
+//! to the hook.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -127,6 +127,9 @@ struct Cfg {
     by_rates: bool,
     /// Probe renewal, in ms.
     renewal_ms: Option<u64>,
+    /// Open durations computed per trip (700 ms times the trip, up to 5) instead of the base
+    /// and its growth.
+    computed_open: bool,
 }
 
 impl Cfg {
@@ -140,6 +143,9 @@ impl Cfg {
 
     /// The open duration of the `k`-th consecutive trip (from 1): min(max, base · growthᵏ⁻¹).
     fn open_for(&self, k: u32) -> Duration {
+        if self.computed_open {
+            return Duration::from_millis(700) * k.min(5);
+        }
         let mut d = self.base();
         for _ in 1..k {
             if d >= self.max_open() {
@@ -216,6 +222,9 @@ impl Cfg {
         if let Some(ms) = self.renewal_ms {
             b = b.probe_renewal(Duration::from_millis(ms));
         }
+        if self.computed_open {
+            b = b.open_duration_with(|info| Duration::from_millis(700) * info.trips.min(5));
+        }
         if let Some((ms, buckets)) = self.time_window {
             b = b.sliding_window(SlidingWindow::Time {
                 length: Duration::from_millis(ms),
@@ -274,6 +283,7 @@ struct Coverage {
     manual_opens: AtomicU64,
     manual_half_opens: AtomicU64,
     probes_at_once: AtomicU64,
+    computed_opens: AtomicU64,
     success_not_evaluated: AtomicU64,
 }
 
@@ -308,6 +318,7 @@ static COVERAGE: Coverage = Coverage {
     manual_opens: AtomicU64::new(0),
     manual_half_opens: AtomicU64::new(0),
     probes_at_once: AtomicU64::new(0),
+    computed_opens: AtomicU64::new(0),
     success_not_evaluated: AtomicU64::new(0),
 };
 
@@ -453,6 +464,9 @@ impl Model {
                 self.trips += 1;
                 if self.trips > 1 && self.cfg.growth > 1.0 {
                     Coverage::bump(&COVERAGE.grown_trips);
+                }
+                if self.cfg.computed_open {
+                    Coverage::bump(&COVERAGE.computed_opens);
                 }
                 self.open_until = now + self.cfg.open_for(self.trips);
             }
@@ -1012,8 +1026,8 @@ fn threshold() -> impl Strategy<Value = u32> + Clone {
 
 /// The knobs of issue 14, each on in a tenth to a quarter of the cases: (the rate rule off,
 /// trip on failures only, probe failures, decide by rates, no maximum wait, the wait closes,
-/// zero open duration, probe renewal in ms).
-type Knobs = (bool, bool, u32, bool, bool, bool, bool, Option<u64>);
+/// zero open duration, probe renewal in ms, computed open durations).
+type Knobs = (bool, bool, u32, bool, bool, bool, bool, Option<u64>, bool);
 
 fn knobs() -> impl Strategy<Value = Knobs> {
     let quarter = || prop::bool::weighted(0.25);
@@ -1026,6 +1040,7 @@ fn knobs() -> impl Strategy<Value = Knobs> {
         quarter(),
         prop::bool::weighted(0.15),
         prop::option::weighted(0.25, prop_oneof![Just(100u64), Just(500), Just(1_000)]),
+        prop::bool::weighted(0.2),
     )
 }
 
@@ -1076,6 +1091,7 @@ fn config() -> impl Strategy<Value = Cfg> {
                 probe_failures: 1,
                 by_rates: false,
                 renewal_ms: None,
+                computed_open: false,
             },
         );
     // Half the cases with a time window (1 to 10 s in 1 to 5 buckets), half with slow-call
@@ -1098,6 +1114,7 @@ fn config() -> impl Strategy<Value = Cfg> {
             wait_closes,
             zero_open,
             renewal_ms,
+            computed_open,
         ) = knobs;
         Cfg {
             time_window,
@@ -1110,6 +1127,7 @@ fn config() -> impl Strategy<Value = Cfg> {
             wait_closes,
             open_secs: if zero_open { 0 } else { cfg.open_secs },
             renewal_ms,
+            computed_open,
             ..cfg
         }
     })
@@ -1230,6 +1248,7 @@ fn breaker_follows_the_model() {
         ("manual open", &c.manual_opens),
         ("manual half-open", &c.manual_half_opens),
         ("probes at once (zero open duration)", &c.probes_at_once),
+        ("computed open duration", &c.computed_opens),
         (
             "a success over the rate, not evaluated",
             &c.success_not_evaluated,
@@ -1268,6 +1287,7 @@ fn cfg(
         probe_failures: 1,
         by_rates: false,
         renewal_ms: None,
+        computed_open: false,
     }
 }
 
