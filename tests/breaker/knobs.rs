@@ -2,7 +2,8 @@
 //! step: at an instant, an action (a call with its outcome, a call that must be rejected with
 //! a given `retry_in`, a probe held or finished, a manual transition), then the state the next
 //! call would find and, where given, the snapshot's probes and rejections. Each table runs the
-//! default beside the peer's mode it borrows (resilience4j, Polly, failsafe).
+//! default beside the peer's mode it borrows (resilience4j, Polly, failsafe). The last test
+//! drives probe renewal through the layer under paused time.
 
 use std::time::{Duration, Instant};
 
@@ -366,4 +367,55 @@ fn either_rule_switched_off() {
         small().failure_rate(None).consecutive_failures(3),
         &consecutive_only,
     );
+}
+
+/// Through the layer, under paused time: a probe that hangs holds the only slot until the
+/// renewal (Polly's), the rejection meanwhile says when, and the renewed probe closes the
+/// breaker. The readiness view turns half-open when the open period ends, before any call.
+#[tokio::test(start_paused = true)]
+async fn through_the_layer_a_hung_probe_is_renewed() {
+    use steadfast::breaker::CircuitBreakerLayer;
+    use steadfast::{BoxError, BreakerOpen};
+    use tower::{Layer, ServiceExt, service_fn};
+
+    let breaker = CircuitBreaker::builder()
+        .consecutive_failures(1)
+        .probes(1)
+        .required_successes(1)
+        .open_duration(Duration::from_secs(30))
+        .half_open_max_wait(None)
+        .probe_renewal(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let svc =
+        CircuitBreakerLayer::new(breaker.clone()).layer(service_fn(|hang: bool| async move {
+            if hang {
+                tokio::time::sleep(Duration::from_secs(3_600)).await;
+            }
+            Ok::<_, BoxError>(())
+        }));
+    // The layer reads tokio's (paused) clock: so does the test.
+    let now = || tokio::time::Instant::now().into_std();
+    let t = now();
+    Permit::acquire(&breaker, t)
+        .unwrap()
+        .record(&Outcome::failed(), t);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!((breaker.state(), breaker.state_at(now())), (Open, HalfOpen));
+    let hung = tokio::spawn(svc.clone().oneshot(true));
+    tokio::task::yield_now().await;
+    assert_eq!(
+        breaker.snapshot(now()).probes_in_flight,
+        1,
+        "the hung probe"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let err = svc.clone().oneshot(false).await.unwrap_err();
+    let open = err.downcast_ref::<BreakerOpen>().expect("BreakerOpen");
+    assert_eq!(open.retry_in, Some(Duration::from_secs(1)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    svc.clone().oneshot(false).await.expect("the renewed probe");
+    assert_eq!(breaker.state(), Closed);
+    assert_eq!(breaker.snapshot(now()).rejected_calls, 1);
+    hung.abort();
 }
