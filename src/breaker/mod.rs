@@ -84,7 +84,8 @@
 //! counts and rates (slow successes and slow failures apart), the calls rejected so far, and the
 //! current half-open period's probes: admitted, in flight, succeeded, failed. A rejection while
 //! every probe slot is taken says how long until a call can be admitted when that is known (a
-//! probe renewal, or a maximum wait that closes the breaker). The window itself is public: [`OutcomeWindow`].
+//! probe renewal, or a maximum wait that closes the breaker), and so does the snapshot
+//! (`probe_slot_in`). The window itself is public: [`OutcomeWindow`].
 //!
 //! # Defaults, next to the peers'
 //!

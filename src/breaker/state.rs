@@ -156,6 +156,10 @@ pub struct Snapshot {
     /// rejecting at once; beyond, two threads sharing a counter may lose a count when they
     /// reject at the same instant.
     pub rejected_calls: u64,
+    /// Half-open with every probe slot taken: the `retry_in` a rejection now would carry (see
+    /// [`Rejected::retry_in`]; zero: a probe renewal is due, the next call is admitted); `None`
+    /// otherwise, or when it is not known.
+    pub probe_slot_in: Option<Duration>,
     /// The current half-open period: probes admitted (in flight, succeeded or failed; a probe
     /// whose permit was dropped, or whose outcome was ignored, gave its place back). 0 in any
     /// other state.
@@ -729,12 +733,7 @@ impl Shared {
     #[cold]
     fn renew_probe(&self, generation: u64, now: &mut Lazy<impl Now>) -> Result<Ticket, Rejected> {
         let t = self.cheap_nanos(now);
-        // `u64::MAX`: no probe admitted yet this period (or a renewal under way).
-        let due = self
-            .probe_renewal
-            .map(|_| self.probe_renew_at.load(Ordering::Acquire))
-            .filter(|&due| due != u64::MAX);
-        if let Some(due) = due {
+        if let Some(due) = self.renewal_due() {
             let t = self.nanos(now.read());
             if t >= due
                 && self
@@ -747,7 +746,23 @@ impl Shared {
                 }
             }
         }
-        // The end of the maximum wait admits calls only if it closes the breaker.
+        Err(Rejected {
+            retry_in: self.slot_free_in(t),
+        })
+    }
+
+    /// Probe renewal on: when one more probe may be granted, once a probe has been admitted
+    /// this period (`u64::MAX` before, or while a renewal is under way).
+    fn renewal_due(&self) -> Option<u64> {
+        self.probe_renewal
+            .map(|_| self.probe_renew_at.load(Ordering::Acquire))
+            .filter(|&due| due != u64::MAX)
+    }
+
+    /// Half-open with every probe slot taken: how long after `t` a call is admitted without a
+    /// probe finishing, the sooner of a probe renewal and the end of a maximum wait that
+    /// closes the breaker (the end of one that opens it admits nothing).
+    fn slot_free_in(&self, t: u64) -> Option<Duration> {
         let timeout = self
             .half_open_max_wait
             .filter(|_| self.config.after_half_open_max_wait == BreakerState::Closed)
@@ -757,13 +772,11 @@ impl Shared {
                     .saturating_add(wait)
                     .saturating_add(1)
             });
-        let next = match (due, timeout) {
+        let next = match (self.renewal_due(), timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        Err(Rejected {
-            retry_in: next.map(|at| Duration::from_nanos(at.saturating_sub(t))),
-        })
+        next.map(|at| Duration::from_nanos(at.saturating_sub(t)))
     }
 
     /// Takes a probe slot, if one is free (`renewed`: whatever the limit on probes at once).
@@ -1026,6 +1039,15 @@ impl Shared {
         let t = self.transition_locked(&mut locked, generation, BreakerState::Open, reason, now);
         drop(locked);
         self.emit(t);
+    }
+
+    /// Whether every probe slot of a period with `p` is taken (a call now would be rejected).
+    fn slots_taken(&self, p: Probes) -> bool {
+        let c = &self.config;
+        match c.half_open_decision {
+            HalfOpenDecision::Counts => p.in_flight >= c.probes,
+            HalfOpenDecision::Rates => p.in_flight > 0 && p.admitted() >= c.probes,
+        }
     }
 
     /// Deciding by rates: whether every probe of `generation`'s period is in, none in flight.
@@ -1329,6 +1351,10 @@ impl Shared {
                 .iter()
                 .map(|s| s.0.rejected.load(Ordering::Relaxed))
                 .fold(0, u64::saturating_add),
+            probe_slot_in: self
+                .slots_taken(probes)
+                .then(|| self.slot_free_in(t))
+                .flatten(),
             probes_admitted: probes.admitted(),
             probes_in_flight: probes.in_flight,
             probes_succeeded: probes.succeeded,

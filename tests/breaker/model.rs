@@ -284,6 +284,7 @@ struct Coverage {
     manual_half_opens: AtomicU64,
     probes_at_once: AtomicU64,
     computed_opens: AtomicU64,
+    probe_slot_times: AtomicU64,
     success_not_evaluated: AtomicU64,
 }
 
@@ -319,6 +320,7 @@ static COVERAGE: Coverage = Coverage {
     manual_half_opens: AtomicU64::new(0),
     probes_at_once: AtomicU64::new(0),
     computed_opens: AtomicU64::new(0),
+    probe_slot_times: AtomicU64::new(0),
     success_not_evaluated: AtomicU64::new(0),
 };
 
@@ -557,6 +559,20 @@ impl Model {
             return Ok((self.generation, true, now));
         }
         Coverage::bump(&COVERAGE.half_open_full);
+        Err(self.slot_free_in(now))
+    }
+
+    /// Whether every probe slot is taken: a call now would be rejected.
+    fn slots_taken(&self) -> bool {
+        if self.cfg.by_rates {
+            self.in_flight > 0 && self.admitted() >= self.cfg.probes
+        } else {
+            self.in_flight >= self.cfg.probes
+        }
+    }
+
+    /// Every probe slot taken: how long until a call is admitted without a probe finishing.
+    fn slot_free_in(&self, now: Duration) -> Option<Duration> {
         // Only a wait that closes the breaker admits a call when it ends.
         let timeout = self
             .cfg
@@ -567,7 +583,7 @@ impl Model {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        Err(next.map(|at| at.saturating_sub(now)))
+        next.map(|at| at.saturating_sub(now))
     }
 
     /// Deciding by rates, every probe is in: the closed state's thresholds among them.
@@ -922,7 +938,21 @@ fn run(cfg: &Cfg, ops: &[Op]) -> Result<Snapshot, TestCaseError> {
             step,
             op
         );
-        let probes = if model.state == BreakerState::HalfOpen && !model.timed_out(offset) {
+        let current = model.state == BreakerState::HalfOpen && !model.timed_out(offset);
+        let slot_in = (current && model.slots_taken())
+            .then(|| model.slot_free_in(offset))
+            .flatten();
+        if slot_in.is_some() {
+            Coverage::bump(&COVERAGE.probe_slot_times);
+        }
+        prop_assert_eq!(
+            snap.probe_slot_in,
+            slot_in,
+            "step {} {:?}: snapshot time until a probe slot",
+            step,
+            op
+        );
+        let probes = if current {
             (
                 model.admitted(),
                 model.in_flight,
@@ -1249,6 +1279,7 @@ fn breaker_follows_the_model() {
         ("manual half-open", &c.manual_half_opens),
         ("probes at once (zero open duration)", &c.probes_at_once),
         ("computed open duration", &c.computed_opens),
+        ("time until a probe slot", &c.probe_slot_times),
         (
             "a success over the rate, not evaluated",
             &c.success_not_evaluated,
