@@ -159,8 +159,10 @@ impl AttemptTimedOut {
 #[error("circuit breaker open")]
 #[non_exhaustive]
 pub struct BreakerOpen {
-    /// How long until the breaker admits probes, when it is known (not while it is forced open,
-    /// nor while it is half-open with every probe slot taken).
+    /// How long until the breaker admits a call, when it is known: not while it is forced open,
+    /// nor while it is half-open with every probe slot taken, unless a probe renewal or a
+    /// maximum wait that closes it will admit one (see
+    /// [`Rejected::retry_in`](crate::breaker::Rejected::retry_in)).
     pub retry_in: Option<std::time::Duration>,
 }
 

@@ -705,7 +705,7 @@ impl FailoverHandle {
             .enumerate()
             .map(|(i, e)| EndpointStatus {
                 endpoint: e.name.clone(),
-                breaker: e.breaker.state(),
+                breaker: e.breaker.state_at(now),
                 switch: Router::switch_in(off, i),
                 failing_checks: self.router.is_unhealthy(i),
                 unavailable: self.router.why_unavailable(i, now),
