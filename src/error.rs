@@ -331,10 +331,41 @@ impl<E: fmt::Display> fmt::Display for CallError<E> {
             CallError::AttemptTimedOut(e) => e.fmt(f),
             CallError::BreakerOpen(e) => e.fmt(f),
             CallError::NoEndpointAvailable(e) => e.fmt(f),
-            CallError::AllEndpointsFailed { attempts, .. } => {
-                write!(f, "all endpoints failed after {} attempts", attempts.len())
+            CallError::AllEndpointsFailed { attempts, last } => {
+                write!(f, "all endpoints failed after {} attempts", attempts.len())?;
+                write_attempts(f, attempts)?;
+                write!(f, ": {last}")
             }
         }
+    }
+}
+
+/// How many attempts a walk's message lists; the rest are counted.
+const LISTED_ATTEMPTS: usize = 8;
+
+/// ` (us-east-2: not sent, us-west-1: timeout)`: each attempt's endpoint and outcome, the first
+/// [`LISTED_ATTEMPTS`] of them.
+fn write_attempts(f: &mut fmt::Formatter<'_>, attempts: &[AttemptRecord]) -> fmt::Result {
+    use crate::classify::{Outcome, TransientKind};
+    for (i, a) in attempts.iter().take(LISTED_ATTEMPTS).enumerate() {
+        let outcome = match a.outcome {
+            Outcome::Success => "success",
+            Outcome::Rejected => "rejected",
+            Outcome::Local => "local",
+            Outcome::Transient { kind, .. } => match kind {
+                TransientKind::NotSent => "not sent",
+                TransientKind::Timeout => "timeout",
+                TransientKind::Throttled => "throttled",
+                TransientKind::Failed => "failed",
+            },
+        };
+        let sep = if i == 0 { " (" } else { ", " };
+        write!(f, "{sep}{}: {outcome}", clip(&a.endpoint, NAME_LIMIT))?;
+    }
+    match attempts.len() {
+        0 => Ok(()),
+        n if n > LISTED_ATTEMPTS => write!(f, ", {} more)", n - LISTED_ATTEMPTS),
+        _ => f.write_str(")"),
     }
 }
 
@@ -545,7 +576,7 @@ mod tests {
             last: Box::new(CallError::Inner(Custom)),
         };
         assert!(e.inner().is_some() && e.is_all_endpoints_failed() && !e.is_attempt_timed_out());
-        assert_eq!(e.to_string(), "all endpoints failed after 0 attempts");
+        assert_eq!(e.to_string(), "all endpoints failed after 0 attempts: custom");
         assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "custom");
         let t: CallError<Custom> = CallError::AllEndpointsFailed {
             attempts: Vec::new(),

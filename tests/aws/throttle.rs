@@ -1,0 +1,81 @@
+//! A throttling answer as DynamoDB sends it, from a wiremock server, parsed by the real SDK.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use steadfast::aws::AwsClassifier;
+use steadfast::breaker::BreakerState;
+use steadfast::{Backoff, Classify, Outcome};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::local::{client_at, sdk_config};
+
+/// DynamoDB's throttling answer: status 400, the code in `x-amzn-ErrorType` and in the JSON
+/// body, and a push-back of 5 s.
+fn throttling() -> ResponseTemplate {
+    ResponseTemplate::new(400)
+        .insert_header("content-type", "application/x-amz-json-1.0")
+        .insert_header(
+            "x-amzn-ErrorType",
+            "ProvisionedThroughputExceededException:http://internal.amazon.com/coral/com.amazonaws.dynamodb.v20120810/",
+        )
+        .insert_header("x-amz-retry-after", "5000")
+        .set_body_string(
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"Rate of requests exceeds the allowed throughput"}"#,
+        )
+}
+
+/// An empty `GetItem` answer: no item.
+fn no_item() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/x-amz-json-1.0")
+        .set_body_string("{}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_parses_throttling_and_the_classifier_reads_it_with_its_hint() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(throttling()).expect(1).mount(&server).await;
+    let err = client_at(&server.uri(), "us-east-1")
+        .get_item()
+        .table_name("orders")
+        .key("pk", AttributeValue::S("7".into()))
+        .send()
+        .await
+        .unwrap_err();
+    let outcome = AwsClassifier::new().classify(&Result::<(), _>::Err(err));
+    assert_eq!(outcome, Outcome::throttled(Some(Duration::from_secs(5))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_region_is_skipped_for_its_hint_and_its_breaker_counts_nothing() {
+    let throttled = MockServer::start().await;
+    let healthy = MockServer::start().await;
+    // One request only: the second call skips the region while its push-back lasts.
+    Mock::given(method("POST")).respond_with(throttling()).expect(1).mount(&throttled).await;
+    Mock::given(method("POST")).respond_with(no_item()).expect(2).mount(&healthy).await;
+    let dynamo = steadfast::aws::regions(
+        &sdk_config(),
+        [("us-east-1", throttled.uri()), ("us-west-2", healthy.uri())],
+        aws_sdk_dynamodb::Client::new,
+    )
+    .unwrap()
+    .breakers(|b| b.consecutive_failures(1))
+    .recover(Backoff::none())
+    .build()
+    .unwrap();
+    for _ in 0..2 {
+        let out = dynamo
+            .run(|c| {
+                c.get_item()
+                    .table_name("orders")
+                    .key("pk", AttributeValue::S("7".into()))
+                    .send()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.item().is_none());
+    }
+    assert_eq!(dynamo.handle().breaker_state("us-east-1"), Some(BreakerState::Closed));
+}
