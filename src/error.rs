@@ -576,7 +576,10 @@ mod tests {
             last: Box::new(CallError::Inner(Custom)),
         };
         assert!(e.inner().is_some() && e.is_all_endpoints_failed() && !e.is_attempt_timed_out());
-        assert_eq!(e.to_string(), "all endpoints failed after 0 attempts: custom");
+        assert_eq!(
+            e.to_string(),
+            "all endpoints failed after 0 attempts: custom"
+        );
         assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "custom");
         let t: CallError<Custom> = CallError::AllEndpointsFailed {
             attempts: Vec::new(),

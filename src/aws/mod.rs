@@ -77,6 +77,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::{ProvideErrorKind, RetryConfig};
 use aws_types::SdkConfig;
 use aws_types::region::Region;
+use tower_service::Service;
 
 pub use self::classify::{
     AwsClassifier, LOCAL_CODES, THROTTLING_CODES, TRANSIENT_CODES, TRANSIENT_STATUSES,
@@ -207,7 +208,11 @@ fn check_endpoint_url(url: &str) -> Result<(), ConfigError> {
     if valid {
         Ok(())
     } else {
-        Err(ConfigError::invalid("region endpoint url", url, EXPECTED_URL))
+        Err(ConfigError::invalid(
+            "region endpoint url",
+            url,
+            EXPECTED_URL,
+        ))
     }
 }
 
@@ -302,10 +307,11 @@ impl<Client, C, H> Failover<AwsRegion<Client>, C, AwsReplay, H, AwsOptions> {
         C: Classify<T, CallError<AwsError<E>>>,
         H: OnEvent,
     {
-        let failover = self.clone();
+        // The clone draws this call's jitter seed; `call` then needs no other atomic.
+        let mut failover = self.clone();
         async move {
             let f = f;
-            failover.call_shared(Operation::new(&f, options)).await
+            Service::call(&mut failover, Operation::new(&f, options)).await
         }
     }
 }

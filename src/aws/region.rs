@@ -141,7 +141,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
-        Poll::Ready(result.map_err(|e| CallError::Inner(AwsError::with_region(this.region.take(), e))))
+        Poll::Ready(
+            result.map_err(|e| CallError::Inner(AwsError::with_region(this.region.take(), e))),
+        )
     }
 }
 

@@ -544,7 +544,7 @@ where
 impl<S, C, R, H, O> Failover<S, C, R, H, O> {
     /// A call through a shared reference, with a jitter seed drawn from the shared stream (one
     /// atomic add), for clients that hold the failover behind `&self`.
-    #[cfg(any(feature = "reqwest", feature = "aws"))]
+    #[cfg(feature = "reqwest")]
     pub(crate) fn call_shared<Req>(&self, req: Req) -> ResponseFuture<S, Req, C, R, H, O>
     where
         S: Service<Req>,

@@ -30,7 +30,10 @@ fn service(code: &str, status: u16) -> Err {
 }
 
 fn service_with(code: &str, status: u16, headers: &[(&'static str, &'static str)]) -> Err {
-    let meta = ErrorMetadata::builder().code(code).message("the message").build();
+    let meta = ErrorMetadata::builder()
+        .code(code)
+        .message("the message")
+        .build();
     SdkError::service_error(PutItemError::generic(meta), response(status, headers))
 }
 
@@ -42,12 +45,22 @@ fn outcome(err: Err) -> Outcome {
 fn every_throttling_code_is_throttled_and_hinted_by_the_amz_header_or_retry_after() {
     assert_eq!(THROTTLING_CODES.len(), 14);
     for code in THROTTLING_CODES {
-        assert_eq!(outcome(service(code, 400)), Outcome::throttled(None), "{code}");
+        assert_eq!(
+            outcome(service(code, 400)),
+            Outcome::throttled(None),
+            "{code}"
+        );
     }
     let amz = service_with("ThrottlingException", 400, &[("x-amz-retry-after", "1500")]);
-    assert_eq!(outcome(amz), Outcome::throttled(Some(Duration::from_millis(1500))));
+    assert_eq!(
+        outcome(amz),
+        Outcome::throttled(Some(Duration::from_millis(1500)))
+    );
     let std = service_with("SlowDown", 503, &[("retry-after", "3")]);
-    assert_eq!(outcome(std), Outcome::throttled(Some(Duration::from_secs(3))));
+    assert_eq!(
+        outcome(std),
+        Outcome::throttled(Some(Duration::from_secs(3)))
+    );
     let garbage = service_with("Throttling", 400, &[("x-amz-retry-after", "soon")]);
     assert_eq!(outcome(garbage), Outcome::throttled(None));
 }
@@ -58,7 +71,10 @@ fn transient_codes_and_5xx_statuses_are_failed() {
         assert_eq!(outcome(service(code, 400)), Outcome::failed(), "{code}");
     }
     for status in [500, 502, 503, 504] {
-        assert_eq!(outcome(service("InternalServerError", status)), Outcome::failed());
+        assert_eq!(
+            outcome(service("InternalServerError", status)),
+            Outcome::failed()
+        );
     }
     // 501 and 505 are not transient: the same answer elsewhere.
     assert_eq!(outcome(service("NotImplemented", 501)), Outcome::Rejected);
@@ -89,7 +105,9 @@ fn other_service_errors_are_rejected() {
 #[test]
 fn a_modeled_retryable_error_is_failed() {
     let modeled = PutItemError::ReplicatedWriteConflictException(
-        ReplicatedWriteConflictException::builder().message("conflict").build(),
+        ReplicatedWriteConflictException::builder()
+            .message("conflict")
+            .build(),
     );
     let err = SdkError::service_error(modeled, response(400, &[]));
     assert_eq!(outcome(err), Outcome::failed());
@@ -104,9 +122,18 @@ fn codes_given_per_call_site_come_before_the_built_in_lists() {
         .local("OptInRequired");
     let classify = |err: Err| classifier.classify(&Result::<(), _>::Err(err));
     let busy = service_with("MyServiceBusy", 400, &[("retry-after", "2")]);
-    assert_eq!(classify(busy), Outcome::throttled(Some(Duration::from_secs(2))));
-    assert_eq!(classify(service("ValidationException", 400)), Outcome::failed());
-    assert_eq!(classify(service("LimitExceededException", 400)), Outcome::Rejected);
+    assert_eq!(
+        classify(busy),
+        Outcome::throttled(Some(Duration::from_secs(2)))
+    );
+    assert_eq!(
+        classify(service("ValidationException", 400)),
+        Outcome::failed()
+    );
+    assert_eq!(
+        classify(service("LimitExceededException", 400)),
+        Outcome::Rejected
+    );
     assert_eq!(classify(service("OptInRequired", 403)), Outcome::Local);
     // The same code given twice: the last word wins.
     let moved = AwsClassifier::new().local("X").transient("X");
@@ -115,7 +142,10 @@ fn codes_given_per_call_site_come_before_the_built_in_lists() {
         Outcome::failed()
     );
     // The defaults are untouched.
-    assert_eq!(outcome(service("ValidationException", 400)), Outcome::Rejected);
+    assert_eq!(
+        outcome(service("ValidationException", 400)),
+        Outcome::Rejected
+    );
 }
 
 fn dispatch(err: ConnectorError) -> Err {
@@ -147,7 +177,10 @@ fn dispatch_failures_by_what_the_connection_saw() {
 
 #[test]
 fn timeouts_response_errors_and_construction_failures() {
-    assert_eq!(outcome(SdkError::timeout_error("attempt timeout")), Outcome::timeout());
+    assert_eq!(
+        outcome(SdkError::timeout_error("attempt timeout")),
+        Outcome::timeout()
+    );
     let cut = SdkError::response_error("connection closed mid-body", response(200, &[]));
     assert_eq!(outcome(cut), Outcome::failed());
     let unbuilt = SdkError::construction_failure("missing field `table_name`");
@@ -157,10 +190,9 @@ fn timeouts_response_errors_and_construction_failures() {
 #[test]
 fn the_failover_error_type_is_read_through_and_verdicts_are_local() {
     let classifier = AwsClassifier::new();
-    let inner: Result<(), CallError<AwsError<PutItemError>>> = Err(CallError::Inner(AwsError::new(
-        "us-east-1",
-        service("ThrottlingException", 400),
-    )));
+    let inner: Result<(), CallError<AwsError<PutItemError>>> = Err(CallError::Inner(
+        AwsError::new("us-east-1", service("ThrottlingException", 400)),
+    ));
     assert_eq!(classifier.classify(&inner), Outcome::throttled(None));
     let verdict: Result<(), CallError<AwsError<PutItemError>>> =
         Err(DeadlineExceeded::new().into());
@@ -172,7 +204,10 @@ fn the_failover_error_type_is_read_through_and_verdicts_are_local() {
 #[test]
 fn the_error_names_the_region_the_code_and_the_message() {
     let err = AwsError::new("us-east-1", service("ValidationException", 400));
-    assert_eq!(err.to_string(), "us-east-1: ValidationException: the message");
+    assert_eq!(
+        err.to_string(),
+        "us-east-1: ValidationException: the message"
+    );
     assert_eq!(err.region(), Some("us-east-1"));
     let refused = AwsError::new(
         "us-west-2",

@@ -47,7 +47,9 @@ pub fn required_env(name: &str, test: &str) -> Option<String> {
             panic!("{test}: {name} is not set under CI=true; .ci/run starts moto and sets it")
         }
         _ => {
-            eprintln!("skipping {test}: {name} is not set (run .ci/run, or start moto: see README)");
+            eprintln!(
+                "skipping {test}: {name} is not set (run .ci/run, or start moto: see README)"
+            );
             None
         }
     }

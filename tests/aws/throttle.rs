@@ -36,7 +36,11 @@ fn no_item() -> ResponseTemplate {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sdk_parses_throttling_and_the_classifier_reads_it_with_its_hint() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(throttling()).expect(1).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(throttling())
+        .expect(1)
+        .mount(&server)
+        .await;
     let err = client_at(&server.uri(), "us-east-1")
         .get_item()
         .table_name("orders")
@@ -53,8 +57,16 @@ async fn a_throttled_region_is_skipped_for_its_hint_and_its_breaker_counts_nothi
     let throttled = MockServer::start().await;
     let healthy = MockServer::start().await;
     // One request only: the second call skips the region while its push-back lasts.
-    Mock::given(method("POST")).respond_with(throttling()).expect(1).mount(&throttled).await;
-    Mock::given(method("POST")).respond_with(no_item()).expect(2).mount(&healthy).await;
+    Mock::given(method("POST"))
+        .respond_with(throttling())
+        .expect(1)
+        .mount(&throttled)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(no_item())
+        .expect(2)
+        .mount(&healthy)
+        .await;
     let dynamo = steadfast::aws::regions(
         &sdk_config(),
         [("us-east-1", throttled.uri()), ("us-west-2", healthy.uri())],
@@ -77,5 +89,8 @@ async fn a_throttled_region_is_skipped_for_its_hint_and_its_breaker_counts_nothi
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(out.item().is_none());
     }
-    assert_eq!(dynamo.handle().breaker_state("us-east-1"), Some(BreakerState::Closed));
+    assert_eq!(
+        dynamo.handle().breaker_state("us-east-1"),
+        Some(BreakerState::Closed)
+    );
 }
