@@ -72,8 +72,25 @@ async fn a_stopped_region_is_served_by_the_next_in_the_same_call_then_fails_back
 
     a.stop();
     // Refused connections: each call is served by the secondary in the same call, and the
-    // second failure opens the primary's breaker.
-    assert_eq!(served_by(&dynamo, "orders").await, WEST);
+    // second failure opens the primary's breaker. A write that was provably not sent hops too,
+    // unmarked.
+    dynamo
+        .run(|c| {
+            c.put_item()
+                .table_name("orders")
+                .item("pk", AttributeValue::S("8".into()))
+                .send()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("put item: {e}"));
+    let written = client_at(&b.url(), WEST)
+        .get_item()
+        .table_name("orders")
+        .key("pk", AttributeValue::S("8".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(written.item().is_some());
     assert_eq!(handle.breaker_state(EAST), Some(BreakerState::Closed));
     assert_eq!(served_by(&dynamo, "orders").await, WEST);
     assert_eq!(
@@ -82,6 +99,20 @@ async fn a_stopped_region_is_served_by_the_next_in_the_same_call_then_fails_back
         "{handle:?}"
     );
     assert_eq!(served_by(&dynamo, "orders").await, WEST);
+    // A write pinned to the primary does not go elsewhere.
+    let pinned = dynamo
+        .run_in(EAST, |c| {
+            c.put_item()
+                .table_name("orders")
+                .item("pk", AttributeValue::S("9".into()))
+                .send()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        pinned.inner().is_none_or(|e| e.region() == Some(EAST)),
+        "{pinned}"
+    );
 
     a.restart();
     table_with_item(&client_at(&a.url(), EAST), "orders", EAST).await;

@@ -1,4 +1,5 @@
-//! A throttling answer as DynamoDB sends it, from a wiremock server, parsed by the real SDK.
+//! The real SDK against loopback ports: a throttling answer as DynamoDB sends it, from a
+//! wiremock server; ports where nothing listens; configurations `regions` refuses.
 
 use std::time::Duration;
 
@@ -93,4 +94,85 @@ async fn a_throttled_region_is_skipped_for_its_hint_and_its_breaker_counts_nothi
         dynamo.handle().breaker_state("us-east-1"),
         Some(BreakerState::Closed)
     );
+}
+
+/// A port on the loopback address where nothing listens.
+fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_failing_everywhere_names_each_region_and_the_last_error() {
+    let dynamo = steadfast::aws::regions(
+        &sdk_config(),
+        [("us-east-1", closed_port()), ("us-west-2", closed_port())],
+        aws_sdk_dynamodb::Client::new,
+    )
+    .unwrap()
+    .recover(Backoff::none())
+    .build()
+    .unwrap();
+    let err = dynamo
+        .run(|c| {
+            c.put_item()
+                .table_name("orders")
+                .item("pk", AttributeValue::S("7".into()))
+                .send()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.is_all_endpoints_failed(), "{err:?}");
+    assert_eq!(err.inner().unwrap().region(), Some("us-west-2"));
+    let message = err.to_string();
+    let expected = "all endpoints failed after 2 attempts (us-east-1: not sent, us-west-2: not sent): \
+                    us-west-2: dispatch failure: io error: ";
+    assert!(message.starts_with(expected), "{message}");
+}
+
+#[test]
+fn regions_refuses_a_bad_name_or_endpoint_url() {
+    let build = |name: &str, url: &str| {
+        steadfast::aws::regions(&sdk_config(), [(name, url)], aws_sdk_dynamodb::Client::new)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        build(" us-east-1", "http://127.0.0.1:1"),
+        Err("region name is \" us-east-1\", expected a non-empty name without leading or trailing whitespace".into())
+    );
+    assert_eq!(
+        build("us-east-1", "127.0.0.1:1"),
+        Err("region endpoint url is \"127.0.0.1:1\", expected an absolute http or https url with a host".into())
+    );
+    assert_eq!(
+        build("us-east-1", "https://dynamodb.us-east-1.amazonaws.com"),
+        Ok(())
+    );
+}
+
+#[test]
+fn the_attempt_timeout_comes_from_the_configuration_or_the_default() {
+    use aws_smithy_types::timeout::TimeoutConfig;
+    let debug = |config: &aws_types::SdkConfig| {
+        let builder =
+            steadfast::aws::regions(config, ["us-east-1"], aws_sdk_dynamodb::Client::new).unwrap();
+        format!("{builder:?}")
+    };
+    assert!(
+        debug(&sdk_config()).contains("attempt_timeout: Some(3s)"),
+        "{}",
+        debug(&sdk_config())
+    );
+    let configured = sdk_config()
+        .to_builder()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_millis(750))
+                .build(),
+        )
+        .build();
+    assert!(debug(&configured).contains("attempt_timeout: Some(750ms)"));
 }
