@@ -17,11 +17,15 @@ use std::time::{Duration, Instant};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
 use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
@@ -209,4 +213,30 @@ pub fn client_at(url: &str, region: &str) -> Client {
         .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
         .build();
     Client::new(&config)
+}
+
+/// Reads item `pk` of `table` through `client`: an operation closure's body.
+pub fn get_item(
+    client: Client,
+    table: &'static str,
+    pk: &'static str,
+) -> impl Future<Output = Result<GetItemOutput, SdkError<GetItemError, HttpResponse>>> {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.into()))
+        .send()
+}
+
+/// Writes item `pk` into `table` through `client`: an operation closure's body.
+pub fn put_item(
+    client: Client,
+    table: &'static str,
+    pk: &'static str,
+) -> impl Future<Output = Result<PutItemOutput, SdkError<PutItemError, HttpResponse>>> {
+    client
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(pk.into()))
+        .send()
 }

@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use steadfast::aws::AwsClassifier;
 use steadfast::breaker::BreakerState;
 use steadfast::{Backoff, Classify, Outcome};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::local::{client_at, sdk_config};
+use crate::local::{client_at, get_item, put_item, sdk_config};
 
 /// DynamoDB's throttling answer: status 400, the code in `x-amzn-ErrorType` and in the JSON
 /// body, and a push-back of 5 s.
@@ -42,11 +41,7 @@ async fn the_sdk_parses_throttling_and_the_classifier_reads_it_with_its_hint() {
         .expect(1)
         .mount(&server)
         .await;
-    let err = client_at(&server.uri(), "us-east-1")
-        .get_item()
-        .table_name("orders")
-        .key("pk", AttributeValue::S("7".into()))
-        .send()
+    let err = get_item(client_at(&server.uri(), "us-east-1"), "orders", "7")
         .await
         .unwrap_err();
     let outcome = AwsClassifier::new().classify(&Result::<(), _>::Err(err));
@@ -80,12 +75,7 @@ async fn a_throttled_region_is_skipped_for_its_hint_and_its_breaker_counts_nothi
     .unwrap();
     for _ in 0..2 {
         let out = dynamo
-            .run(|c| {
-                c.get_item()
-                    .table_name("orders")
-                    .key("pk", AttributeValue::S("7".into()))
-                    .send()
-            })
+            .run(|c| get_item(c, "orders", "7"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(out.item().is_none());
@@ -116,12 +106,7 @@ async fn a_walk_failing_everywhere_names_each_region_and_the_last_error() {
     .build()
     .unwrap();
     let err = dynamo
-        .run(|c| {
-            c.put_item()
-                .table_name("orders")
-                .item("pk", AttributeValue::S("7".into()))
-                .send()
-        })
+        .run(|c| put_item(c, "orders", "7"))
         .await
         .unwrap_err();
     assert!(err.is_all_endpoints_failed(), "{err:?}");

@@ -10,7 +10,9 @@ use steadfast::aws::{AwsClassifier, AwsFailover};
 use steadfast::breaker::BreakerState;
 use steadfast::{Backoff, RetryPolicy};
 
-use crate::local::{Moto, client_at, required_env, sdk_config, shared_servers, table_with_item};
+use crate::local::{
+    Moto, client_at, get_item, put_item, required_env, sdk_config, shared_servers, table_with_item,
+};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
@@ -37,14 +39,12 @@ fn failover(
 }
 
 /// Which region's copy of item `7` of `table` the failover read.
-async fn served_by(failover: &AwsFailover<aws_sdk_dynamodb::Client>, table: &str) -> String {
+async fn served_by(
+    failover: &AwsFailover<aws_sdk_dynamodb::Client>,
+    table: &'static str,
+) -> String {
     let out = failover
-        .run_idempotent(|c| {
-            c.get_item()
-                .table_name(table)
-                .key("pk", AttributeValue::S("7".into()))
-                .send()
-        })
+        .run_idempotent(|c| get_item(c, table, "7"))
         .await
         .unwrap_or_else(|e| panic!("get item: {e}"));
     let item = out.item().expect("the item");
@@ -75,12 +75,7 @@ async fn a_stopped_region_is_served_by_the_next_in_the_same_call_then_fails_back
     // second failure opens the primary's breaker. A write that was provably not sent hops too,
     // unmarked.
     dynamo
-        .run(|c| {
-            c.put_item()
-                .table_name("orders")
-                .item("pk", AttributeValue::S("8".into()))
-                .send()
-        })
+        .run(|c| put_item(c, "orders", "8"))
         .await
         .unwrap_or_else(|e| panic!("put item: {e}"));
     let written = client_at(&b.url(), WEST)
@@ -101,12 +96,7 @@ async fn a_stopped_region_is_served_by_the_next_in_the_same_call_then_fails_back
     assert_eq!(served_by(&dynamo, "orders").await, WEST);
     // A write pinned to the primary does not go elsewhere.
     let pinned = dynamo
-        .run_in(EAST, |c| {
-            c.put_item()
-                .table_name("orders")
-                .item("pk", AttributeValue::S("9".into()))
-                .send()
-        })
+        .run_in(EAST, |c| put_item(c, "orders", "9"))
         .await
         .unwrap_err();
     assert!(
@@ -172,12 +162,7 @@ async fn a_frozen_region_is_cut_at_the_attempt_timeout_and_the_call_hops() {
     // Not marked idempotent, a call that timed out in the primary is not sent again.
     handle.breaker(EAST).unwrap().reset();
     let err = dynamo
-        .run(|c| {
-            c.put_item()
-                .table_name("orders")
-                .item("pk", AttributeValue::S("8".into()))
-                .send()
-        })
+        .run(|c| put_item(c, "orders", "8"))
         .await
         .unwrap_err();
     assert!(err.is_attempt_timed_out(), "{err:?}");
