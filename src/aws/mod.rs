@@ -50,11 +50,12 @@
 //!
 //! The failover owns the retry loop. Left on, the SDK's standard retries (3 attempts, with
 //! backoff) would run inside every attempt of the failover's walk, and the attempts multiply:
-//! with the failover's defaults (4 passes over 2 regions, 8 attempts) a call to a dead region
-//! would make up to 8 × 3 = 24 requests, would wait out the SDK's backoff (about 1 to 2 s) in
-//! the dead region before hopping, and would spend one failover budget token for three
-//! requests, so the budget would no longer cap the load retries add. A region's client is
-//! therefore built with `RetryConfig::disabled()`: one failover attempt is one request.
+//! with the failover's defaults (4 passes over 2 regions, 8 attempts) a call that fails
+//! everywhere would make up to 8 × 3 = 24 requests; a dead region would hold each call for the
+//! SDK's backoff (two jittered delays of up to 1 s and 2 s) before it hops; and one failover
+//! budget token would pay for three requests, so the budget would no longer cap the load that
+//! retries add. A region's client is therefore built with `RetryConfig::disabled()`: one
+//! failover attempt is one request.
 //!
 //! # Errors
 //!
