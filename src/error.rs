@@ -565,6 +565,34 @@ mod tests {
         assert_eq!(outcome_of(&DefaultClassifier, &boxed), Outcome::failed());
     }
 
+    #[test]
+    fn a_walk_message_lists_eight_attempts_and_counts_the_rest() {
+        use crate::classify::Outcome;
+        let record = |i: usize| AttemptRecord {
+            endpoint: if i % 2 == 0 { "east" } else { "west" }.into(),
+            outcome: if i == 0 {
+                Outcome::not_sent()
+            } else {
+                Outcome::throttled(None)
+            },
+            elapsed: std::time::Duration::ZERO,
+        };
+        let walk = |n: usize| CallError::AllEndpointsFailed {
+            attempts: (0..n).map(record).collect(),
+            last: Box::new(CallError::Inner(Custom)),
+        };
+        assert_eq!(
+            walk(2).to_string(),
+            "all endpoints failed after 2 attempts (east: not sent, west: throttled): custom"
+        );
+        let long = walk(10).to_string();
+        assert!(
+            long.ends_with("east: throttled, west: throttled, 2 more): custom"),
+            "{long}"
+        );
+        assert_eq!(long.matches(": throttled").count(), 7);
+    }
+
     #[derive(Debug, thiserror::Error)]
     #[error("custom")]
     struct Custom;
