@@ -37,6 +37,9 @@
 //!   HTTP client, with the HTTP classifier and safe replay by default; `RegionalClient` keeps
 //!   reqwest's builder style (`regional.execute(regional.get("/orders/7"))`) and returns
 //!   `reqwest::Response`s or [`CallError<reqwest::Error>`](CallError).
+//! - `aws` (feature `aws`): the AWS SDK for Rust as a failover endpoint: the `SdkError`
+//!   classifier, one client per region with the SDK's retries off, and
+//!   `regions.run(|client| client.get_item()…send())`.
 //! - [`health`]: active health checks per endpoint, run by a driver future the caller spawns
 //!   ([`HealthChecks`], [`HealthCheck`], [`health::check_fn`]), which feed a failover's
 //!   routing; and the readiness roll-up a service serves from its readiness endpoint
@@ -72,6 +75,8 @@
 //! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]).
 //! - `routing-file`: a failover's routing switches read from a JSON file on an interval
 //!   (`integrations::routing_file::RoutingFile`).
+//! - `aws`: the `aws` module: the AWS SDK's `SdkError` classifier, one SDK client per region,
+//!   and the closure-form failover over them (`regions(..)?.build()?.run(|client| ..)`).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
@@ -82,6 +87,9 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+pub mod aws;
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
