@@ -6,7 +6,13 @@
 //!
 //! - `routing_file` (feature `routing-file`): an endpoint's routing switches read from a JSON
 //!   file on an interval, off the runtime (`routing_file::RoutingFile`).
+//! - `metrics` (feature `metrics`): an event hook recording counters, gauges and a histogram
+//!   through the `metrics` facade (`metrics::MetricsEvents`).
 
 #[cfg(feature = "routing-file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routing-file")))]
 pub mod routing_file;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
