@@ -72,6 +72,8 @@
 //! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]).
 //! - `routing-file`: a failover's routing switches read from a JSON file on an interval
 //!   (`integrations::routing_file::RoutingFile`).
+//! - `metrics`: an event hook recording counters, gauges and a histogram through the `metrics`
+//!   facade (`integrations::metrics::MetricsEvents`).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(

@@ -11,7 +11,8 @@
 //!
 //! Names follow the OpenTelemetry style (dotted namespaces, the unit as metadata rather than in
 //! the name, `error.type` for the kind of failure); a Prometheus exporter turns the dots into
-//! underscores and adds `_total` to counters (`steadfast_attempts_total`). Polly and
+//! underscores (`steadfast_attempts`; with its recommended naming on, counters get `_total`).
+//! Polly and
 //! tower-resilience's names for the same measure are beside each row.
 //!
 //! | name | kind | labels (besides `steadfast.client`) | counts | Polly | tower-resilience |
@@ -43,7 +44,11 @@
 //! `disabled`; reasons are the snake-case names of [`GiveUpReason`], [`Unavailable`] and
 //! [`Refused`]; `steadfast.routing.source` is `operator` or `file`. An event without an endpoint
 //! (the retry layer's, which knows none) is recorded with an empty `steadfast.endpoint`; an
-//! endpoint, breaker or chaos layer not named to the builder is recorded as `_other`.
+//! endpoint, breaker or chaos layer not named to the builder is recorded as `_other`. Gauges
+//! exist for the named endpoints and breakers only.
+//!
+//! `steadfast.budget.tokens` is the level the last retry, hop or give-up reported: deposits
+//! after successes carry no event, so between failures the budget is fuller than it shows.
 //!
 //! # What the events cannot give
 //!
@@ -291,8 +296,16 @@ struct EndpointMetrics {
 }
 
 impl EndpointMetrics {
-    fn register(r: &Registrar, name: &str) -> Self {
+    /// Gauges only for a `named` endpoint: the unnamed and `_other` slots have no state to show.
+    fn register(r: &Registrar, name: &str, named: bool) -> Self {
         let endpoint = [(ENDPOINT, name)];
+        let gauge = |metric| {
+            if named {
+                r.gauge(metric, &endpoint)
+            } else {
+                Gauge::noop()
+            }
+        };
         let per_source = |metric: &'static str, key: &'static str, values| {
             SOURCES.map(|source| {
                 r.counters(metric, &[(ENDPOINT, name), (SOURCE, source)], key, values)
@@ -325,11 +338,11 @@ impl EndpointMetrics {
                 REASON,
                 UNAVAILABLE,
             ),
-            available: r.gauge("steadfast.failover.available", &endpoint),
+            available: gauge("steadfast.failover.available"),
             failovers: r.counter("steadfast.failover.failovers", &endpoint),
             failbacks: r.counter("steadfast.failover.failbacks", &endpoint),
-            serving: r.gauge("steadfast.failover.serving", &endpoint),
-            healthy: r.gauge("steadfast.health.healthy", &endpoint),
+            serving: gauge("steadfast.failover.serving"),
+            healthy: gauge("steadfast.health.healthy"),
             health_changes: r.counters(
                 "steadfast.health.changes",
                 &endpoint,
@@ -356,13 +369,18 @@ struct BreakerMetrics {
 }
 
 impl BreakerMetrics {
-    fn register(r: &Registrar, name: &str) -> Self {
+    /// Gauges only for a `named` breaker, as for endpoints.
+    fn register(r: &Registrar, name: &str, named: bool) -> Self {
         let breaker = [(BREAKER, name)];
         let state = STATES.map(|state| {
-            r.gauge(
-                "steadfast.breaker.state",
-                &[(BREAKER, name), (BREAKER_STATE, state)],
-            )
+            if named {
+                r.gauge(
+                    "steadfast.breaker.state",
+                    &[(BREAKER, name), (BREAKER_STATE, state)],
+                )
+            } else {
+                Gauge::noop()
+            }
         });
         // A breaker starts closed.
         state[0].set(1.0);
@@ -611,26 +629,28 @@ impl MetricsEventsBuilder {
         let r = Registrar {
             client: Label::new(CLIENT, self.client),
         };
-        let endpoints: Vec<EndpointMetrics> = names(&self.endpoints)
+        let endpoint_names = names(&self.endpoints);
+        let named = endpoint_names.len() - 2;
+        let endpoints: Vec<EndpointMetrics> = endpoint_names
             .into_iter()
-            .map(|name| EndpointMetrics::register(&r, name))
+            .enumerate()
+            .map(|(i, name)| EndpointMetrics::register(&r, name, i < named))
             .collect();
+        // Every endpoint starts available and healthy; the first serves. (The unnamed and
+        // `_other` slots' gauges are no-ops.)
         for (i, endpoint) in endpoints.iter().enumerate() {
             endpoint.available.set(1.0);
             endpoint.healthy.set(1.0);
-            endpoint
-                .serving
-                .set(if i == 0 && !self.endpoints.is_empty() {
-                    1.0
-                } else {
-                    0.0
-                });
+            endpoint.serving.set(if i == 0 { 1.0 } else { 0.0 });
         }
         let mut breaker_names = self.endpoints.clone();
         breaker_names.extend(self.breakers);
-        let breakers = names(&breaker_names)
+        let breaker_names = names(&breaker_names);
+        let named = breaker_names.len() - 2;
+        let breakers = breaker_names
             .into_iter()
-            .map(|name| BreakerMetrics::register(&r, name))
+            .enumerate()
+            .map(|(i, name)| BreakerMetrics::register(&r, name, i < named))
             .collect();
         let chaos = names(&self.chaos)
             .into_iter()

@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod allocations;
 mod prometheus;
 
 use std::sync::Arc;
@@ -61,8 +62,11 @@ impl Recorded {
     }
 }
 
-/// One reading of every series: name, sorted labels, value.
-struct Values(Vec<(String, Vec<(String, String)>, DebugValue)>);
+/// A series' labels, sorted.
+type Labels = Vec<(String, String)>;
+
+/// One reading of every series: name, labels, value.
+struct Values(Vec<(String, Labels, DebugValue)>);
 
 impl Values {
     /// The value of metric `name` whose labels are exactly `steadfast.client="orders"` and
