@@ -42,7 +42,7 @@
 //! `error.type` is `not_sent`, `timeout`, `throttled` or `failed` for a transient outcome and
 //! empty otherwise; `steadfast.breaker.state` is `closed`, `open`, `half_open`, `forced_open` or
 //! `disabled`; reasons are the snake-case names of [`GiveUpReason`], [`Unavailable`] and
-//! [`Refused`]; `steadfast.routing.source` is `operator` or `file`. An event without an endpoint
+//! [`Refused`]; `steadfast.routing.source` is `operator`, `file` or `etcd`. An event without an endpoint
 //! (the retry layer's, which knows none) is recorded with an empty `steadfast.endpoint`; an
 //! endpoint, breaker or chaos layer not named to the builder is recorded as `_other`. Gauges
 //! exist for the named endpoints and breakers only.
@@ -149,7 +149,7 @@ const REFUSED: [&str; 5] = [
     "too_large",
     "malformed",
 ];
-const SOURCES: [&str; 2] = ["operator", "file"];
+const SOURCES: [&str; 3] = ["operator", "file", "etcd"];
 const SWITCHES: [&str; 2] = ["on", "off"];
 const FAULTS: [&str; 3] = ["latency", "error", "hang"];
 
@@ -214,6 +214,7 @@ fn source_index(source: RoutingSource) -> usize {
     match source {
         RoutingSource::Operator => 0,
         RoutingSource::File => 1,
+        RoutingSource::Etcd => 2,
     }
 }
 
