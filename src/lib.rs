@@ -73,6 +73,8 @@
 //!   `config`: every builder's settings from a configuration file.
 //! - `routing-file`: a failover's routing switches read from a JSON file on an interval
 //!   (`integrations::routing_file::RoutingFile`).
+//! - `etcd`: a failover's routing switches from etcd, watched under a key prefix
+//!   (`integrations::routing_etcd::EtcdRouting`); building it needs `protoc`.
 //! - `metrics`: an event hook recording counters, gauges and a histogram through the `metrics`
 //!   facade (`integrations::metrics::MetricsEvents`).
 //! - `full`: everything.

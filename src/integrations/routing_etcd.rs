@@ -14,8 +14,8 @@
 //! is on. The driver reads every key under the prefix at once, then **watches** the prefix (no
 //! polling): each change, as etcd delivers it, makes the driver read the prefix again, whole,
 //! and apply it whole or not at all through the failover's
-//! [`RoutingControl`](crate::failover::RoutingControl), as the routing file does
-//! ([`SwitchSource`](super::SwitchSource) says how a read is applied, and how an operator's
+//! [`RoutingControl`], as the routing file does
+//! ([`SwitchSource`] says how a read is applied, and how an operator's
 //! [`RoutingControl::set`](crate::failover::RoutingControl::set) and the store share the
 //! switches: the latest change of an endpoint's switch wins).
 //!
