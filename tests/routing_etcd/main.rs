@@ -287,3 +287,86 @@ async fn while_etcd_is_down_the_switches_stay_and_the_driver_resumes_when_it_is_
     assert_eq!(instance.serving().await, "east");
     driver.abort();
 }
+
+#[tokio::test]
+async fn a_user_with_read_permission_on_the_prefix_only_follows_it_and_a_wrong_password_is_never_shown()
+ {
+    use etcd_client::{ConnectOptions, Permission};
+    let server = EtcdServer::start();
+    let url = server.url();
+    let prefix = prefix("auth");
+    // The documented setup: a role that may read the prefix, a user with that role only.
+    let mut admin = Client::connect([url.as_str()], None).await.unwrap();
+    admin.user_add("root", "root-secret", None).await.unwrap();
+    admin.user_grant_role("root", "root").await.unwrap();
+    admin.role_add("steadfast-routing-reader").await.unwrap();
+    admin
+        .role_grant_permission(
+            "steadfast-routing-reader",
+            Permission::read(prefix.as_str()).with_prefix(),
+        )
+        .await
+        .unwrap();
+    admin
+        .user_add("orders-client", "client-secret", None)
+        .await
+        .unwrap();
+    admin
+        .user_grant_role("orders-client", "steadfast-routing-reader")
+        .await
+        .unwrap();
+    admin.auth_enable().await.unwrap();
+    let root = ConnectOptions::new().with_user("root", "root-secret");
+    let mut admin = Client::connect([url.as_str()], Some(root)).await.unwrap();
+
+    // A wrong password: reported, and the password appears nowhere.
+    let instance = Instance::new();
+    let (on_event, mut events) = hook();
+    let mut wrong = EtcdRouting::new(
+        [url.as_str()],
+        prefix.as_str(),
+        instance.routing().on_event(on_event),
+    )
+    .user("orders-client", "wrong-secret");
+    let error = wrong.read_once().await.unwrap_err();
+    assert_eq!(error.reason(), Refused::Unreadable, "{error}");
+    assert!(!error.to_string().contains("wrong-secret"), "{error}");
+    assert!(!format!("{error:?}").contains("wrong-secret"));
+    assert!(!format!("{wrong:?}").contains("wrong-secret"), "{wrong:?}");
+    assert!(format!("{wrong:?}").contains("orders-client"));
+    assert_eq!(
+        next_any(&mut events).await,
+        Seen::Refused(None, Refused::Unreadable)
+    );
+
+    // The right one: the driver reads and watches with read permission only.
+    let (on_event, mut events) = hook();
+    let driver = EtcdRouting::new(
+        [url.as_str()],
+        prefix.as_str(),
+        instance.routing().on_event(on_event),
+    )
+    .user("orders-client", "client-secret")
+    .reconnect_delay(Duration::from_millis(50))
+    .unwrap();
+    let driver = tokio::spawn(driver.run());
+    admin
+        .put(format!("{prefix}east"), "off", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut events).await,
+        Seen::Changed("east".into(), Switch::Off)
+    );
+    assert_eq!(instance.serving().await, "west");
+    // The reader may not write.
+    let reader = ConnectOptions::new().with_user("orders-client", "client-secret");
+    let mut reader = Client::connect([url.as_str()], Some(reader)).await.unwrap();
+    assert!(
+        reader
+            .put(format!("{prefix}west"), "off", None)
+            .await
+            .is_err()
+    );
+    driver.abort();
+}
