@@ -461,3 +461,49 @@ async fn injected_faults_are_counted_by_layer_and_kind() {
     assert_eq!(v.counter("steadfast.chaos.faults", &fault("error")), 3);
     assert_eq!(v.total("steadfast.chaos.faults"), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_recover_pass_and_its_hops_are_counted() {
+    let m = recorded(|| {
+        MetricsEvents::builder("orders")
+            .endpoints(["east", "west"])
+            .build()
+    });
+    // East fails twice, west once: east, west, (500 ms) east, west serves.
+    let east = Scripted::new([Step::Status(503), Step::Status(503)]);
+    let west = Scripted::new([Step::Err("reset")]);
+    let f = Failover::builder()
+        .classifier(support::classify as Classifier)
+        .recover(exact(Backoff::standard()))
+        .endpoint("east", east.clone())
+        .endpoint("west", west.clone())
+        .breakers(|b| {
+            b.consecutive_failures(None)
+                .window(1_000)
+                .minimum_calls(1_000)
+        })
+        .on_event(m.hook.clone())
+        .build()
+        .unwrap();
+    assert_eq!(call(&f, 1).await.unwrap().status, 200);
+    let v = m.read();
+    assert_eq!(v.counter("steadfast.recover_passes", &[]), 1);
+    assert_eq!(v.counter("steadfast.hops", &[EAST]), 2);
+    assert_eq!(v.total("steadfast.hops"), 2);
+    assert_eq!(
+        v.counter("steadfast.attempts", &attempts(EAST, "transient", "failed")),
+        2
+    );
+    assert_eq!(
+        v.counter("steadfast.attempts", &attempts(WEST, "transient", "failed")),
+        1
+    );
+    assert_eq!(
+        v.counter("steadfast.attempts", &attempts(WEST, "success", "")),
+        1
+    );
+    assert_eq!(v.total("steadfast.attempts"), 4);
+    // Two hops and the recover pass's first attempt paid 5 tokens each: 485 at the last hop.
+    assert_eq!(v.gauge("steadfast.budget.tokens", &[]), 485.0);
+    assert_eq!(v.total("steadfast.give_ups"), 0);
+}
