@@ -32,6 +32,24 @@ pub enum ConfigError {
         /// What a valid value looks like.
         expected: &'static str,
     },
+    /// A configuration document does not describe settings (feature `serde`): a value of the
+    /// wrong type, an unknown field, a malformed duration.
+    #[error("{path}: {message}")]
+    Malformed {
+        /// Where, as `failover.breaker.failure_rate` (`.` for the whole document).
+        path: String,
+        /// What is wrong, as the format's parser put it.
+        message: String,
+    },
+    /// A setting of a configuration document is invalid (feature `serde`): the section it is
+    /// in, and the error its builder gave.
+    #[error("{path}: {error}")]
+    At {
+        /// The section, as `failover.breaker`.
+        path: String,
+        /// The builder's error.
+        error: Box<ConfigError>,
+    },
 }
 
 /// The longest duration any setting of this crate accepts: 365 days. A longer one is taken for

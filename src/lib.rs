@@ -72,11 +72,16 @@
 //! - `reqwest`: `reqwest::Response`, `reqwest::Error` and `reqwest::Request` in the `http`
 //!   module's classifier and replay rule.
 //! - `hyper`: hyper-util's legacy client errors and hyper's bodies in the `http` module.
-//! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]).
+//! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]), and
+//!   `config`: every builder's settings from a configuration file.
 //! - `routing-file`: a failover's routing switches read from a JSON file on an interval
 //!   (`integrations::routing_file::RoutingFile`).
 //! - `aws`: the `aws` module: the AWS SDK's `SdkError` classifier, one SDK client per region,
 //!   and the closure-form failover over them (`regions(..)?.build()?.run(|client| ..)`).
+//! - `etcd`: a failover's routing switches from etcd, watched under a key prefix
+//!   (`integrations::routing_etcd::EtcdRouting`); building it needs `protoc`.
+//! - `metrics`: an event hook recording counters, gauges and a histogram through the `metrics`
+//!   facade (`integrations::metrics::MetricsEvents`).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
@@ -96,6 +101,9 @@ pub mod budget;
 pub mod chaos;
 pub mod classify;
 mod clock;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod config;
 mod coop;
 pub mod deadline;
 pub mod error;
