@@ -59,9 +59,18 @@ mod consumer;
 mod lease;
 mod publish;
 mod queue;
+mod regional_publisher;
+mod regional_queue;
 mod signal;
 
 pub use consumer::{Consumer, ConsumerBuilder, Handler, NoRepublish};
 pub use publish::{Outgoing, Publisher};
 pub use queue::{Message, Queue};
+pub use regional_publisher::{
+    PublishOutcome, PublishReplay, PublishService, PublisherFailoverBuilder, RegionalPublisher,
+};
+pub use regional_queue::{
+    QueueFailoverBuilder, Receive, ReceiveOutcome, ReceiveService, RegionalQueue,
+    RegionalQueueError,
+};
 pub use signal::WorkSignal;

@@ -3,6 +3,8 @@
 use std::error::Error as StdError;
 use std::future::Future;
 
+use crate::classify::Outcome;
+
 /// A message to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -44,6 +46,14 @@ impl Outgoing {
 pub trait Publisher: Send + Sync {
     /// The publisher's error.
     type Error: StdError + Send + Sync + 'static;
+
+    /// What an error of this publisher means for a failover across regions: `Transient` hops to
+    /// the next region and counts against this one's breaker. By default every error is
+    /// `Transient { Failed }`; an SDK-backed implementation classifies its errors exactly.
+    fn outcome(error: &Self::Error) -> Outcome {
+        let _ = error;
+        Outcome::failed()
+    }
 
     /// Publishes one message; `Ok` once the service has accepted it.
     fn publish(&self, message: &Outgoing) -> impl Future<Output = Result<(), Self::Error>> + Send;

@@ -4,6 +4,8 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::time::Duration;
 
+use crate::classify::Outcome;
+
 /// A message as a queue delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -75,6 +77,14 @@ pub trait Queue: Send + Sync {
 
     /// Deletes the delivered message: it is done.
     fn delete(&self, receipt: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// What an error of this queue means for a failover across regions: `Transient` hops to
+    /// the next region and counts against this one's breaker. By default every error is
+    /// `Transient { Failed }`; an SDK-backed implementation classifies its errors exactly.
+    fn outcome(error: &Self::Error) -> Outcome {
+        let _ = error;
+        Outcome::failed()
+    }
 
     /// Makes the delivered message visible again at once, for another consumer: by default,
     /// [`extend`](Self::extend) with a visibility of zero.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast::messaging::{Message, Outgoing, Publisher, Queue};
+use steadfast::{Outcome, TransientKind};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
 
@@ -33,6 +34,7 @@ struct State {
     sent: u32,
     deliveries: u32,
     unreachable: bool,
+    receives: u32,
     extends: Vec<(String, Duration, Instant)>,
     releases: Vec<(String, Instant)>,
     deletes: Vec<(String, Instant)>,
@@ -87,6 +89,11 @@ impl FakeQueue {
         self.state.lock().unwrap().deletes.clone()
     }
 
+    /// How many receive calls (and long-poll wake-ups) reached it.
+    pub fn receives(&self) -> u32 {
+        self.state.lock().unwrap().receives
+    }
+
     /// Messages not deleted.
     pub fn len(&self) -> usize {
         self.state.lock().unwrap().entries.len()
@@ -124,6 +131,7 @@ impl Queue for FakeQueue {
             arrived.as_mut().enable();
             let next_visible = {
                 let mut s = self.state.lock().unwrap();
+                s.receives += 1;
                 if s.unreachable {
                     return Err(FakeError::Unreachable);
                 }
@@ -185,27 +193,57 @@ impl Queue for FakeQueue {
     }
 }
 
-/// A publisher that records what it publishes, or fails while set.
+/// How a fake publisher answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Answer {
+    #[default]
+    Accept,
+    /// Fails at once: the region is down.
+    Fail,
+    /// Never answers: the publish may have been applied when it times out.
+    Hang,
+}
+
+/// A publisher that records what it publishes, or fails, or hangs.
 #[derive(Debug, Clone, Default)]
 pub struct FakePublisher {
     published: Arc<Mutex<Vec<Outgoing>>>,
-    failing: Arc<Mutex<bool>>,
+    answer: Arc<Mutex<Answer>>,
+    calls: Arc<Mutex<u32>>,
 }
 
 impl FakePublisher {
     pub fn published(&self) -> Vec<Outgoing> {
         self.published.lock().unwrap().clone()
     }
+
+    pub fn answer(&self, answer: Answer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    pub fn calls(&self) -> u32 {
+        *self.calls.lock().unwrap()
+    }
 }
 
 impl Publisher for FakePublisher {
     type Error = FakeError;
 
+    /// Unreachable is a refused connection: the message was provably not sent.
+    fn outcome(_: &FakeError) -> Outcome {
+        Outcome::transient(TransientKind::NotSent)
+    }
+
     async fn publish(&self, message: &Outgoing) -> Result<(), FakeError> {
-        if *self.failing.lock().unwrap() {
-            return Err(FakeError::Unreachable);
+        *self.calls.lock().unwrap() += 1;
+        let answer = *self.answer.lock().unwrap();
+        match answer {
+            Answer::Accept => {
+                self.published.lock().unwrap().push(message.clone());
+                Ok(())
+            }
+            Answer::Fail => Err(FakeError::Unreachable),
+            Answer::Hang => std::future::pending().await,
         }
-        self.published.lock().unwrap().push(message.clone());
-        Ok(())
     }
 }

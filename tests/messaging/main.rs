@@ -1,11 +1,14 @@
 //! The messaging core under paused time, over an in-memory queue that implements visibility
 //! exactly (`fake.rs`): the lease (`lease.rs`), what happens after the handler (`outcome.rs`),
-//! shutdown (`shutdown.rs`) and the builder's refusals (`config.rs`).
+//! shutdown (`shutdown.rs`), publishing and receiving across regions (`publish.rs`,
+//! `receive.rs`) and the builder's refusals (`config.rs`).
 
 mod config;
 mod fake;
 mod lease;
 mod outcome;
+mod publish;
+mod receive;
 mod shutdown;
 
 use std::sync::{Arc, Mutex};
