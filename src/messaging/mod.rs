@@ -61,7 +61,13 @@ mod publish;
 mod queue;
 mod regional_publisher;
 mod regional_queue;
+#[cfg(feature = "sqs")]
+mod sdk_error;
 mod signal;
+#[cfg(feature = "sqs")]
+mod sns;
+#[cfg(feature = "sqs")]
+mod sqs;
 
 pub use consumer::{Consumer, ConsumerBuilder, Handler, NoRepublish};
 pub use publish::{Outgoing, Publisher};
@@ -73,4 +79,13 @@ pub use regional_queue::{
     QueueFailoverBuilder, Receive, ReceiveOutcome, ReceiveService, RegionalQueue,
     RegionalQueueError,
 };
+#[cfg(feature = "sqs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqs")))]
+pub use sdk_error::MessagingSdkError;
 pub use signal::WorkSignal;
+#[cfg(feature = "sqs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqs")))]
+pub use sns::SnsTopic;
+#[cfg(feature = "sqs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqs")))]
+pub use sqs::{DEDUPLICATION_ATTRIBUTE, SqsQueue};
