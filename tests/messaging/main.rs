@@ -1,10 +1,11 @@
 //! The messaging core under paused time, over an in-memory queue that implements visibility
 //! exactly (`fake.rs`): the lease (`lease.rs`), what happens after the handler (`outcome.rs`),
-//! shutdown (`shutdown.rs`), publishing and receiving across regions (`publish.rs`,
+//! shutdown (`shutdown.rs`), readiness (`health.rs`), publishing and receiving across regions (`publish.rs`,
 //! `receive.rs`) and the builder's refusals (`config.rs`).
 
 mod config;
 mod fake;
+mod health;
 mod lease;
 mod outcome;
 mod publish;
