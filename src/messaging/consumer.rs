@@ -87,6 +87,9 @@ impl Publisher for NoRepublish {
 /// - Any other error: the message is released (visibility 0) for another consumer
 ///   ([`Event::MessageRestored`]).
 ///
+/// Each delete, release and republish is one call, bounded by the visibility timeout (past it
+/// the message is visible again anyway); a failed delete means the message comes again.
+///
 /// # Shutdown
 ///
 /// When the `shutdown` future given to [`run`](Consumer::run) completes, the loop stops
@@ -389,7 +392,7 @@ where
         .await;
         match held {
             Held::Finished(Ok(())) => {
-                let _ = self.queue.delete(&receipt).await;
+                let _ = self.settle(self.queue.delete(&receipt)).await;
             }
             Held::Finished(Err(error)) => {
                 let outcome = outcome_of(&self.classifier, &Err::<(), _>(error));
@@ -427,22 +430,28 @@ where
         if let (true, Some(publisher), Some(again)) =
             (outcome.is_retryable(), self.republish.as_ref(), again)
         {
-            if publisher.publish(&again).await.is_ok() {
+            if let Some(Ok(())) = self.settle(publisher.publish(&again)).await {
                 self.on_event
                     .on_event(&Event::MessageRepublished { message_id: id });
-                let _ = self.queue.delete(receipt).await;
+                let _ = self.settle(self.queue.delete(receipt)).await;
                 return;
             }
         }
-        let _ = self.queue.release(receipt).await;
+        let _ = self.settle(self.queue.release(receipt)).await;
         self.on_event.on_event(&Event::MessageRestored {
             message_id: id,
             receive_count,
         });
     }
 
+    /// A delete or release, bounded by the visibility: past it the message is visible again
+    /// anyway, and a queue that hangs must not hold the loop.
+    async fn settle<F: Future>(&self, call: F) -> Option<F::Output> {
+        timeout(self.terms.visibility, call).await.ok()
+    }
+
     async fn release(&self, id: &str, receipt: &str) {
-        let _ = self.queue.release(receipt).await;
+        let _ = self.settle(self.queue.release(receipt)).await;
         self.on_event
             .on_event(&Event::LeaseReleased { message_id: id });
     }

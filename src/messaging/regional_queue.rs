@@ -6,6 +6,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -59,17 +60,26 @@ impl<Q: Queue + 'static> Service<Receive> for ReceiveService<Q> {
     fn call(&mut self, receive: Receive) -> Self::Future {
         let ReceiveService { region, queue } = self.clone();
         Box::pin(async move {
-            let mut batch = queue
+            let batch = queue
                 .receive(receive.max, receive.visibility, receive.wait)
                 .await
                 .map_err(CallError::Inner)?;
-            for message in &mut batch {
-                message.receipt = format!("{region}:{}", message.receipt);
-            }
-            Ok(batch)
+            Ok(tagged(region, batch))
         })
     }
 }
+
+/// The batch with its receipts tagged with the region's place: `"1:<receipt>"`.
+fn tagged(region: usize, mut batch: Vec<Message>) -> Vec<Message> {
+    for message in &mut batch {
+        message.receipt = format!("{region}:{}", message.receipt);
+    }
+    batch
+}
+
+/// The bound of one look (a receive that does not wait) at a region the failover is not
+/// serving.
+const SWEEP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The failover's classifier for a queue's errors: [`Queue::outcome`].
 pub struct ReceiveOutcome<Q>(PhantomData<fn() -> Q>);
@@ -118,11 +128,19 @@ pub enum RegionalQueueError<E: std::error::Error + 'static> {
 /// by the failback policy), and each delivery's extensions, release and delete go to the region
 /// that delivered it.
 ///
+/// **No message is stranded.** Messages published to a region while it was not being read
+/// (the secondary's, after failback) are swept: when a receive from the serving region comes
+/// back empty, the queue looks once, without waiting, at each other available region (bounded
+/// by 5 s); a region that has messages is then drained first, without waiting, until it is
+/// empty. With empty queues this costs one extra receive per other region per long poll.
+///
 /// Give the failover an attempt timeout longer than the consumer's long poll (`wait`), or a
 /// hanging region holds the receive forever.
 pub struct RegionalQueue<Q: 'static, H: 'static = (), O: 'static = ()> {
     failover: Failover<ReceiveService<Q>, ReceiveOutcome<Q>, CloneReplay, H, O>,
     queues: Vec<Arc<Q>>,
+    /// The region being drained, `usize::MAX` for none.
+    draining: Arc<AtomicUsize>,
 }
 
 impl<Q: 'static, H: 'static, O: 'static> fmt::Debug for RegionalQueue<Q, H, O> {
@@ -138,6 +156,7 @@ impl<Q: 'static, H: 'static, O: 'static> Clone for RegionalQueue<Q, H, O> {
         Self {
             failover: self.failover.clone(),
             queues: self.queues.clone(),
+            draining: self.draining.clone(),
         }
     }
 }
@@ -166,6 +185,7 @@ impl<Q: Queue + 'static> RegionalQueue<Q> {
         Ok(RegionalQueue {
             failover: configure(builder).build()?,
             queues,
+            draining: Arc::new(AtomicUsize::new(usize::MAX)),
         })
     }
 }
@@ -174,6 +194,15 @@ impl<Q: 'static, H: 'static, O: 'static> RegionalQueue<Q, H, O> {
     /// The failover's handle: which region serves, breakers, routing controls.
     pub fn handle(&self) -> FailoverHandle {
         self.failover.handle()
+    }
+
+    /// One receive from a region outside the failover, without waiting: `None` if it failed.
+    async fn look(&self, queue: &Q, max: u32, visibility: Duration) -> Option<Vec<Message>>
+    where
+        Q: Queue,
+    {
+        let call = queue.receive(max, visibility, Duration::ZERO);
+        tokio::time::timeout(SWEEP_TIMEOUT, call).await.ok()?.ok()
     }
 
     /// The region's queue and its own receipt, from a tagged receipt.
@@ -198,13 +227,37 @@ where
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<Message>, Self::Error> {
+        let draining = self.draining.load(Ordering::Relaxed);
+        if let Some(queue) = self.queues.get(draining) {
+            match self.look(queue, max, visibility).await {
+                Some(batch) if !batch.is_empty() => return Ok(tagged(draining, batch)),
+                _ => self.draining.store(usize::MAX, Ordering::Relaxed),
+            }
+        }
         let mut failover = self.failover.clone();
         let receive = Receive {
             max,
             visibility,
             wait,
         };
-        Ok(failover.call(receive).await?)
+        let batch = failover.call(receive).await?;
+        if !batch.is_empty() {
+            return Ok(batch);
+        }
+        let handle = self.failover.handle();
+        let serving = handle.serving().priority;
+        for (region, status) in handle.endpoint_status().into_iter().enumerate() {
+            if region == serving || status.unavailable.is_some() {
+                continue;
+            }
+            if let Some(batch) = self.look(&self.queues[region], max, visibility).await {
+                if !batch.is_empty() {
+                    self.draining.store(region, Ordering::Relaxed);
+                    return Ok(tagged(region, batch));
+                }
+            }
+        }
+        Ok(batch)
     }
 
     async fn extend(&self, receipt: &str, visibility: Duration) -> Result<(), Self::Error> {

@@ -206,3 +206,97 @@ async fn the_lease_keeps_a_slow_message_invisible_past_its_visibility_then_delet
     timeout(PATIENCE, running).await.unwrap().unwrap();
     assert!(handling.try_recv().is_err(), "processed once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soak_of_500_messages_through_an_outage_of_the_primary_loses_none_and_applies_each_once()
+{
+    let test =
+        "a_soak_of_500_messages_through_an_outage_of_the_primary_loses_none_and_applies_each_once";
+    let Some(exe) = required_env("STEADFAST_MOTO_SERVER", test) else {
+        return;
+    };
+    const MESSAGES: usize = 500;
+    let a = Moto::start(&exe);
+    let b = Moto::start(&exe);
+    let east = queue_at(&a.url(), EAST, "soak").await;
+    let west = queue_at(&b.url(), WEST, "soak").await;
+    let tuned = |f| breakers(f).attempt_timeout(Duration::from_secs(2));
+    let publisher =
+        RegionalPublisher::build([(EAST, east.clone()), (WEST, west.clone())], tuned).unwrap();
+    let queue = RegionalQueue::build([(EAST, east.clone()), (WEST, west.clone())], |f| {
+        breakers(f).attempt_timeout(Duration::from_secs(3))
+    })
+    .unwrap();
+
+    // The handler applies a message's effect once per deduplication id, as the docs ask of a
+    // consumer; deliveries counts every delivery.
+    let applied = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let (effect, mut effects) = mpsc::unbounded_channel();
+    let mut stops = Vec::new();
+    let mut running = Vec::new();
+    for _ in 0..3 {
+        let (applied, effect) = (applied.clone(), effect.clone());
+        let consumer = Consumer::builder(queue.clone(), move |m: Message, _s: WorkSignal| {
+            let id = m
+                .deduplication_id
+                .clone()
+                .expect("every soak message has one");
+            let deliveries = {
+                let mut applied = applied.lock().unwrap();
+                let n: &mut u32 = applied.entry(id.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            if deliveries == 1 {
+                let _ = effect.send(id);
+            }
+            async { Ok::<(), std::io::Error>(()) }
+        })
+        .visibility(Duration::from_secs(5))
+        .wait(Duration::from_secs(1))
+        .receive_error_delay(Duration::from_millis(50))
+        .build()
+        .unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        stops.push(stop);
+        running.push(tokio::spawn(async move {
+            consumer
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }));
+    }
+
+    for n in 0..MESSAGES {
+        if n == MESSAGES / 4 {
+            a.signal("STOP"); // the primary hangs: attempts time out, and publishes hop
+        }
+        if n == MESSAGES * 3 / 4 {
+            a.signal("CONT");
+        }
+        let message = Outgoing::new(format!("body {n}")).with_deduplication_id(format!("m{n}"));
+        publisher
+            .publish(&message)
+            .await
+            .unwrap_or_else(|e| panic!("publish {n}: {e}"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < MESSAGES {
+        let id = timeout(Duration::from_secs(120), effects.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {MESSAGES} applied", seen.len()))
+            .unwrap();
+        assert!(seen.insert(id), "an effect applied twice");
+    }
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    for run in running {
+        timeout(PATIENCE, run).await.unwrap().unwrap();
+    }
+    let applied = applied.lock().unwrap();
+    assert_eq!(applied.len(), MESSAGES);
+    let redelivered = applied.values().filter(|n| **n > 1).count();
+    eprintln!("{test}: {MESSAGES} applied once each; {redelivered} delivered more than once");
+}

@@ -114,3 +114,22 @@ async fn a_routing_control_switched_off_moves_the_consumer_and_back() {
     assert_eq!(last.0, "a is back");
     assert!(b.len() == 0 && a.len() == 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn messages_left_in_the_other_region_are_swept_after_an_empty_long_poll() {
+    let start = Instant::now();
+    let (a, b) = (FakeQueue::new(), FakeQueue::new());
+    // Published to b during an outage of a that is over: a serves, b is not being read.
+    for n in 0..3 {
+        b.send(&format!("stranded {n}"));
+    }
+    let seen = Seen::default();
+    let _stop = consume(regional(&a, &b), seen.clone(), start);
+
+    sleep(secs(6)).await;
+    // a's long poll comes back empty at 5 s; then b is drained without waiting.
+    let seen = seen.lock().unwrap().clone();
+    let at: Vec<_> = seen.iter().map(|s| s.1).collect();
+    assert_eq!(at, [secs(5), secs(5), secs(5)], "{seen:?}");
+    assert_eq!((b.len(), b.deletes().len()), (0, 3));
+}
