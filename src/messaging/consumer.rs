@@ -123,6 +123,30 @@ impl<Q, H, C, P, E> fmt::Debug for Consumer<Q, H, C, P, E> {
     }
 }
 
+impl<Q, H> ConsumerBuilder<Q, H, (), NoRepublish, ()> {
+    /// The same settings with these typed parts.
+    fn rebuild<C, P, E>(
+        self,
+        classifier: C,
+        republish: Option<P>,
+        on_event: E,
+    ) -> ConsumerBuilder<Q, H, C, P, E> {
+        ConsumerBuilder {
+            queue: self.queue,
+            handler: self.handler,
+            classifier,
+            republish,
+            on_event,
+            visibility: self.visibility,
+            extend_every: self.extend_every,
+            wait: self.wait,
+            max_receives: self.max_receives,
+            shutdown_grace: self.shutdown_grace,
+            receive_error_delay: self.receive_error_delay,
+        }
+    }
+}
+
 /// Builds a [`Consumer`]; see [`Consumer::builder`].
 pub struct ConsumerBuilder<Q, H, C = DefaultClassifier, P = NoRepublish, E = ()> {
     queue: Q,
@@ -210,54 +234,39 @@ impl<Q, H, C, P, E> ConsumerBuilder<Q, H, C, P, E> {
     /// How handler errors are classified (transient or not). Default: [`DefaultClassifier`],
     /// every error transient.
     pub fn classifier<C2>(self, classifier: C2) -> ConsumerBuilder<Q, H, C2, P, E> {
-        ConsumerBuilder {
-            queue: self.queue,
-            handler: self.handler,
-            classifier,
-            republish: self.republish,
-            on_event: self.on_event,
-            visibility: self.visibility,
-            extend_every: self.extend_every,
-            wait: self.wait,
-            max_receives: self.max_receives,
-            shutdown_grace: self.shutdown_grace,
-            receive_error_delay: self.receive_error_delay,
-        }
+        let (_, republish, on_event, rest) = self.into_parts();
+        rest.rebuild(classifier, republish, on_event)
     }
 
     /// Where a message whose handler failed transiently goes (another region's topic or queue),
     /// instead of back to this queue. Default: none.
     pub fn republish_to<P2: Publisher>(self, publisher: P2) -> ConsumerBuilder<Q, H, C, P2, E> {
-        ConsumerBuilder {
-            queue: self.queue,
-            handler: self.handler,
-            classifier: self.classifier,
-            republish: Some(publisher),
-            on_event: self.on_event,
-            visibility: self.visibility,
-            extend_every: self.extend_every,
-            wait: self.wait,
-            max_receives: self.max_receives,
-            shutdown_grace: self.shutdown_grace,
-            receive_error_delay: self.receive_error_delay,
-        }
+        let (classifier, _, on_event, rest) = self.into_parts();
+        rest.rebuild(classifier, Some(publisher), on_event)
     }
 
     /// The hook that receives the lease's and the messages' events. Default: none.
     pub fn on_event<E2: OnEvent>(self, hook: E2) -> ConsumerBuilder<Q, H, C, P, E2> {
-        ConsumerBuilder {
+        let (classifier, republish, _, rest) = self.into_parts();
+        rest.rebuild(classifier, republish, hook)
+    }
+
+    /// The builder's typed parts, and the rest with placeholders in their place.
+    fn into_parts(self) -> (C, Option<P>, E, ConsumerBuilder<Q, H, (), NoRepublish, ()>) {
+        let rest = ConsumerBuilder {
             queue: self.queue,
             handler: self.handler,
-            classifier: self.classifier,
-            republish: self.republish,
-            on_event: hook,
+            classifier: (),
+            republish: None,
+            on_event: (),
             visibility: self.visibility,
             extend_every: self.extend_every,
             wait: self.wait,
             max_receives: self.max_receives,
             shutdown_grace: self.shutdown_grace,
             receive_error_delay: self.receive_error_delay,
-        }
+        };
+        (self.classifier, self.republish, self.on_event, rest)
     }
 
     /// The consumer.
