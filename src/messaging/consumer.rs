@@ -147,6 +147,9 @@ impl<Q, H> ConsumerBuilder<Q, H, (), NoRepublish, ()> {
     }
 }
 
+/// A builder's settings without its typed parts (classifier, republisher, hook).
+type Untyped<Q, H> = ConsumerBuilder<Q, H, (), NoRepublish, ()>;
+
 /// Builds a [`Consumer`]; see [`Consumer::builder`].
 pub struct ConsumerBuilder<Q, H, C = DefaultClassifier, P = NoRepublish, E = ()> {
     queue: Q,
@@ -252,7 +255,7 @@ impl<Q, H, C, P, E> ConsumerBuilder<Q, H, C, P, E> {
     }
 
     /// The builder's typed parts, and the rest with placeholders in their place.
-    fn into_parts(self) -> (C, Option<P>, E, ConsumerBuilder<Q, H, (), NoRepublish, ()>) {
+    fn into_parts(self) -> (C, Option<P>, E, Untyped<Q, H>) {
         let rest = ConsumerBuilder {
             queue: self.queue,
             handler: self.handler,
