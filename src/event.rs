@@ -189,6 +189,50 @@ pub enum Event<'a> {
         /// Whether it is healthy now.
         healthy: bool,
     },
+    /// A consumer extended the visibility of the message it is processing.
+    #[non_exhaustive]
+    LeaseExtended {
+        /// The message's id.
+        message_id: &'a str,
+        /// The visibility it now has, from now.
+        visibility: Duration,
+    },
+    /// A consumer failed to extend a message's visibility before it ran out: the message is no
+    /// longer its own, and the handler's work signal is cancelled.
+    #[non_exhaustive]
+    LeaseLost {
+        /// The message's id.
+        message_id: &'a str,
+    },
+    /// A consumer shutting down released a message whose handler had not finished in time.
+    #[non_exhaustive]
+    LeaseReleased {
+        /// The message's id.
+        message_id: &'a str,
+    },
+    /// A handler failed, and its message was made visible again at once for another consumer.
+    #[non_exhaustive]
+    MessageRestored {
+        /// The message's id.
+        message_id: &'a str,
+        /// How many times the queue has delivered it.
+        receive_count: u32,
+    },
+    /// A handler failed, and its message was published to another region, then deleted here.
+    #[non_exhaustive]
+    MessageRepublished {
+        /// The message's id.
+        message_id: &'a str,
+    },
+    /// A handler failed on a message delivered `receive_count` times: it is left to the queue's
+    /// dead-letter redrive.
+    #[non_exhaustive]
+    MessageDeadLettered {
+        /// The message's id.
+        message_id: &'a str,
+        /// How many times the queue has delivered it.
+        receive_count: u32,
+    },
 }
 
 /// Why a call with a retryable failure makes no further attempt.
@@ -342,6 +386,33 @@ impl OnEvent for TracingEvents {
             }
             Event::HealthChanged { endpoint, healthy } => {
                 warn!(target: "steadfast", endpoint, healthy, "endpoint health changed");
+            }
+            Event::LeaseExtended {
+                message_id,
+                visibility,
+            } => {
+                debug!(target: "steadfast", message_id, ?visibility, "lease extended");
+            }
+            Event::LeaseLost { message_id } => {
+                warn!(target: "steadfast", message_id, "lease lost");
+            }
+            Event::LeaseReleased { message_id } => {
+                info!(target: "steadfast", message_id, "lease released");
+            }
+            Event::MessageRestored {
+                message_id,
+                receive_count,
+            } => {
+                warn!(target: "steadfast", message_id, receive_count, "message restored");
+            }
+            Event::MessageRepublished { message_id } => {
+                warn!(target: "steadfast", message_id, "message republished");
+            }
+            Event::MessageDeadLettered {
+                message_id,
+                receive_count,
+            } => {
+                warn!(target: "steadfast", message_id, receive_count, "message left to redrive");
             }
             Event::Fault { chaos, fault } => {
                 info!(

@@ -115,6 +115,7 @@ pub mod health;
 pub mod http;
 pub mod integrations;
 mod limit;
+pub mod messaging;
 #[cfg(any(feature = "reqwest", feature = "hyper"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest", feature = "hyper"))))]
 pub mod regional;

@@ -37,6 +37,7 @@
 //! | `steadfast.routing.changes` | counter | `steadfast.endpoint`, `steadfast.routing.switch` (`on`, `off`), `steadfast.routing.source` | [`Event::RoutingChanged`] | — | — |
 //! | `steadfast.routing.refusals` | counter | `steadfast.endpoint`, `steadfast.reason`, `steadfast.routing.source` | [`Event::RoutingRefused`] | — | — |
 //! | `steadfast.chaos.faults` | counter | `steadfast.chaos`, `steadfast.fault` (`latency`, `error`, `hang`) | [`Event::Fault`] | `resilience.polly.strategy.events{event.name="Chaos.OnFault"\|"Chaos.OnLatency"…}` | `chaos.errors_injected`, `chaos.latency_injections` |
+//! | `steadfast.messaging.messages` | counter | `steadfast.messaging.action` (`lease_extended`, `lease_lost`, `lease_released`, `restored`, `republished`, `dead_lettered`) | [`Event::LeaseExtended`], [`Event::LeaseLost`], [`Event::LeaseReleased`], [`Event::MessageRestored`], [`Event::MessageRepublished`], [`Event::MessageDeadLettered`] | — | — |
 //!
 //! Label values: `steadfast.outcome` is `success`, `rejected`, `transient` or `local`;
 //! `error.type` is `not_sent`, `timeout`, `throttled` or `failed` for a transient outcome and
@@ -108,6 +109,16 @@ use crate::failover::{Refused, RoutingSource, Switch, Unavailable};
 const CLIENT: &str = "steadfast.client";
 const ENDPOINT: &str = "steadfast.endpoint";
 const REASON: &str = "steadfast.reason";
+const MESSAGING_ACTION: &str = "steadfast.messaging.action";
+/// The values of `steadfast.messaging.action`, in [`messaging_index`] order.
+const MESSAGING_ACTIONS: [&str; 6] = [
+    "lease_extended",
+    "lease_lost",
+    "lease_released",
+    "restored",
+    "republished",
+    "dead_lettered",
+];
 const BREAKER: &str = "steadfast.breaker";
 const BREAKER_STATE: &str = "steadfast.breaker.state";
 const SOURCE: &str = "steadfast.routing.source";
@@ -427,6 +438,7 @@ struct Handles {
     give_ups: [Counter; GIVE_UPS.len()],
     recover_passes: Counter,
     budget_tokens: Gauge,
+    messaging: [Counter; MESSAGING_ACTIONS.len()],
 }
 
 /// Finds `name` among the named entries, or falls back on the unnamed one (for `None`) and the
@@ -575,6 +587,16 @@ impl OnEvent for MetricsEvents {
                 e.healthy.set(if healthy { 1.0 } else { 0.0 });
                 e.health_changes[usize::from(!healthy)].increment(1);
             }
+            Event::LeaseExtended { .. }
+            | Event::LeaseLost { .. }
+            | Event::LeaseReleased { .. }
+            | Event::MessageRestored { .. }
+            | Event::MessageRepublished { .. }
+            | Event::MessageDeadLettered { .. } => {
+                if let Some(i) = messaging_index(event) {
+                    h.messaging[i].increment(1);
+                }
+            }
         }
     }
 }
@@ -665,9 +687,29 @@ impl MetricsEventsBuilder {
                 give_ups: r.counters("steadfast.give_ups", &[], REASON, GIVE_UPS),
                 recover_passes: r.counter("steadfast.recover_passes", &[]),
                 budget_tokens: r.gauge("steadfast.budget.tokens", &[]),
+                messaging: r.counters(
+                    "steadfast.messaging.messages",
+                    &[],
+                    MESSAGING_ACTION,
+                    MESSAGING_ACTIONS,
+                ),
             }),
         }
     }
+}
+
+/// The `steadfast.messaging.action` of a messaging event, as an index into
+/// [`MESSAGING_ACTIONS`].
+fn messaging_index(event: &Event<'_>) -> Option<usize> {
+    Some(match event {
+        Event::LeaseExtended { .. } => 0,
+        Event::LeaseLost { .. } => 1,
+        Event::LeaseReleased { .. } => 2,
+        Event::MessageRestored { .. } => 3,
+        Event::MessageRepublished { .. } => 4,
+        Event::MessageDeadLettered { .. } => 5,
+        _ => return None,
+    })
 }
 
 /// Tells the recorder each metric's unit and meaning.
@@ -688,6 +730,11 @@ fn describe() {
         "steadfast.hops",
         Unit::Count,
         "Hops from a failed endpoint to another"
+    );
+    describe_counter!(
+        "steadfast.messaging.messages",
+        Unit::Count,
+        "Messages whose lease was extended, lost or released, or that were restored, republished or left to the dead-letter redrive"
     );
     describe_counter!(
         "steadfast.recover_passes",
@@ -777,4 +824,74 @@ fn names(given: &[String]) -> Vec<&str> {
     }
     names.extend(["", OTHER]);
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use std::time::Duration;
+
+    /// Each messaging event counts once under its action, and only there.
+    #[test]
+    fn messaging_events_count_under_their_action() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let hook = metrics::with_local_recorder(&recorder, || MetricsEvents::builder("c").build());
+        let id = "m-1";
+        let events = [
+            Event::LeaseExtended {
+                message_id: id,
+                visibility: Duration::from_secs(30),
+            },
+            Event::LeaseExtended {
+                message_id: id,
+                visibility: Duration::from_secs(30),
+            },
+            Event::LeaseLost { message_id: id },
+            Event::LeaseReleased { message_id: id },
+            Event::MessageRestored {
+                message_id: id,
+                receive_count: 2,
+            },
+            Event::MessageRepublished { message_id: id },
+            Event::MessageDeadLettered {
+                message_id: id,
+                receive_count: 5,
+            },
+        ];
+        for event in &events {
+            hook.on_event(event);
+        }
+        let mut counts: Vec<(String, u64)> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(key, ..)| key.key().name() == "steadfast.messaging.messages")
+            .map(|(key, _, _, value)| {
+                let action = key
+                    .key()
+                    .labels()
+                    .find(|l| l.key() == MESSAGING_ACTION)
+                    .map(|l| l.value().to_owned())
+                    .unwrap();
+                let DebugValue::Counter(n) = value else {
+                    panic!("a counter")
+                };
+                (action, n)
+            })
+            .collect();
+        counts.sort();
+        assert_eq!(
+            counts,
+            [
+                ("dead_lettered".to_owned(), 1),
+                ("lease_extended".to_owned(), 2),
+                ("lease_lost".to_owned(), 1),
+                ("lease_released".to_owned(), 1),
+                ("republished".to_owned(), 1),
+                ("restored".to_owned(), 1),
+            ]
+        );
+    }
 }

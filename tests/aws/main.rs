@@ -2,10 +2,13 @@
 //! (`classify.rs`), the region failover over the real DynamoDB client against two local moto
 //! servers (`moto.rs`, real time, counts only), and the real SDK against loopback ports with
 //! no AWS behind them (`loopback.rs`: a wiremock server answering as DynamoDB throttles, closed
-//! ports, invalid configurations).
+//! ports, invalid configurations); the messaging module's SQS queue against moto (`sqs.rs`,
+//! feature `sqs`).
 #![cfg(feature = "aws")]
 
 mod classify;
 mod local;
 mod loopback;
 mod moto;
+#[cfg(feature = "sqs")]
+mod sqs;
