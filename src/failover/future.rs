@@ -101,9 +101,11 @@ impl<S, Req, C, R, H, O> Drop for Call<S, Req, C, R, H, O>
 where
     S: Service<Req>,
 {
+    #[inline]
     fn drop(&mut self) {
-        let env = self.shared.env();
-        self.plan.release(&env);
+        if self.plan.holds_anything() {
+            self.plan.release(&self.shared.env());
+        }
     }
 }
 

@@ -270,6 +270,7 @@ impl Plan {
 
     /// Records the current attempt's `outcome`: its event, its breaker, the budget, the routing
     /// state (push-back, failback hold-down).
+    #[inline]
     pub(super) fn finish<H: OnEvent>(
         &mut self,
         env: &PlanEnv<'_, H>,
@@ -377,6 +378,7 @@ impl Plan {
     }
 
     /// Every endpoint of the pass was tried or skipped: sleep before the next pass, or stop.
+    #[inline(never)]
     fn end_of_pass<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) -> Action {
         let nothing_admitted = self.admitted == 0;
         let recover = &env.settings.recover;
@@ -438,7 +440,7 @@ impl Plan {
     /// The one admission rule, for every attempt: `None` if endpoint `j` is unavailable (it is
     /// skipped, and the routing state learns why), else [`Action::Send`] with its permit held,
     /// or a stop when the deadline has passed or the budget cannot pay for the attempt.
-    #[inline]
+    #[inline(always)]
     fn admit<H: OnEvent>(
         &mut self,
         env: &PlanEnv<'_, H>,
@@ -486,7 +488,7 @@ impl Plan {
 
     /// Endpoint `j` admitted the call's next attempt (`probe`: as a half-open probe): the
     /// events and routing changes that follow.
-    #[inline]
+    #[inline(always)]
     fn admitted_at<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, j: usize, probe: bool) {
         let router = env.router;
         let endpoint = &router.endpoints[j];
@@ -542,6 +544,7 @@ impl Plan {
     }
 
     /// Endpoint `j` was skipped as unavailable for `reason`, for `retry_in` if known.
+    #[inline(never)]
     fn skip<H: OnEvent>(
         &mut self,
         env: &PlanEnv<'_, H>,
@@ -618,15 +621,19 @@ impl Plan {
         }
     }
 
+    /// Whether the call holds anything to give back when it is dropped: tokens, a trickle
+    /// slot, a permit.
+    #[inline]
+    pub(super) fn holds_anything(&self) -> bool {
+        self.pending.is_some() || self.trickle.is_some() || self.permit.is_some()
+    }
+
     /// Gives back everything the call holds when it is dropped: tokens withdrawn for an
     /// attempt not sent, its trickle slot, its permit. An attempt in flight is reported
     /// abandoned, so its breaker learns how long it ran (a slow call, with slow-call tracking
     /// on); a permit never used just gives its probe slot back.
-    #[inline]
+    #[inline(never)]
     pub(super) fn release<H>(&mut self, env: &PlanEnv<'_, H>) {
-        if self.pending.is_none() && self.trickle.is_none() && self.permit.is_none() {
-            return;
-        }
         self.not_sent(env);
         if let Some(i) = self.trickle.take() {
             env.router.end_trickle(i);
