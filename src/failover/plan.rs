@@ -57,7 +57,7 @@ impl<H> PlanEnv<'_, H> {
     #[inline]
     fn may_repeat(&self, candidates: u32, marker: Option<ReplayMarker>) -> bool {
         // More than one endpoint, or more than one attempt per endpoint over every pass.
-        (candidates.count_ones() > 1 || self.settings.per_endpoint_bound() > 1)
+        (candidates & candidates.wrapping_sub(1) != 0 || self.settings.per_endpoint_bound() > 1)
             && marker != Some(ReplayMarker::Once)
     }
 }
@@ -231,7 +231,9 @@ impl Plan {
             return self.in_pass(env, now);
         }
         let action = self.in_pass(env, now);
-        self.direct = matches!(action, Action::Send(_)) && self.tried.is_power_of_two();
+        // One endpoint tried (`tried` has one bit: `Send` means at least one).
+        self.direct =
+            matches!(action, Action::Send(_)) && self.tried & self.tried.wrapping_sub(1) == 0;
         action
     }
 
@@ -364,7 +366,7 @@ impl Plan {
     }
 
     /// The next endpoint of this pass, or what follows the pass.
-    #[inline]
+    #[inline(always)]
     fn in_pass<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) -> Action {
         loop {
             let Some(j) = env.router.pick(self.candidates, self.tried, self.head) else {

@@ -390,3 +390,132 @@ fn a_deadline_cut_records_the_attempt_and_says_so() {
     );
     assert_eq!(plan.attempts(), 1);
 }
+
+/// The walk's reference model, shared with the property test through the whole stack.
+#[path = "../../../tests/failover/walk_model/model.rs"]
+mod model;
+
+mod walk_model {
+    use proptest::prelude::*;
+
+    use super::model::{Answer, Model, Result_, answer};
+    use super::*;
+
+    /// The outcome the failover's tests classify an answer as.
+    fn outcome(a: Answer) -> Outcome {
+        match a {
+            Answer::Ok => Outcome::Success,
+            Answer::NotFound => Outcome::Rejected,
+            Answer::Unavailable | Answer::Reset => Outcome::failed(),
+        }
+    }
+
+    fn result(a: Answer) -> Result_ {
+        match a {
+            Answer::Ok => Result_::Status(200),
+            Answer::NotFound => Result_::Status(404),
+            Answer::Unavailable => Result_::Status(503),
+            Answer::Reset => Result_::Reset,
+        }
+    }
+
+    /// Breakers that never trip, as in the test through the whole stack.
+    fn never_trip(name: &str) -> CircuitBreaker {
+        CircuitBreaker::builder()
+            .name(name)
+            .consecutive_failures(None)
+            .window(100_000)
+            .minimum_calls(100_000)
+            .build()
+            .unwrap()
+    }
+
+    /// One request driven through the plan, at `clock` (advanced by its sleeps): its result,
+    /// the attempts it sent and its recover sleeps.
+    fn request(
+        w: &World,
+        scripts: &[Vec<Answer>],
+        next: &mut [usize],
+        clock: &mut Instant,
+    ) -> (Result_, usize, u32) {
+        let start = *clock;
+        let mut plan = Plan::new(scripts.len(), Some(start), 7);
+        let mut action = plan.start(&w.env(), CallOptions::new(), &mut LazyNow::fixed(start));
+        let (mut sent, mut sleeps, mut last) = (0, 0, None);
+        loop {
+            match action {
+                Action::Send(j) => {
+                    plan.sending(&w.env());
+                    let a = scripts[j].get(next[j]).copied().unwrap_or(Answer::Ok);
+                    next[j] += 1;
+                    sent += 1;
+                    let mut now = LazyNow::fixed(*clock);
+                    if plan.finish(&w.env(), outcome(a), &mut now) == Verdict::Final {
+                        return (result(a), sent, sleeps);
+                    }
+                    last = Some(a);
+                    action = plan.after_failure(&w.env(), Some(|_: &Outcome| true), &mut now);
+                }
+                Action::Sleep(until) => {
+                    sleeps += 1;
+                    *clock = until;
+                    action = plan.resume(&w.env(), &mut LazyNow::fixed(until));
+                }
+                Action::Stop(reason) => {
+                    plan.give_up(&w.env(), reason);
+                    let last = last.expect("every stop here follows a failure");
+                    return (result(last), sent, sleeps);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The plan alone, with no runtime and no service, follows the walk's reference model:
+        /// the same results, calls per region, recover sleeps and budget level, request after
+        /// request.
+        #[test]
+        fn the_plan_follows_the_walk_model(
+            scripts in prop::collection::vec(prop::collection::vec(answer(), 0..12), 1..=4),
+            retries in 0u32..=3,
+            per_endpoint in 1u32..=3,
+            capacity in 1u32..60,
+            requests in 1usize..6,
+        ) {
+            let names = ["east", "west", "north", "south"];
+            let mut w = World::new(&names[..scripts.len()]);
+            w.router = Router::new(
+                names[..scripts.len()].iter().map(|n| (Arc::from(*n), never_trip(n))),
+                Failback::Immediate,
+                w.t0,
+            );
+            w.budget = RetryBudget::builder().capacity(capacity).build().unwrap();
+            w.settings.recover = Backoff::constant(ms(10), retries);
+            w.settings.attempts_per_endpoint = per_endpoint;
+            let mut model = Model {
+                next: vec![0; scripts.len()],
+                calls: vec![0; scripts.len()],
+                scripts: scripts.clone(),
+                level: capacity,
+                capacity,
+                retries,
+                per_endpoint,
+            };
+            let mut next = vec![0; scripts.len()];
+            let mut clock = w.t0;
+            for _ in 0..requests {
+                let t0 = clock;
+                let got = request(&w, &scripts, &mut next, &mut clock);
+                let (want, calls, sleeps) = model.request();
+                prop_assert_eq!(&got.0, &want);
+                prop_assert_eq!(got.1, calls);
+                prop_assert_eq!(got.2, sleeps);
+                prop_assert_eq!(clock - t0, ms(10) * sleeps);
+                prop_assert_eq!(&next, &model.calls);
+                prop_assert_eq!(w.budget.level(), Some(model.level));
+            }
+        }
+    }
+}
