@@ -72,8 +72,8 @@ impl LazyNow {
     /// estimate will do) when live, the fixed instant otherwise.
     #[inline]
     pub(crate) fn breaker_clock(&self) -> BreakerClock {
-        match (self.live, self.at) {
-            (false, Some(at)) => BreakerClock::At(at),
+        match self.at {
+            Some(at) if !self.live => BreakerClock::At(at),
             _ => BreakerClock::Glue,
         }
     }

@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use super::plan::{Action, Plan, Stopped, Verdict};
+use super::plan::{Action, Plan, PlanEnv, Stopped, Verdict};
 use super::{FailoverError, Inner, RequestOptions, Shared};
 use crate::classify::{Classify, Outcome, outcome_of};
 use crate::clock::{LazyNow, now};
@@ -86,6 +86,12 @@ where
     O: 'static,
 {
     shared: Shared<Inner<S, C, R, H, O>>,
+    exec: Exec<S, Req>,
+}
+
+/// What the executor holds besides the shared state: the plan, and what only the executor
+/// touches.
+struct Exec<S: Service<Req>, Req> {
     plan: Plan,
     /// The request until it is first sent; then the copy further attempts send, if any.
     request: Option<Req>,
@@ -103,8 +109,8 @@ where
 {
     #[inline]
     fn drop(&mut self) {
-        if self.plan.holds_anything() {
-            self.plan.release(&self.shared.env());
+        if self.exec.plan.holds_anything() {
+            self.exec.plan.release(&self.shared.env());
         }
     }
 }
@@ -128,11 +134,13 @@ where
             timer: None,
             call: Call {
                 shared,
-                plan,
-                request: Some(req),
-                service: None,
-                limit: Limit::Unarmed,
-                last: None,
+                exec: Exec {
+                    plan,
+                    request: Some(req),
+                    service: None,
+                    limit: Limit::Unarmed,
+                    last: None,
+                },
             },
         }
     }
@@ -156,42 +164,47 @@ enum Readied<T> {
     Ended(HopEnd<T>),
 }
 
-impl<S, Req, C, R, H, O> Call<S, Req, C, R, H, O>
-where
-    S: Service<Req> + Clone,
-    S::Error: FailoverError,
-    R: Replay<Req>,
-    H: OnEvent,
-    O: RequestOptions<Req>,
-{
+/// The shared state as the executor reads it: the failover's own, and the plan's view of it.
+struct View<'a, S, C, R, H, O> {
+    inner: &'a Inner<S, C, R, H, O>,
+    env: PlanEnv<'a, H>,
+}
+
+impl<S: Service<Req>, Req> Exec<S, Req> {
     /// Reads the request's options and routes the call.
     #[inline]
-    fn start(&mut self, now: &mut LazyNow) -> Action {
-        let inner = &*self.shared;
+    fn start<C, R, H: OnEvent, O: RequestOptions<Req>>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        now: &mut LazyNow,
+    ) -> Action {
         let Some(req) = self.request.as_ref() else {
             unreachable!("a call starts with its request")
         };
-        let options = inner.options.options(req);
-        self.plan.start(&self.shared.env(), options, now)
+        let options = view.inner.options.options(req);
+        self.plan.start(&view.env, options, now)
     }
 
     /// Takes up what the plan admitted: endpoint `j`'s service, for a hop with its own limit.
     #[inline]
-    fn take_up(&mut self, j: usize) {
-        self.service = Some(self.shared.services[j].clone());
+    fn take_up<C, R, H, O>(&mut self, view: &View<'_, S, C, R, H, O>, j: usize)
+    where
+        S: Clone,
+    {
+        self.service = Some(view.inner.services[j].clone());
         self.limit = Limit::Unarmed;
     }
 
     /// Sends the attempt on the (ready) service, keeping a copy of the request if the plan says
     /// another attempt may follow.
     #[inline]
-    fn send(&mut self) -> S::Future {
-        let more = self.plan.sending(&self.shared.env());
+    fn send<C, R: Replay<Req>, H, O>(&mut self, view: &View<'_, S, C, R, H, O>) -> S::Future {
+        let more = self.plan.sending(&view.env);
         let Some(req) = self.request.take() else {
             unreachable!("an attempt is admitted only with a request to send")
         };
         if more {
-            self.request = self.shared.replay.replay(&req);
+            self.request = view.inner.replay.replay(&req);
         }
         let Some(mut service) = self.service.take() else {
             unreachable!("an attempt is sent on its endpoint's service")
@@ -200,25 +213,35 @@ where
     }
 
     /// What follows the failure just recorded, the replay hook asked about the copy.
-    fn after_failure(&mut self, now: &mut LazyNow) -> Action {
-        let env = self.shared.env();
-        let replay = &self.shared.replay;
+    fn after_failure<C, R: Replay<Req>, H: OnEvent, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        now: &mut LazyNow,
+    ) -> Action {
+        let replay = &view.inner.replay;
         let copy = self
             .request
             .as_ref()
             .map(|copy| move |outcome: &Outcome| replay.may_replay(copy, outcome));
-        self.plan.after_failure(&env, copy, now)
+        self.plan.after_failure(&view.env, copy, now)
     }
 
     /// The end of a call that makes no further attempt: the last result, or the error that
     /// says why there is none.
-    fn stop(&mut self, reason: GiveUpReason) -> ServiceResult<S, Req> {
-        let Stopped { records, retry_in } = self.plan.give_up(&self.shared.env(), reason);
+    fn stop<C, R, H: OnEvent, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        reason: GiveUpReason,
+    ) -> ServiceResult<S, Req>
+    where
+        S::Error: FailoverError,
+    {
+        let Stopped { records, retry_in } = self.plan.give_up(&view.env, reason);
         match self.last.take() {
             Some(Some(Ok(response))) => Ok(response),
             Some(Some(Err(e))) => Err(S::Error::all_endpoints_failed(records, e)),
             Some(None) => {
-                let timeout = self.shared.settings.attempt_timeout.unwrap_or_default();
+                let timeout = view.inner.settings.attempt_timeout.unwrap_or_default();
                 Err(S::Error::all_endpoints_timed_out(
                     records,
                     AttemptTimedOut::new(timeout),
@@ -284,23 +307,34 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let call = this.call;
+        let Call { shared, exec } = this.call;
+        let view = View {
+            inner: shared,
+            env: shared.env(),
+        };
         loop {
-            let timeout = call.shared.settings.attempt_timeout;
+            let timeout = view.inner.settings.attempt_timeout;
             let ended = match this.phase.as_mut().project() {
                 PhaseProj::Start => {
-                    let action = call.start(&mut LazyNow::live());
-                    match carry_out(call, action, this.phase.as_mut(), this.timer.as_mut(), cx) {
+                    let action = exec.start(&view, &mut LazyNow::live());
+                    match carry_out(
+                        exec,
+                        &view,
+                        action,
+                        this.phase.as_mut(),
+                        this.timer.as_mut(),
+                        cx,
+                    ) {
                         Some(poll) => return poll,
                         None => continue,
                     }
                 }
                 PhaseProj::Readying => {
-                    let deadline = call.plan.deadline();
+                    let deadline = exec.plan.deadline();
                     let timer = this.timer.as_mut();
                     match ready!(poll_ready(
-                        &mut call.service,
-                        &mut call.limit,
+                        &mut exec.service,
+                        &mut exec.limit,
                         timer,
                         deadline,
                         timeout,
@@ -308,25 +342,25 @@ where
                     )) {
                         Readied::Ended(ended) => ended,
                         Readied::Send => {
-                            let fut = call.send();
+                            let fut = exec.send(&view);
                             this.phase.set(Phase::Calling { fut });
                             continue;
                         }
                     }
                 }
                 PhaseProj::Calling { fut } => {
-                    let deadline = call.plan.deadline();
+                    let deadline = exec.plan.deadline();
                     let timer = this.timer.as_mut();
                     match ready!(poll_sent(
                         fut,
-                        &mut call.limit,
+                        &mut exec.limit,
                         timer,
                         deadline,
                         timeout,
                         cx
                     )) {
                         Ok(result) => {
-                            let outcome = outcome_of(&call.shared.classifier, &result);
+                            let outcome = outcome_of(&view.inner.classifier, &result);
                             HopEnd::Finished(outcome, Some(result))
                         }
                         Err(cut) => HopEnd::Cut { cut, sent: true },
@@ -336,8 +370,15 @@ where
                     if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
                         ready!(sleep.poll(cx));
                     }
-                    let action = call.plan.resume(&call.shared.env(), &mut LazyNow::live());
-                    match carry_out(call, action, this.phase.as_mut(), this.timer.as_mut(), cx) {
+                    let action = exec.plan.resume(&view.env, &mut LazyNow::live());
+                    match carry_out(
+                        exec,
+                        &view,
+                        action,
+                        this.phase.as_mut(),
+                        this.timer.as_mut(),
+                        cx,
+                    ) {
                         Some(poll) => return poll,
                         None => continue,
                     }
@@ -345,7 +386,7 @@ where
                 PhaseProj::Done => panic!("failover ResponseFuture polled after completion"),
             };
             let mut now = LazyNow::live();
-            let env = call.shared.env();
+            let env = &view.env;
             let (outcome, result) = match ended {
                 HopEnd::Finished(outcome, result) => (outcome, result),
                 HopEnd::Cut { cut, sent } => {
@@ -356,7 +397,7 @@ where
                     };
                     if cut == Limit::Deadline {
                         this.phase.set(Phase::Done);
-                        call.plan.cut_by_deadline(&env, outcome, &mut now);
+                        exec.plan.cut_by_deadline(env, outcome, &mut now);
                         return Poll::Ready(Err(DeadlineExceeded::new().into()));
                     }
                     (outcome, None)
@@ -364,10 +405,10 @@ where
             };
             if matches!(this.phase.as_ref().get_ref(), Phase::Readying) {
                 // Its endpoint did not get ready: nothing was sent, nothing is paid for.
-                call.plan.not_sent(&env);
+                exec.plan.not_sent(env);
             }
             this.phase.set(Phase::Done);
-            match call.plan.finish(&env, outcome, &mut now) {
+            match exec.plan.finish(env, outcome, &mut now) {
                 Verdict::Final => {
                     let Some(result) = result else {
                         unreachable!("a cut attempt is transient")
@@ -375,11 +416,16 @@ where
                     return Poll::Ready(result);
                 }
                 Verdict::Failed => {
-                    call.last = Some(result);
-                    let action = call.after_failure(&mut now);
-                    if let Some(poll) =
-                        carry_out(call, action, this.phase.as_mut(), this.timer.as_mut(), cx)
-                    {
+                    exec.last = Some(result);
+                    let action = exec.after_failure(&view, &mut now);
+                    if let Some(poll) = carry_out(
+                        exec,
+                        &view,
+                        action,
+                        this.phase.as_mut(),
+                        this.timer.as_mut(),
+                        cx,
+                    ) {
                         return poll;
                     }
                     // Another attempt at once (a repeat at the same endpoint, or a hop): it spends
@@ -395,7 +441,8 @@ where
 /// Carries out the plan's `action`: `Some` when the poll returns now.
 #[inline(always)]
 fn carry_out<S, Req, C, R, H, O>(
-    call: &mut Call<S, Req, C, R, H, O>,
+    exec: &mut Exec<S, Req>,
+    view: &View<'_, S, C, R, H, O>,
     action: Action,
     mut phase: Pin<&mut Phase<S::Future>>,
     timer: Pin<&mut Option<Sleep>>,
@@ -410,7 +457,7 @@ where
 {
     match action {
         Action::Send(j) => {
-            call.take_up(j);
+            exec.take_up(view, j);
             phase.set(Phase::Readying);
             None
         }
@@ -428,7 +475,7 @@ where
         }
         Action::Stop(reason) => {
             phase.set(Phase::Done);
-            Some(Poll::Ready(call.stop(reason)))
+            Some(Poll::Ready(exec.stop(view, reason)))
         }
     }
 }
@@ -449,15 +496,15 @@ where
             .field("phase", &phase)
             .field(
                 "route",
-                &if self.call.plan.is_direct() {
+                &if self.call.exec.plan.is_direct() {
                     "direct"
                 } else {
                     "walk"
                 },
             )
-            .field("attempts", &self.call.plan.attempts())
-            .field("pass", &self.call.plan.pass())
-            .field("deadline", &self.call.plan.deadline())
+            .field("attempts", &self.call.exec.plan.attempts())
+            .field("pass", &self.call.exec.plan.pass())
+            .field("deadline", &self.call.exec.plan.deadline())
             .finish_non_exhaustive()
     }
 }
