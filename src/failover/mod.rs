@@ -152,11 +152,11 @@
 //! attempt timeout, reads no clock: it reads a word of routing flags, admits through the
 //! primary's breaker (one load) and clones the primary's service, as tower's `Retry` clones its
 //! service. With more than one endpoint (or attempt) it may send the request again, so the
-//! [`Replay`] hook copies it before the first attempt, as any retry layer does; a call that
-//! finds routing out of the ordinary, or whose first attempt fails, continues in the general
-//! walk, allocated once for the call. Each call holds the failover's shared state by one reference count; a failover built
-//! once for the life of the process can be leaked with [`Failover::into_static`], and its calls
-//! then count nothing. `cargo bench --bench failover` measures it.
+//! [`Replay`] hook copies it before the first attempt, as any retry layer does. A call whose
+//! attempts fail allocates the list of its attempts (the error reports them), and nothing else.
+//! Each call holds the failover's shared state by one reference count; a failover built once for
+//! the life of the process can be leaked with [`Failover::into_static`], and its calls then
+//! count nothing. `cargo bench --bench failover` measures it.
 //!
 //! # The error type
 //!
