@@ -30,7 +30,8 @@ pin_project! {
     /// The response future of [`Failover`](super::Failover).
     ///
     /// It allocates nothing for a call that its first attempt settles (the usual case: a
-    /// healthy primary); a call whose attempts fail records them in a list that allocates.
+    /// healthy primary); a call that fails or skips an endpoint allocates once for what only
+    /// such a call needs, and records its failed attempts in a list that allocates.
     ///
     /// # Cancellation
     ///

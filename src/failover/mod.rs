@@ -152,8 +152,9 @@
 //! attempt timeout, reads no clock: it reads a word of routing flags, admits through the
 //! primary's breaker (one load) and clones the primary's service, as tower's `Retry` clones its
 //! service. With more than one endpoint (or attempt) it may send the request again, so the
-//! [`Replay`] hook copies it before the first attempt, as any retry layer does. A call whose
-//! attempts fail allocates the list of its attempts (the error reports them), and nothing else.
+//! [`Replay`] hook copies it before the first attempt, as any retry layer does. A call that
+//! fails or skips an endpoint allocates once for what only such a call needs, and the list of
+//! its failed attempts (the error reports them).
 //! Each call holds the failover's shared state by one reference count; a failover built once for
 //! the life of the process can be leaked with [`Failover::into_static`], and its calls then
 //! count nothing. `cargo bench --bench failover` measures it.

@@ -93,6 +93,21 @@ pub(super) struct Stopped {
     pub(super) retry_in: Option<Duration>,
 }
 
+/// The part of a call's walk that only a failure or a skipped endpoint brings.
+#[derive(Debug, Default)]
+struct Trouble {
+    /// The outcome of the last failure.
+    last: Option<Outcome>,
+    /// Every failed attempt, for the caller's error.
+    records: Vec<AttemptRecord>,
+    /// The earliest an endpoint skipped in this pass becomes available, if known.
+    retry_in: Option<Duration>,
+    /// Why the serving endpoint was skipped, when this call skipped it.
+    serving_skipped: Option<Unavailable>,
+    /// The recover schedule's cursor, from the first recover pass.
+    cursor: Option<Cursor>,
+}
+
 /// One call's walk over the endpoints. See the [module docs](self).
 #[derive(Debug)]
 pub(super) struct Plan {
@@ -123,23 +138,18 @@ pub(super) struct Plan {
     /// Attempts admitted in this pass.
     admitted: u32,
     pass: u32,
-    /// The earliest an endpoint skipped in this pass becomes available, if known.
-    retry_in: Option<Duration>,
-    /// Why the serving endpoint was skipped, when this call skipped it.
-    serving_skipped: Option<Unavailable>,
     /// The seed of the recover schedule's jitter, until the first recover pass needs its
     /// cursor.
     seed: u64,
-    cursor: Option<Cursor>,
+    /// What only a call that failed or skipped an endpoint needs, allocated then: it keeps the
+    /// future of a call to a healthy primary small.
+    trouble: Option<Box<Trouble>>,
     /// Whether the request has been sent (so further attempts need the replay hook's leave).
     sent: bool,
     /// Whether the current attempt has been sent and has no outcome yet.
     in_flight: bool,
     /// The current endpoint's admission.
     permit: Option<Permit<EndpointBreaker>>,
-    /// The outcome of the last failure.
-    last: Option<Outcome>,
-    records: Vec<AttemptRecord>,
     /// Tokens withdrawn for the attempt admitted, until it is sent.
     pending: Option<Withdrawal>,
     /// Tokens withdrawn for the last attempt sent: a success gives them back.
@@ -166,15 +176,11 @@ impl Plan {
             attempts: 0,
             admitted: 0,
             pass: 1,
-            retry_in: None,
-            serving_skipped: None,
             seed,
-            cursor: None,
+            trouble: None,
             sent: false,
             in_flight: false,
             permit: None,
-            last: None,
-            records: Vec::new(),
             pending: None,
             spent: None,
         }
@@ -184,6 +190,16 @@ impl Plan {
     #[inline]
     pub(super) fn deadline(&self) -> Deadline {
         self.deadline
+    }
+
+    /// The state of a call that failed or skipped an endpoint, allocated on first need.
+    fn trouble(&mut self) -> &mut Trouble {
+        self.trouble.get_or_insert_with(Box::default)
+    }
+
+    /// The outcome of the last failure, if any.
+    fn last(&self) -> Option<Outcome> {
+        self.trouble.as_ref().and_then(|t| t.last)
     }
 
     /// Attempts made so far.
@@ -317,12 +333,13 @@ impl Plan {
             router.push_back(j, at, hint.min(env.settings.retry_after_cap));
         }
         let start = *self.start.get_or_insert(at);
-        self.records.push(AttemptRecord {
+        let trouble = self.trouble();
+        trouble.records.push(AttemptRecord {
             endpoint: endpoint.name.clone(),
             outcome,
             elapsed: at.saturating_duration_since(start),
         });
-        self.last = Some(outcome);
+        trouble.last = Some(outcome);
         Verdict::Failed
     }
 
@@ -335,7 +352,7 @@ impl Plan {
         copy: Option<impl FnOnce(&Outcome) -> bool>,
         now: &mut LazyNow,
     ) -> Action {
-        let Some(last) = self.last else {
+        let Some(last) = self.last() else {
             unreachable!("a failure was recorded")
         };
         if self.sent {
@@ -384,7 +401,11 @@ impl Plan {
     fn end_of_pass<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) -> Action {
         let nothing_admitted = self.admitted == 0;
         let recover = &env.settings.recover;
-        let cursor = self.cursor.get_or_insert_with(|| recover.cursor(self.seed));
+        let seed = self.seed;
+        let cursor = self
+            .trouble()
+            .cursor
+            .get_or_insert_with(|| recover.cursor(seed));
         let Some(delay) = recover.next_delay(cursor) else {
             return Action::Stop(if nothing_admitted {
                 GiveUpReason::NoEndpointAvailable
@@ -395,7 +416,7 @@ impl Plan {
         let at = now.get();
         let sleep = if nothing_admitted {
             // Wait for the earliest endpoint if it comes within the delay and the deadline.
-            match self.retry_in {
+            match self.trouble.as_ref().and_then(|t| t.retry_in) {
                 Some(wait) if wait <= delay && self.deadline.fits_after(at, wait) => wait,
                 _ => return Action::Stop(GiveUpReason::NoEndpointAvailable),
             }
@@ -403,8 +424,8 @@ impl Plan {
             if !self.deadline.fits_after(at, delay) {
                 return Action::Stop(GiveUpReason::Deadline);
             }
-            if let (Some(outcome), Some(level)) = (&self.last, env.budget.level()) {
-                if self.sent && level < env.budget.cost_after(outcome) {
+            if let (Some(outcome), Some(level)) = (self.last(), env.budget.level()) {
+                if self.sent && level < env.budget.cost_after(&outcome) {
                     return Action::Stop(GiveUpReason::BudgetExhausted);
                 }
             }
@@ -417,7 +438,7 @@ impl Plan {
         self.tried = 0;
         self.admitted = 0;
         self.here = 0;
-        self.retry_in = None;
+        self.trouble().retry_in = None;
         env.hook.on_event(&Event::RecoverPass {
             pass: self.pass,
             delay: sleep,
@@ -475,10 +496,10 @@ impl Plan {
             router.observe_breaker(j, BreakerState::HalfOpen);
         }
         if self.sent {
-            let Some(outcome) = &self.last else {
+            let Some(outcome) = self.last() else {
                 unreachable!("a request is sent again only after a failure")
             };
-            match env.budget.try_withdraw(outcome) {
+            match env.budget.try_withdraw(&outcome) {
                 Some(w) => self.pending = Some(w),
                 None => return Some(Action::Stop(GiveUpReason::BudgetExhausted)),
             }
@@ -529,7 +550,7 @@ impl Plan {
                     Event::FailedOver {
                         from,
                         to: &endpoint.name,
-                        reason: self.serving_skipped,
+                        reason: self.trouble.as_ref().and_then(|t| t.serving_skipped),
                     }
                 } else {
                     Event::FailedBack {
@@ -555,7 +576,8 @@ impl Plan {
         retry_in: Option<Duration>,
     ) {
         if let Some(r) = retry_in {
-            self.retry_in = Some(self.retry_in.map_or(r, |e| e.min(r)));
+            let trouble = self.trouble();
+            trouble.retry_in = Some(trouble.retry_in.map_or(r, |e| e.min(r)));
         }
         let router = env.router;
         if self.trickle == Some(j) {
@@ -563,7 +585,7 @@ impl Plan {
             router.end_trickle(j);
         }
         if j == router.serving() {
-            self.serving_skipped = Some(reason);
+            self.trouble().serving_skipped = Some(reason);
         }
         if router.mark_unavailable(j) {
             env.hook.on_event(&Event::EndpointUnavailable {
@@ -617,9 +639,15 @@ impl Plan {
             reason,
             budget_level: env.budget.level(),
         });
-        Stopped {
-            records: std::mem::take(&mut self.records),
-            retry_in: self.retry_in,
+        match self.trouble.as_deref_mut() {
+            Some(trouble) => Stopped {
+                records: std::mem::take(&mut trouble.records),
+                retry_in: trouble.retry_in,
+            },
+            None => Stopped {
+                records: Vec::new(),
+                retry_in: None,
+            },
         }
     }
 
