@@ -471,7 +471,13 @@ mod walk_model {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        // Failures are kept beside this file, one regression file per test binary's file.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+            )),
+            ..ProptestConfig::with_cases(2000)
+        })]
 
         /// The plan alone, with no runtime and no service, follows the walk's reference model:
         /// the same results, calls per region, recover sleeps and budget level, request after
