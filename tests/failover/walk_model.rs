@@ -89,15 +89,7 @@ proptest! {
                 .collect();
             let budget = RetryBudget::builder().capacity(capacity).build().unwrap();
             let f = failover(&regions_, Backoff::constant(ms(10), retries), per_endpoint, &budget);
-            let mut model = Model {
-                next: vec![0; scripts.len()],
-                calls: vec![0; scripts.len()],
-                scripts: scripts.clone(),
-                level: capacity,
-                capacity,
-                retries,
-                per_endpoint,
-            };
+            let mut model = Model::new(&scripts, capacity, retries, per_endpoint);
             let bound = (retries as usize + 1) * scripts.len() * per_endpoint as usize;
             for _ in 0..requests {
                 let before: usize = regions_.iter().map(Scripted::count).sum();

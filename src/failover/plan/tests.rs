@@ -113,6 +113,13 @@ fn attempt(w: &World, plan: &mut Plan, outcome: Outcome, at: Duration) -> Verdic
     plan.finish(&w.env(), outcome, &mut w.at(at))
 }
 
+/// Sends the admitted attempt, fails it at `at` (a server failure), and asks what follows, the
+/// copy replayable.
+fn fail(w: &World, plan: &mut Plan, at: Duration) -> Action {
+    assert_eq!(attempt(w, plan, Outcome::failed(), at), Verdict::Failed);
+    plan.after_failure(&w.env(), replayable(), &mut w.at(at))
+}
+
 #[test]
 fn a_healthy_primary_is_the_first_branch_sent_at_once() {
     let w = World::new(&["east", "west"]);
@@ -215,23 +222,13 @@ fn a_failed_pass_sleeps_the_recover_delay_then_walks_again_then_stops() {
     let w = World::new(&["east", "west"]);
     let mut plan = w.plan();
     plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
-    attempt(&w, &mut plan, Outcome::failed(), ms(1));
-    assert_eq!(
-        plan.after_failure(&w.env(), replayable(), &mut w.at(ms(1))),
-        Action::Send(1)
-    );
-    attempt(&w, &mut plan, Outcome::failed(), ms(2));
-    let action = plan.after_failure(&w.env(), replayable(), &mut w.at(ms(2)));
+    assert_eq!(fail(&w, &mut plan, ms(1)), Action::Send(1));
+    let action = fail(&w, &mut plan, ms(2));
     assert_eq!(action, Action::Sleep(w.t0 + ms(102)));
     assert_eq!(plan.pass(), 2);
     assert_eq!(plan.resume(&w.env(), &mut w.at(ms(102))), Action::Send(0));
-    attempt(&w, &mut plan, Outcome::failed(), ms(103));
-    assert_eq!(
-        plan.after_failure(&w.env(), replayable(), &mut w.at(ms(103))),
-        Action::Send(1)
-    );
-    attempt(&w, &mut plan, Outcome::failed(), ms(104));
-    let action = plan.after_failure(&w.env(), replayable(), &mut w.at(ms(104)));
+    assert_eq!(fail(&w, &mut plan, ms(103)), Action::Send(1));
+    let action = fail(&w, &mut plan, ms(104));
     assert_eq!(action, Action::Stop(GiveUpReason::RetriesExhausted));
     let stopped = plan.give_up(&w.env(), GiveUpReason::RetriesExhausted);
     let elapsed: Vec<_> = stopped.records.iter().map(|r| r.elapsed).collect();
@@ -245,8 +242,7 @@ fn a_recover_sleep_that_leaves_no_room_before_the_deadline_is_not_started() {
     w.settings.deadline = Some(ms(50));
     let mut plan = w.plan();
     plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
-    attempt(&w, &mut plan, Outcome::failed(), ms(1));
-    let action = plan.after_failure(&w.env(), replayable(), &mut w.at(ms(1)));
+    let action = fail(&w, &mut plan, ms(1));
     assert_eq!(action, Action::Stop(GiveUpReason::Deadline));
 }
 
@@ -279,8 +275,7 @@ fn a_pinned_request_retries_its_endpoint_on_the_recover_schedule_only() {
         plan.start(&w.env(), options, &mut w.at(ms(0))),
         Action::Send(1)
     );
-    attempt(&w, &mut plan, Outcome::failed(), ms(1));
-    let action = plan.after_failure(&w.env(), replayable(), &mut w.at(ms(1)));
+    let action = fail(&w, &mut plan, ms(1));
     assert_eq!(action, Action::Sleep(w.t0 + ms(101)));
     assert_eq!(
         w.router.serving(),
@@ -317,16 +312,8 @@ fn a_second_attempt_at_one_endpoint_is_a_retry_before_the_hop() {
     w.settings.attempts_per_endpoint = 2;
     let mut plan = w.plan();
     plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
-    attempt(&w, &mut plan, Outcome::failed(), ms(1));
-    assert_eq!(
-        plan.after_failure(&w.env(), replayable(), &mut w.at(ms(1))),
-        Action::Send(0)
-    );
-    attempt(&w, &mut plan, Outcome::failed(), ms(2));
-    assert_eq!(
-        plan.after_failure(&w.env(), replayable(), &mut w.at(ms(2))),
-        Action::Send(1)
-    );
+    assert_eq!(fail(&w, &mut plan, ms(1)), Action::Send(0));
+    assert_eq!(fail(&w, &mut plan, ms(2)), Action::Send(1));
     let events = w.hook.take();
     assert_eq!(events[1], "retry east");
     assert_eq!(events[3], "hop east->west");
@@ -342,11 +329,7 @@ fn an_empty_budget_ends_the_walk_before_the_hop_and_release_refunds_nothing_twic
         .unwrap();
     let mut plan = w.plan();
     plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
-    attempt(&w, &mut plan, Outcome::failed(), ms(1));
-    assert_eq!(
-        plan.after_failure(&w.env(), replayable(), &mut w.at(ms(1))),
-        Action::Send(1)
-    );
+    assert_eq!(fail(&w, &mut plan, ms(1)), Action::Send(1));
     assert_eq!(w.budget.level(), Some(2));
     // Dropped before sending the hop: its tokens go back, once.
     plan.release(&w.env());
@@ -354,13 +337,8 @@ fn an_empty_budget_ends_the_walk_before_the_hop_and_release_refunds_nothing_twic
     assert_eq!(w.budget.level(), Some(7));
     let mut plan = w.plan();
     plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(2)));
-    attempt(&w, &mut plan, Outcome::failed(), ms(3));
-    assert_eq!(
-        plan.after_failure(&w.env(), replayable(), &mut w.at(ms(3))),
-        Action::Send(1)
-    );
-    attempt(&w, &mut plan, Outcome::failed(), ms(4));
-    let action = plan.after_failure(&w.env(), replayable(), &mut w.at(ms(4)));
+    assert_eq!(fail(&w, &mut plan, ms(3)), Action::Send(1));
+    let action = fail(&w, &mut plan, ms(4));
     assert_eq!(action, Action::Stop(GiveUpReason::BudgetExhausted));
 }
 
@@ -500,15 +478,7 @@ mod walk_model {
             w.budget = RetryBudget::builder().capacity(capacity).build().unwrap();
             w.settings.recover = Backoff::constant(ms(10), retries);
             w.settings.attempts_per_endpoint = per_endpoint;
-            let mut model = Model {
-                next: vec![0; scripts.len()],
-                calls: vec![0; scripts.len()],
-                scripts: scripts.clone(),
-                level: capacity,
-                capacity,
-                retries,
-                per_endpoint,
-            };
+            let mut model = Model::new(&scripts, capacity, retries, per_endpoint);
             let mut next = vec![0; scripts.len()];
             let mut clock = w.t0;
             for _ in 0..requests {

@@ -37,16 +37,35 @@ pub(crate) enum Result_ {
 
 /// The reference model: the state shared between requests.
 pub(crate) struct Model {
-    pub(crate) scripts: Vec<Vec<Answer>>,
-    pub(crate) next: Vec<usize>,
+    scripts: Vec<Vec<Answer>>,
+    next: Vec<usize>,
     pub(crate) calls: Vec<usize>,
     pub(crate) level: u32,
-    pub(crate) capacity: u32,
-    pub(crate) retries: u32,
-    pub(crate) per_endpoint: u32,
+    capacity: u32,
+    retries: u32,
+    per_endpoint: u32,
 }
 
 impl Model {
+    /// A model of regions answering `scripts`, a budget of `capacity` tokens, `retries` recover
+    /// passes and `per_endpoint` attempts per endpoint and pass.
+    pub(crate) fn new(
+        scripts: &[Vec<Answer>],
+        capacity: u32,
+        retries: u32,
+        per_endpoint: u32,
+    ) -> Self {
+        Model {
+            next: vec![0; scripts.len()],
+            calls: vec![0; scripts.len()],
+            scripts: scripts.to_vec(),
+            level: capacity,
+            capacity,
+            retries,
+            per_endpoint,
+        }
+    }
+
     /// One request: its result, its calls and how many recover passes it slept before.
     pub(crate) fn request(&mut self) -> (Result_, usize, u32) {
         let mut sent = 0usize;
