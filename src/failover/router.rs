@@ -477,3 +477,6 @@ impl Router {
         (since != 0).then(|| hold_down.saturating_sub(self.since(since, now)))
     }
 }
+
+#[cfg(test)]
+mod tests;
