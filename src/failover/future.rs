@@ -111,7 +111,7 @@ where
     #[inline]
     fn drop(&mut self) {
         if self.exec.plan.holds_anything() {
-            self.exec.plan.release(&self.shared.env());
+            self.exec.plan.release(&self.shared.env(), &LazyNow::live());
         }
     }
 }

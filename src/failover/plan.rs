@@ -658,19 +658,19 @@ impl Plan {
         self.pending.is_some() || self.trickle.is_some() || self.permit.is_some()
     }
 
-    /// Gives back everything the call holds when it is dropped: tokens withdrawn for an
+    /// Gives back everything the call holds when it is dropped (at `now`): tokens withdrawn for an
     /// attempt not sent, its trickle slot, its permit. An attempt in flight is reported
     /// abandoned, so its breaker learns how long it ran (a slow call, with slow-call tracking
     /// on); a permit never used just gives its probe slot back.
     #[inline(never)]
-    pub(super) fn release<H>(&mut self, env: &PlanEnv<'_, H>) {
+    pub(super) fn release<H>(&mut self, env: &PlanEnv<'_, H>, now: &LazyNow) {
         self.not_sent(env);
         if let Some(i) = self.trickle.take() {
             env.router.end_trickle(i);
         }
         if let Some(permit) = self.permit.take() {
             if self.in_flight {
-                permit.abandon(LazyNow::live().breaker_clock());
+                permit.abandon(now.breaker_clock());
             }
         }
     }

@@ -332,8 +332,8 @@ fn an_empty_budget_ends_the_walk_before_the_hop_and_release_refunds_nothing_twic
     assert_eq!(fail(&w, &mut plan, ms(1)), Action::Send(1));
     assert_eq!(w.budget.level(), Some(2));
     // Dropped before sending the hop: its tokens go back, once.
-    plan.release(&w.env());
-    plan.release(&w.env());
+    plan.release(&w.env(), &w.at(ms(2)));
+    plan.release(&w.env(), &w.at(ms(2)));
     assert_eq!(w.budget.level(), Some(7));
     let mut plan = w.plan();
     plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(2)));
