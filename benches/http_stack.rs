@@ -114,13 +114,18 @@ fn stacks(c: &mut Criterion) {
         response.bytes().await.unwrap().len()
     });
 
+    // The first two rows without timers, the third with them.
     let single = RegionalClient::builder(client(), [("us-east-2", &base)])
         .unwrap()
+        .no_deadline()
+        .no_attempt_timeout()
         .build_client()
         .unwrap();
     let two = [("us-east-2", &base), ("us-west-1", &base)];
     let regional = RegionalClient::builder(client(), two)
         .unwrap()
+        .no_deadline()
+        .no_attempt_timeout()
         .build_client()
         .unwrap();
     let limited = RegionalClient::builder(client(), two)

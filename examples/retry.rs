@@ -7,7 +7,9 @@
 //!
 //! It shows:
 //!
-//! - how to make a `reqwest` client a tower service;
+//! - a `reqwest::Client` as it is under the retry layer: its error, which cannot hold the
+//!   library's verdicts (a deadline, a timed-out attempt), goes into `CallError::Inner`, so the
+//!   caller still gets reqwest's own error, typed;
 //! - the ready HTTP classifier and replay rule (`HttpClassifier`, which reads the server's
 //!   `Retry-After`, and `HttpReplay`, which copies a `reqwest::Request` with `try_clone`);
 //! - an event hook that prints every attempt, every retry and giving up.
@@ -19,11 +21,8 @@
 //! `cargo run --features reqwest --example retry`
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -32,13 +31,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
-use steadfast::BoxError;
 use steadfast::backoff::{Backoff, Jitter};
 use steadfast::event::Event;
 use steadfast::http::{HttpClassifier, HttpReplay};
 use steadfast::retry::{RetryLayer, RetryPolicy};
+use steadfast::{BoxError, CallError};
 use tokio::net::TcpListener;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Service, ServiceBuilder, ServiceExt};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -54,7 +53,12 @@ async fn main() -> Result<(), BoxError> {
         .replay(HttpReplay)
         .on_event(print_event)
         .build()?;
-    let mut client = RetryLayer::new(policy).layer(Http::new()?);
+    // the server is on loopback: keep a proxy set in the environment out of the way
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let mut client = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .map_err(CallError::Inner) // reqwest::Error -> CallError<reqwest::Error>
+        .service(http);
 
     let request = reqwest::Request::new(reqwest::Method::GET, url.parse()?);
     let response = client.ready().await?.call(request).await?;
@@ -88,35 +92,6 @@ fn print_event(event: &Event<'_>) {
             attempts, reason, ..
         } => println!("  giving up after {attempts} attempts: {reason:?}"),
         _ => {}
-    }
-}
-
-/// A `reqwest` client as a tower service, with its errors boxed.
-#[derive(Clone)]
-struct Http {
-    client: reqwest::Client,
-}
-
-impl Http {
-    fn new() -> Result<Self, BoxError> {
-        // the server is on loopback: keep a proxy set in the environment out of the way
-        let client = reqwest::Client::builder().no_proxy().build()?;
-        Ok(Http { client })
-    }
-}
-
-impl Service<reqwest::Request> for Http {
-    type Response = reqwest::Response;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<reqwest::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: reqwest::Request) -> Self::Future {
-        let client = self.client.clone();
-        Box::pin(async move { client.execute(request).await.map_err(BoxError::from) })
     }
 }
 

@@ -40,7 +40,7 @@ for ((run = 1; run <= runs; run++)); do
     if cargo test --all-features >"$log" 2>&1; then
         echo "run $run/$runs passed"
     else
-        grep -E '^test .* FAILED$|^---- |panicked at' "$log" | head -40 || tail -40 "$log"
+        grep -E -A4 '^test .* FAILED$|^---- |panicked at' "$log" | head -60 || tail -40 "$log"
         echo "stress: FAILED at run $run of $runs ($((run - 1)) passed before it) under two busy processes, $((SECONDS - start)) s"
         exit 1
     fi

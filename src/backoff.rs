@@ -26,8 +26,12 @@
 //! | [`Equal`](Jitter::Equal) | uniform in `[d/2, d]` |
 //! | [`Decorrelated`](Jitter::Decorrelated) | `min(cap, uniform in [base, 3 · previous])`, starting from `previous = base` |
 //!
+//! Besides the presets: [`constant`](Backoff::constant), [`linear`](Backoff::linear),
+//! [`exponential`](Backoff::exponential) and [`list`](Backoff::list) schedules.
+//!
 //! No jitter ever exceeds the schedule's cap. Jitter draws from a seeded generator, so the same
-//! seed gives the same delays on every platform.
+//! seed gives the same delays on every platform; [`delays_from`](Backoff::delays_from) draws
+//! from a source of the caller's instead (a test's fixed numbers).
 //!
 //! # Examples
 //!
@@ -95,6 +99,8 @@ pub struct Backoff {
 enum Shape {
     /// `min(cap, base · factor^(n-1))` nanoseconds before retry `n`.
     Exponential { base: u64, factor: f64, cap: u64 },
+    /// `min(cap, base + step · (n-1))` nanoseconds before retry `n`.
+    Linear { base: u64, step: u64, cap: u64 },
     /// `delays[min(n, len) - 1]` nanoseconds before retry `n`.
     List {
         delays: [u64; MAX_LISTED_DELAYS],
@@ -116,6 +122,19 @@ fn capped(x: f64, cap: u64) -> u64 {
         cap
     } else {
         ((x + 0.5) as u64).min(cap)
+    }
+}
+
+/// A schedule's cap is at least its base delay.
+fn check_cap(base: Duration, cap: Duration) -> Result<(), ConfigError> {
+    if cap < base {
+        Err(ConfigError::invalid(
+            "backoff cap",
+            cap,
+            "at least the base delay",
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -195,17 +214,47 @@ impl Backoff {
                 "a finite number of at least 1",
             ));
         }
-        if cap < base {
-            return Err(ConfigError::invalid(
-                "backoff cap",
-                cap,
-                "at least the base delay",
-            ));
-        }
+        check_cap(base, cap)?;
         Ok(Backoff {
             shape: Shape::Exponential {
                 base: nanos(base),
                 factor,
+                cap: nanos(cap),
+            },
+            max_retries,
+            jitter: Jitter::None,
+        })
+    }
+
+    /// `max_retries` retries sleeping `base`, `base + step`, `base + 2 · step`, … each capped at
+    /// `cap`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::backoff::Backoff;
+    ///
+    /// let s = Duration::from_secs;
+    /// let linear = Backoff::linear(s(1), s(2), s(6), 5)?;
+    /// assert_eq!(linear.delays(0).collect::<Vec<_>>(), [s(1), s(3), s(5), s(6), s(6)]);
+    /// # Ok::<(), steadfast::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] if `cap` is below `base`.
+    pub fn linear(
+        base: Duration,
+        step: Duration,
+        cap: Duration,
+        max_retries: u32,
+    ) -> Result<Self, ConfigError> {
+        check_cap(base, cap)?;
+        Ok(Backoff {
+            shape: Shape::Linear {
+                base: nanos(base),
+                step: nanos(step),
                 cap: nanos(cap),
             },
             max_retries,
@@ -288,6 +337,32 @@ impl Backoff {
         }
     }
 
+    /// The jittered delays before each retry, in order, with the jitter drawn from `random`: a
+    /// source of uniform numbers in `[0, 1)` of the caller's (a test's fixed sequence, another
+    /// generator). A number outside `[0, 1]` is clamped into it, NaN counts as 0; `random` is
+    /// called once per delay that jitter randomises, never for [`Jitter::None`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::backoff::{Backoff, Jitter};
+    ///
+    /// let ms = Duration::from_millis;
+    /// let full = Backoff::constant(ms(100), 3).with_jitter(Jitter::Full);
+    /// let mut draws = [0.0, 0.5, 1.0].into_iter();
+    /// let delays: Vec<_> = full.delays_from(|| draws.next().unwrap()).collect();
+    /// assert_eq!(delays, [ms(0), ms(50), ms(100)]);
+    /// ```
+    pub fn delays_from<R: FnMut() -> f64>(&self, random: R) -> DelaysFrom<R> {
+        DelaysFrom {
+            backoff: *self,
+            retry: 0,
+            prev: self.bounds().0,
+            random,
+        }
+    }
+
     /// The start of one call's walk through this schedule.
     #[inline]
     pub(crate) fn cursor(&self, seed: u64) -> Cursor {
@@ -300,25 +375,41 @@ impl Backoff {
 
     /// The next jittered delay of the walk at `c`, or `None` when no retry is left.
     pub(crate) fn next_delay(&self, c: &mut Cursor) -> Option<Duration> {
-        if c.retry >= self.max_retries {
+        let rng = &mut c.rng;
+        self.step(&mut c.retry, &mut c.prev, || rng.next_f64())
+    }
+
+    /// One step of a walk: the next retry's delay, jittered with a draw of `random` in
+    /// `[0, 1)`, or `None` when no retry is left.
+    fn step(
+        &self,
+        retry: &mut u32,
+        prev: &mut u64,
+        random: impl FnOnce() -> f64,
+    ) -> Option<Duration> {
+        if *retry >= self.max_retries {
             return None;
         }
-        c.retry += 1;
-        let d = self.nominal_nanos(c.retry);
+        *retry += 1;
+        let d = self.nominal_nanos(*retry);
         let (base, cap) = self.bounds();
+        let u = || {
+            let u = random();
+            if u.is_nan() { 0.0 } else { u.clamp(0.0, 1.0) }
+        };
         let jittered = match self.jitter {
             Jitter::None => d,
-            Jitter::Full => capped(d as f64 * c.rng.next_f64(), d),
+            Jitter::Full => capped(d as f64 * u(), d),
             Jitter::Equal => {
                 let half = d / 2;
-                half + capped((d - half) as f64 * c.rng.next_f64(), d - half)
+                half + capped((d - half) as f64 * u(), d - half)
             }
             Jitter::Decorrelated => {
-                let hi = c.prev.saturating_mul(3).max(base);
-                capped(base as f64 + (hi - base) as f64 * c.rng.next_f64(), cap)
+                let hi = prev.saturating_mul(3).max(base);
+                capped(base as f64 + (hi - base) as f64 * u(), cap)
             }
         };
-        c.prev = jittered;
+        *prev = jittered;
         Some(Duration::from_nanos(jittered))
     }
 
@@ -336,6 +427,9 @@ impl Backoff {
                 let exp = i32::try_from(retry - 1).unwrap_or(i32::MAX);
                 capped(base as f64 * factor.powi(exp), cap)
             }
+            Shape::Linear { base, step, cap } => base
+                .saturating_add(step.saturating_mul(u64::from(retry - 1)))
+                .min(cap),
             Shape::List { delays, len } => match len {
                 0 => 0,
                 n => delays[(retry as usize).min(n as usize) - 1],
@@ -346,7 +440,9 @@ impl Backoff {
     /// `(base, cap)` in nanoseconds: the first nominal delay and the longest.
     fn bounds(&self) -> (u64, u64) {
         match self.shape {
-            Shape::Exponential { base, cap, .. } => (base.min(cap), cap),
+            Shape::Exponential { base, cap, .. } | Shape::Linear { base, cap, .. } => {
+                (base.min(cap), cap)
+            }
             Shape::List { delays, len } => {
                 let listed = &delays[..len as usize];
                 (
@@ -385,6 +481,25 @@ impl Delays {
     /// How many delays have been drawn: the number of retries scheduled so far.
     pub const fn retries(&self) -> u32 {
         self.cursor.retry
+    }
+}
+
+/// The delays of one [`Backoff`] schedule, jittered from a source of the caller's, in order;
+/// created by [`Backoff::delays_from`].
+#[derive(Debug, Clone, Copy)]
+pub struct DelaysFrom<R> {
+    backoff: Backoff,
+    retry: u32,
+    prev: u64,
+    random: R,
+}
+
+impl<R: FnMut() -> f64> Iterator for DelaysFrom<R> {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let random = &mut self.random;
+        self.backoff.step(&mut self.retry, &mut self.prev, random)
     }
 }
 
@@ -500,5 +615,62 @@ mod tests {
         // Decorrelated on a constant schedule is the constant.
         let c = Backoff::constant(ms(7), 5).with_jitter(Jitter::Decorrelated);
         assert!(c.delays(5).all(|d| d == ms(7)));
+    }
+
+    #[test]
+    fn linear_steps_up_to_its_cap() {
+        let ms = Duration::from_millis;
+        let b = Backoff::linear(ms(100), ms(250), ms(700), 5).unwrap();
+        let delays: Vec<_> = b.delays(0).collect();
+        assert_eq!(delays, [ms(100), ms(350), ms(600), ms(700), ms(700)]);
+        assert_eq!(b.cap(), ms(700));
+        let flat = Backoff::linear(ms(5), Duration::ZERO, ms(5), 3).unwrap();
+        assert_eq!(flat.delays(0).collect::<Vec<_>>(), [ms(5); 3]);
+        let huge = Backoff::linear(ms(1), Duration::MAX, Duration::MAX, 3).unwrap();
+        assert_eq!(
+            huge.nominal_delay(3),
+            Some(Duration::from_nanos(u64::MAX)),
+            "saturates"
+        );
+        assert!(Backoff::linear(ms(10), ms(1), ms(9), 1).is_err());
+    }
+
+    #[test]
+    fn an_injected_source_drives_every_jitter() {
+        let ms = Duration::from_millis;
+        let b = Backoff::constant(ms(100), 3);
+        fn draws<const N: usize>(values: [f64; N]) -> impl FnMut() -> f64 {
+            let mut v = values.into_iter();
+            move || v.next().expect("one draw per randomised delay")
+        }
+        let mut calls = 0;
+        let none: Vec<_> = b
+            .delays_from(|| {
+                calls += 1;
+                0.5
+            })
+            .collect();
+        assert_eq!(
+            (none, calls),
+            (vec![ms(100); 3], 0),
+            "no jitter draws nothing"
+        );
+        let full = b.with_jitter(Jitter::Full);
+        let got: Vec<_> = full.delays_from(draws([0.25, -3.0, f64::NAN])).collect();
+        assert_eq!(got, [ms(25), ms(0), ms(0)], "clamped; NaN is 0");
+        let equal = b.with_jitter(Jitter::Equal);
+        let got: Vec<_> = equal.delays_from(draws([0.0, 0.5, 7.0])).collect();
+        assert_eq!(got, [ms(50), ms(75), ms(100)]);
+        let dec = Backoff::exponential(ms(10), 2.0, ms(1000), 3)
+            .unwrap()
+            .with_jitter(Jitter::Decorrelated);
+        // [base, 3 · previous]: 10 + 20·1.0 = 30, then 10 + 80·0.5 = 50, then 10 + 140·0 = 10.
+        let got: Vec<_> = dec.delays_from(draws([1.0, 0.5, 0.0])).collect();
+        assert_eq!(got, [ms(30), ms(50), ms(10)]);
+        // The seeded walk is the same walk with its own source.
+        let seeded: Vec<_> = dec.delays(9).collect();
+        let mut rng = SplitMix64::new(9);
+        let injected: Vec<_> = dec.delays_from(|| rng.next_f64()).collect();
+        assert_eq!(seeded, injected);
     }
 }

@@ -32,6 +32,24 @@ pub enum ConfigError {
         /// What a valid value looks like.
         expected: &'static str,
     },
+    /// A configuration document does not describe settings (feature `serde`): a value of the
+    /// wrong type, an unknown field, a malformed duration.
+    #[error("{path}: {message}")]
+    Malformed {
+        /// Where, as `failover.breaker.failure_rate` (`.` for the whole document).
+        path: String,
+        /// What is wrong, as the format's parser put it.
+        message: String,
+    },
+    /// A setting of a configuration document is invalid (feature `serde`): the section it is
+    /// in, and the error its builder gave.
+    #[error("{path}: {error}")]
+    At {
+        /// The section, as `failover.breaker`.
+        path: String,
+        /// The builder's error.
+        error: Box<ConfigError>,
+    },
 }
 
 /// The longest duration any setting of this crate accepts: 365 days. A longer one is taken for
@@ -159,8 +177,10 @@ impl AttemptTimedOut {
 #[error("circuit breaker open")]
 #[non_exhaustive]
 pub struct BreakerOpen {
-    /// How long until the breaker admits probes, when it is known (not while it is forced open,
-    /// nor while it is half-open with every probe slot taken).
+    /// How long until the breaker admits a call, when it is known: not while it is forced open,
+    /// nor while it is half-open with every probe slot taken, unless a probe renewal or a
+    /// maximum wait that closes it will admit one (see
+    /// [`Rejected::retry_in`](crate::breaker::Rejected::retry_in)).
     pub retry_in: Option<std::time::Duration>,
 }
 
@@ -331,10 +351,41 @@ impl<E: fmt::Display> fmt::Display for CallError<E> {
             CallError::AttemptTimedOut(e) => e.fmt(f),
             CallError::BreakerOpen(e) => e.fmt(f),
             CallError::NoEndpointAvailable(e) => e.fmt(f),
-            CallError::AllEndpointsFailed { attempts, .. } => {
-                write!(f, "all endpoints failed after {} attempts", attempts.len())
+            CallError::AllEndpointsFailed { attempts, last } => {
+                write!(f, "all endpoints failed after {} attempts", attempts.len())?;
+                write_attempts(f, attempts)?;
+                write!(f, ": {last}")
             }
         }
+    }
+}
+
+/// How many attempts a walk's message lists; the rest are counted.
+const LISTED_ATTEMPTS: usize = 8;
+
+/// ` (us-east-2: not sent, us-west-1: timeout)`: each attempt's endpoint and outcome, the first
+/// [`LISTED_ATTEMPTS`] of them.
+fn write_attempts(f: &mut fmt::Formatter<'_>, attempts: &[AttemptRecord]) -> fmt::Result {
+    use crate::classify::{Outcome, TransientKind};
+    for (i, a) in attempts.iter().take(LISTED_ATTEMPTS).enumerate() {
+        let outcome = match a.outcome {
+            Outcome::Success => "success",
+            Outcome::Rejected => "rejected",
+            Outcome::Local => "local",
+            Outcome::Transient { kind, .. } => match kind {
+                TransientKind::NotSent => "not sent",
+                TransientKind::Timeout => "timeout",
+                TransientKind::Throttled => "throttled",
+                TransientKind::Failed => "failed",
+            },
+        };
+        let sep = if i == 0 { " (" } else { ", " };
+        write!(f, "{sep}{}: {outcome}", clip(&a.endpoint, NAME_LIMIT))?;
+    }
+    match attempts.len() {
+        0 => Ok(()),
+        n if n > LISTED_ATTEMPTS => write!(f, ", {} more)", n - LISTED_ATTEMPTS),
+        _ => f.write_str(")"),
     }
 }
 
@@ -534,6 +585,34 @@ mod tests {
         assert_eq!(outcome_of(&DefaultClassifier, &boxed), Outcome::failed());
     }
 
+    #[test]
+    fn a_walk_message_lists_eight_attempts_and_counts_the_rest() {
+        use crate::classify::Outcome;
+        let record = |i: usize| AttemptRecord {
+            endpoint: if i % 2 == 0 { "east" } else { "west" }.into(),
+            outcome: if i == 0 {
+                Outcome::not_sent()
+            } else {
+                Outcome::throttled(None)
+            },
+            elapsed: std::time::Duration::ZERO,
+        };
+        let walk = |n: usize| CallError::AllEndpointsFailed {
+            attempts: (0..n).map(record).collect(),
+            last: Box::new(CallError::Inner(Custom)),
+        };
+        assert_eq!(
+            walk(2).to_string(),
+            "all endpoints failed after 2 attempts (east: not sent, west: throttled): custom"
+        );
+        let long = walk(10).to_string();
+        assert!(
+            long.ends_with("east: throttled, west: throttled, 2 more): custom"),
+            "{long}"
+        );
+        assert_eq!(long.matches(": throttled").count(), 7);
+    }
+
     #[derive(Debug, thiserror::Error)]
     #[error("custom")]
     struct Custom;
@@ -545,7 +624,10 @@ mod tests {
             last: Box::new(CallError::Inner(Custom)),
         };
         assert!(e.inner().is_some() && e.is_all_endpoints_failed() && !e.is_attempt_timed_out());
-        assert_eq!(e.to_string(), "all endpoints failed after 0 attempts");
+        assert_eq!(
+            e.to_string(),
+            "all endpoints failed after 0 attempts: custom"
+        );
         assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "custom");
         let t: CallError<Custom> = CallError::AllEndpointsFailed {
             attempts: Vec::new(),

@@ -37,6 +37,9 @@
 //!   HTTP client, with the HTTP classifier and safe replay by default; `RegionalClient` keeps
 //!   reqwest's builder style (`regional.execute(regional.get("/orders/7"))`) and returns
 //!   `reqwest::Response`s or [`CallError<reqwest::Error>`](CallError).
+//! - `aws` (feature `aws`): the AWS SDK for Rust as a failover endpoint: the `SdkError`
+//!   classifier, one client per region with the SDK's retries off, and
+//!   `regions.run(|client| client.get_item()…send())`.
 //! - [`health`]: active health checks per endpoint, run by a driver future the caller spawns
 //!   ([`HealthChecks`], [`HealthCheck`], [`health::check_fn`]), which feed a failover's
 //!   routing; and the readiness roll-up a service serves from its readiness endpoint
@@ -108,9 +111,16 @@
 //! - `reqwest`: `reqwest::Response`, `reqwest::Error` and `reqwest::Request` in the `http`
 //!   module's classifier and replay rule.
 //! - `hyper`: hyper-util's legacy client errors and hyper's bodies in the `http` module.
-//! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]).
+//! - `serde`: `serde::Serialize` for the readiness report ([`health::Readiness`]), and
+//!   `config`: every builder's settings from a configuration file.
 //! - `routing-file`: a failover's routing switches read from a JSON file on an interval
 //!   (`integrations::routing_file::RoutingFile`).
+//! - `aws`: the `aws` module: the AWS SDK's `SdkError` classifier, one SDK client per region,
+//!   and the closure-form failover over them (`regions(..)?.build()?.run(|client| ..)`).
+//! - `etcd`: a failover's routing switches from etcd, watched under a key prefix
+//!   (`integrations::routing_etcd::EtcdRouting`); building it needs `protoc`.
+//! - `metrics`: an event hook recording counters, gauges and a histogram through the `metrics`
+//!   facade (`integrations::metrics::MetricsEvents`).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
@@ -121,12 +131,18 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+pub mod aws;
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
 pub mod chaos;
 pub mod classify;
 mod clock;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod config;
 mod coop;
 pub mod deadline;
 pub mod error;

@@ -17,16 +17,22 @@
 //! | --- | --- | --- |
 //! | Closed | every call | a trip rule fires → Open |
 //! | Open | nothing (`BreakerOpen { retry_in }`) | the open duration passes, or a health signal arrives → HalfOpen |
-//! | HalfOpen | up to `probes` calls at once | `required_successes` probes succeed → Closed; one fails, or they take longer than the maximum wait → Open |
+//! | HalfOpen | up to `probes` calls at once | `required_successes` probes succeed → Closed; `probe_failures` (1) fail or are slow → Open; the maximum wait passes → Open (or Closed) |
 //! | ForcedOpen | nothing | an operator calls [`reset`](CircuitBreaker::reset) |
 //! | Disabled | every call, recording nothing | an operator calls [`reset`](CircuitBreaker::reset) |
 //!
-//! Trip rules (Closed → Open), evaluated each time an outcome is recorded:
+//! An operator may also [`open`](CircuitBreaker::open) the breaker (timed, as if it had
+//! tripped, the window kept) or move it to [`half_open`](CircuitBreaker::half_open), from any
+//! state.
 //!
-//! - **consecutive failures** (default 5);
+//! Trip rules (Closed → Open), evaluated each time an outcome is recorded (or only on failures,
+//! with [`TripCheck::OnFailure`]):
+//!
+//! - **consecutive failures** (default 5; `None` turns it off);
 //! - the **failure rate** over a sliding window (default: at least 50 % of the last 100 counted
-//!   calls), evaluated as soon as the window holds `minimum_calls` (20) calls, not only once it
-//!   is full;
+//!   calls; `None` turns it off), evaluated as soon as the window holds `minimum_calls` (20)
+//!   calls, not only once it is full. A rate is held in whole basis points and compared in
+//!   integers: "at least 7 %" trips at exactly 7 failures of 100;
 //! - the **slow-call rate** over the same window (off by default): with
 //!   [`slow_call_duration`](CircuitBreakerBuilder::slow_call_duration) set, a call slower than
 //!   that counts as slow, and the breaker trips when the share of slow calls reaches
@@ -47,7 +53,39 @@
 //! time window for a dependency with bursty or low traffic.
 //!
 //! The open duration (default 30 s) may grow with each consecutive trip (`open_growth`, up to
-//! `max_open_duration`), and goes back to its base when the breaker closes.
+//! `max_open_duration`), and goes back to its base when the breaker closes; it may be computed
+//! per trip ([`open_duration_with`](CircuitBreakerBuilder::open_duration_with)), or zero (the
+//! next call after a trip is a probe).
+//!
+//! # Half-open, and the peers' ways
+//!
+//! By default a half-open breaker admits 3 probes at once, closes after 3 successes and opens
+//! again on the first failed or slow probe, or when the probes take longer than the maximum
+//! wait (the open duration). Each peer's way is a setting away:
+//!
+//! | behaviour | setting | as in |
+//! | --- | --- | --- |
+//! | close after `s` successes, reopen after `f` failed probes | [`required_successes`](CircuitBreakerBuilder::required_successes)`(s)`, [`probe_failures`](CircuitBreakerBuilder::probe_failures)`(f)` | failsafe (`withSuccessThreshold`, `withFailureThreshold`) |
+//! | admit `p` probes in all, decide by the rates among them once all are in | [`half_open_decision`](CircuitBreakerBuilder::half_open_decision)`(`[`HalfOpenDecision::Rates`]`)`, [`probes`](CircuitBreakerBuilder::probes)`(p)` | resilience4j (`permittedNumberOfCallsInHalfOpenState`) |
+//! | no maximum wait | [`half_open_max_wait`](CircuitBreakerBuilder::half_open_max_wait)`(None)` | resilience4j's default (`maxWaitDurationInHalfOpenState` 0), Polly |
+//! | the maximum wait closes the breaker | [`after_half_open_max_wait`](CircuitBreakerBuilder::after_half_open_max_wait)`(Closed)` | resilience4j (`transitionToStateAfterWaitDuration`) |
+//! | one probe, and another when it hangs | `probes(1)`, `required_successes(1)`, [`probe_renewal`](CircuitBreakerBuilder::probe_renewal)`(d)` | Polly (a new probe once the break duration has passed) |
+//! | trip rules only on failures | [`trip_check`](CircuitBreakerBuilder::trip_check)`(`[`TripCheck::OnFailure`]`)` | Polly |
+//! | open duration per trip | [`open_duration_with`](CircuitBreakerBuilder::open_duration_with) | Polly (`BreakDurationGenerator`), failsafe (`withDelayFn`) |
+//! | manual Open and HalfOpen | [`open`](CircuitBreaker::open), [`half_open`](CircuitBreaker::half_open) | failsafe (`open()`, `halfOpen()`), resilience4j (`transitionToOpenState`) |
+//!
+//! # What it shows
+//!
+//! [`state`](CircuitBreaker::state) is one load: the state as last recorded (an open breaker
+//! whose open period has passed says `Open` until a call looks). [`state_at`](CircuitBreaker::state_at)
+//! and [`snapshot`](CircuitBreaker::snapshot) say what the next call would find (HalfOpen once
+//! the open period has passed; where the maximum wait leads once it has passed); the readiness
+//! report and a failover's endpoint status use them. A [`Snapshot`] also holds the window's
+//! counts and rates (slow successes and slow failures apart), the calls rejected so far, and the
+//! current half-open period's probes: admitted, in flight, succeeded, failed. A rejection while
+//! every probe slot is taken says how long until a call can be admitted when that is known (a
+//! probe renewal, or a maximum wait that closes the breaker), and so does the snapshot
+//! (`probe_slot_in`). The window itself is public: [`OutcomeWindow`].
 //!
 //! # Defaults, next to the peers'
 //!
@@ -58,8 +96,9 @@
 //! | minimum calls | 20 | 100 | 100 | the window size (100) |
 //! | trip on consecutive failures | 5 | no | no (v8 default) | no (optional model) |
 //! | open duration | 30 s, optional growth | 60 s | 5 s | 30 s |
-//! | half-open probes | 3 at once, 3 successes close | 10 | 1 | 1 |
-//! | half-open maximum wait | the open duration | not checked | not checked | not checked |
+//! | half-open probes | 3 at once, 3 successes close, 1 failure reopens | 10 in all, decided by the rates | 1 | 1 |
+//! | half-open maximum wait | the open duration, then Open | none (`maxWaitDurationInHalfOpenState` 0); then Open | none | not checked |
+//! | trip rules evaluated | after every outcome | after every outcome | on failures | not checked |
 //! | slow calls | off; when on: > threshold, trip at 100 % | on: > 60 s, trip at 100 % | no | off; rate 100 % |
 //!
 //! Sources: resilience4j's documented configuration defaults (`failureRateThreshold` 50,
@@ -134,7 +173,8 @@
 //! transition (a reset, a trip) never counts in the next generation.
 //!
 //! Rejecting while open is two loads and a cheap clock reading, until the last 50 ms of the
-//! open period. The layer's error type is yours to choose
+//! open period, and a count on the calling thread's own counter (a load and a store). The
+//! new settings (the peers' modes) cost nothing while off. The layer's error type is yours to choose
 //! ([`CircuitBreakerLayer::error`]): with the default, [`BoxError`](crate::BoxError), a
 //! rejection boxes its [`BreakerOpen`] (one allocation); an error type of your own with a
 //! `From<BreakerOpen>` variant makes it allocation-free.
@@ -203,20 +243,27 @@
 //! # }
 //! ```
 
+mod config;
 mod future;
 mod layer;
 mod state;
+mod threshold;
 mod window;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use self::config::{BreakInfo, HalfOpenDecision, MAX_PROBES, TripCheck};
+
+use self::config::{Config, DEFAULT, HalfOpenWait};
 pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
-pub use self::state::{BreakerState, MAX_PROBES, Rejected, Snapshot, TransitionReason};
-use self::state::{Config, DEFAULT, Shared, Ticket};
-pub use self::window::{DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, SlidingWindow};
+use self::state::{BreakDuration, Shared, Ticket};
+pub use self::state::{BreakerState, Rejected, Snapshot, TransitionReason};
+pub use self::window::{
+    DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, Mark, OutcomeWindow, SlidingWindow, Tally,
+};
 use crate::classify::Outcome;
 use crate::deadline::Now;
 pub use crate::error::BreakerOpen;
@@ -244,7 +291,7 @@ impl Default for CircuitBreaker {
     /// A breaker with every default (see [`CircuitBreaker::builder`]).
     fn default() -> Self {
         CircuitBreaker {
-            shared: Arc::new(Shared::new(DEFAULT, None, None)),
+            shared: Arc::new(Shared::new(DEFAULT, None, None, None)),
         }
     }
 }
@@ -256,6 +303,7 @@ impl CircuitBreaker {
             config: DEFAULT,
             name: None,
             hook: None,
+            break_duration: None,
         }
     }
 
@@ -270,10 +318,39 @@ impl CircuitBreaker {
         Permit::acquire(self, now)
     }
 
-    /// The current state.
+    /// The state as the breaker last recorded it: one load, no clock. The timed transitions
+    /// happen when a call (or [`state_at`](Self::state_at), or a snapshot) looks: an open
+    /// breaker whose open period has passed still says `Open` here until then, and a half-open
+    /// one past its maximum wait `HalfOpen`. For what the next call would find, use
+    /// [`state_at`](Self::state_at).
     #[inline]
     pub fn state(&self) -> BreakerState {
         self.shared.state().1
+    }
+
+    /// The state the next call would find at `now`: `HalfOpen` once the open period has passed
+    /// (probes would be admitted), and, once the half-open maximum wait has passed, where it
+    /// leads (`Open`, or `Closed` if so configured). For dashboards and readiness reports
+    /// ([`HealthReport`](crate::health::HealthReport) uses it through
+    /// [`snapshot`](Self::snapshot)). It changes nothing; it takes the breaker's lock while
+    /// open or half-open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use steadfast::breaker::{BreakerState, CircuitBreaker};
+    ///
+    /// let breaker = CircuitBreaker::builder().open_duration(Duration::from_secs(30)).build()?;
+    /// let t0 = Instant::now();
+    /// breaker.open(t0);
+    /// assert_eq!(breaker.state_at(t0 + Duration::from_secs(29)), BreakerState::Open);
+    /// assert_eq!(breaker.state_at(t0 + Duration::from_secs(30)), BreakerState::HalfOpen);
+    /// assert_eq!(breaker.state(), BreakerState::Open, "no call has looked yet");
+    /// # Ok::<(), steadfast::ConfigError>(())
+    /// ```
+    pub fn state_at(&self, now: Instant) -> BreakerState {
+        self.shared.state_at(now).1
     }
 
     /// The current state's generation.
@@ -286,7 +363,8 @@ impl CircuitBreaker {
         self.shared.name.as_deref()
     }
 
-    /// A consistent view of the state, the window and the timers at `now`.
+    /// A consistent view of the state, the window, the probes and the timers at `now`. Its
+    /// state is the one the next call would find ([`state_at`](Self::state_at)).
     pub fn snapshot(&self, now: Instant) -> Snapshot {
         self.shared.snapshot(now)
     }
@@ -304,6 +382,24 @@ impl CircuitBreaker {
                 now,
             );
         }
+    }
+
+    /// Opens the breaker at `now` for its open duration, as if it had tripped (the window is
+    /// kept, the consecutive trips grow), from any state; after the open duration it admits
+    /// probes as usual.
+    pub fn open(&self, now: Instant) {
+        self.shared
+            .force(BreakerState::Open, TransitionReason::ManualOpen, now);
+    }
+
+    /// Moves the breaker to HalfOpen at `now`, from any state: probes are admitted at once, and
+    /// decide as usual.
+    pub fn half_open(&self, now: Instant) {
+        self.shared.force(
+            BreakerState::HalfOpen,
+            TransitionReason::ManualHalfOpen,
+            now,
+        );
     }
 
     /// Opens the breaker until [`reset`](Self::reset), whatever calls and health checks say.
@@ -324,8 +420,9 @@ impl CircuitBreaker {
         self.manual(BreakerState::Closed, TransitionReason::Reset)
     }
 
+    /// A manual move to a state with no timer: no clock is read.
     fn manual(&self, to: BreakerState, reason: TransitionReason) {
-        self.shared.force(to, reason);
+        self.shared.force(to, reason, Instant::now);
     }
 }
 
@@ -449,6 +546,7 @@ pub struct CircuitBreakerBuilder {
     config: Config,
     name: Option<Box<str>>,
     hook: Option<Box<dyn OnEvent + Send + Sync>>,
+    break_duration: Option<BreakDuration>,
 }
 
 impl fmt::Debug for CircuitBreakerBuilder {
@@ -461,9 +559,19 @@ impl fmt::Debug for CircuitBreakerBuilder {
 }
 
 impl CircuitBreakerBuilder {
-    /// Trip when at least this share of the calls in the window failed, in (0, 1]. Default 0.5.
-    pub fn failure_rate(mut self, rate: f64) -> Self {
-        self.config.failure_rate = rate;
+    /// Trip when at least this share of the calls in the window failed, in (0, 1], rounded to
+    /// the nearest basis point (0.01 %) and compared exactly: `0.07` trips at 7 failures of
+    /// 100. `None` turns the rule off. Default 0.5.
+    pub fn failure_rate(mut self, rate: impl Into<Option<f64>>) -> Self {
+        self.config.failure_rate = rate.into();
+        self
+    }
+
+    /// When the trip rules are evaluated: after every counted outcome (the default, as
+    /// resilience4j and failsafe do), or only when a failure is recorded
+    /// ([`TripCheck::OnFailure`], as Polly does). Default [`TripCheck::EveryOutcome`].
+    pub fn trip_check(mut self, check: TripCheck) -> Self {
+        self.config.trip_check = check;
         self
     }
 
@@ -499,7 +607,8 @@ impl CircuitBreakerBuilder {
     }
 
     /// Trip when at least this share of the calls in the window were slow, in (0, 1] (slow-call
-    /// tracking on). Default 1.0: every call in the window.
+    /// tracking on), rounded to the nearest basis point and compared exactly, as the failure
+    /// rate. Default 1.0: every call in the window.
     pub fn slow_call_rate(mut self, rate: f64) -> Self {
         self.config.slow_call_rate = rate;
         self
@@ -518,9 +627,39 @@ impl CircuitBreakerBuilder {
     }
 
     /// How long the breaker stays open before admitting probes (the base, when it grows), at
-    /// most [`MAX_DURATION`](crate::MAX_DURATION). Default 30 s.
+    /// most [`MAX_DURATION`](crate::MAX_DURATION). Zero probes at once: the next call after a
+    /// trip is a probe. Default 30 s.
     pub fn open_duration(mut self, duration: Duration) -> Self {
         self.config.open_duration = duration;
+        self
+    }
+
+    /// Compute the open duration of each trip (as Polly's `BreakDurationGenerator`) from the
+    /// consecutive trips without closing and the window when it tripped ([`BreakInfo`]); a
+    /// result above [`MAX_DURATION`](crate::MAX_DURATION) is cut to it. It replaces the open
+    /// duration and its growth; the half-open maximum wait still defaults to the base
+    /// [`open_duration`](Self::open_duration). The function runs under the breaker's lock, on
+    /// every trip (and when [`state_at`](CircuitBreaker::state_at) or a snapshot previews a
+    /// half-open breaker past its maximum wait): keep it short, and never call the breaker from
+    /// it. Default: none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::breaker::CircuitBreaker;
+    ///
+    /// // 10 s, 20 s, 30 s, ... up to 2 minutes.
+    /// let breaker = CircuitBreaker::builder()
+    ///     .open_duration_with(|b| Duration::from_secs(10 * u64::from(b.trips.min(12))))
+    ///     .build()?;
+    /// # Ok::<(), steadfast::ConfigError>(())
+    /// ```
+    pub fn open_duration_with(
+        mut self,
+        f: impl Fn(&BreakInfo) -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        self.break_duration = Some(Box::new(f));
         self
     }
 
@@ -534,7 +673,8 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// How many probe calls a half-open breaker admits at once. Default 3.
+    /// How many probe calls a half-open breaker admits at once (deciding by
+    /// [`HalfOpenDecision::Rates`]: in all). Default 3.
     pub fn probes(mut self, probes: u32) -> Self {
         self.config.probes = probes;
         self
@@ -546,10 +686,46 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// The longest a breaker stays half-open waiting for its probes before opening again.
-    /// Default: the open duration.
-    pub fn half_open_max_wait(mut self, wait: Duration) -> Self {
-        self.config.half_open_max_wait = Some(wait);
+    /// How many failed (or slow) probes open the breaker again, in one half-open period
+    /// (failsafe's failure threshold in half-open). Default 1: the first.
+    pub fn probe_failures(mut self, failures: u32) -> Self {
+        self.config.probe_failures = failures;
+        self
+    }
+
+    /// How a half-open breaker decides: by counts of successes and failures (the default), or
+    /// by the rates among a fixed number of probes ([`HalfOpenDecision::Rates`], as
+    /// resilience4j). Default [`HalfOpenDecision::Counts`].
+    pub fn half_open_decision(mut self, decision: HalfOpenDecision) -> Self {
+        self.config.half_open_decision = decision;
+        self
+    }
+
+    /// The longest a breaker stays half-open waiting for its probes; then it opens again (or
+    /// closes, see [`after_half_open_max_wait`](Self::after_half_open_max_wait)). `None`: no
+    /// limit, the probes alone decide (as resilience4j by default, and Polly). Default: the
+    /// base open duration (no limit when that is zero).
+    pub fn half_open_max_wait(mut self, wait: impl Into<Option<Duration>>) -> Self {
+        self.config.half_open_max_wait = match wait.into() {
+            Some(wait) => HalfOpenWait::After(wait),
+            None => HalfOpenWait::Unlimited,
+        };
+        self
+    }
+
+    /// Where the half-open maximum wait leads: [`BreakerState::Open`] (the default) or
+    /// [`BreakerState::Closed`] (resilience4j's `transitionToStateAfterWaitDuration`).
+    /// [`build`](Self::build) refuses any other state. Default `Open`.
+    pub fn after_half_open_max_wait(mut self, state: BreakerState) -> Self {
+        self.config.after_half_open_max_wait = state;
+        self
+    }
+
+    /// While half-open with every probe slot taken, grant one more probe when the newest one
+    /// has been in flight longer than `after` (Polly's: a probe that hangs does not hold the
+    /// breaker half-open). The extra probe counts as any other. Default: off.
+    pub fn probe_renewal(mut self, after: Duration) -> Self {
+        self.config.probe_renewal = Some(after);
         self
     }
 
@@ -584,21 +760,28 @@ impl CircuitBreakerBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] unless: the rates are in (0, 1]; a count window holds between 1 and
+    /// [`ConfigError`] unless: the rates are in (0, 1] and at least one basis point (0.0001);
+    /// a count window holds between 1 and
     /// [`MAX_WINDOW`] calls and at least the minimum number of calls, which is at least 1; a
     /// time window has between 1 and [`MAX_BUCKETS`] buckets of at least [`MIN_BUCKET`] each;
-    /// the consecutive-failure limit, if any, is at least 1; durations are more than zero, at
-    /// most [`MAX_DURATION`](crate::MAX_DURATION), and the maximum open duration at least the
-    /// open duration (whatever the order of the setters); the growth factor is finite and at
-    /// least 1; probes ≥ required successes ≥ 1; a name, if given, is not empty and has no
-    /// leading or trailing whitespace.
+    /// the consecutive-failure limit, if any, is at least 1; durations are at most
+    /// [`MAX_DURATION`](crate::MAX_DURATION), more than zero (but for the open duration), and
+    /// the maximum open duration at least the open duration (whatever the order of the
+    /// setters); the growth factor is finite and at least 1; 65535 ≥ probes ≥ required
+    /// successes ≥ 1, and 65535 ≥ probe failures ≥ 1; the half-open maximum wait leads to Open
+    /// or Closed; a name, if given, is not empty and has no leading or trailing whitespace.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         self.config.validate()?;
         if let Some(name) = &self.name {
             ConfigError::check_name("breaker name", name)?;
         }
         Ok(CircuitBreaker {
-            shared: Arc::new(Shared::new(self.config, self.name, self.hook)),
+            shared: Arc::new(Shared::new(
+                self.config,
+                self.name,
+                self.hook,
+                self.break_duration,
+            )),
         })
     }
 }

@@ -6,10 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::window::{Mark, SlidingWindow, Window};
+use super::config::{BreakInfo, Config, HalfOpenDecision, MAX_PROBES, TripCheck};
+use super::threshold::Threshold;
+use super::window::{Mark, Tally, Window};
 use crate::classify::{BreakerEffect, Outcome};
 use crate::deadline::{Now, nanos_since};
-use crate::error::ConfigError;
+use crate::error::MAX_DURATION;
 use crate::event::{Event, OnEvent};
 
 /// Where a breaker is.
@@ -76,15 +78,23 @@ pub enum TransitionReason {
     OpenElapsed,
     /// Open → HalfOpen early: an external signal, such as a passing health check.
     HealthSignal,
-    /// HalfOpen → Closed: enough probes succeeded.
+    /// HalfOpen → Closed: enough probes succeeded (or, deciding by rates, the rates among the
+    /// probes stayed under the thresholds).
     ProbesSucceeded,
-    /// HalfOpen → Open: a probe failed.
+    /// HalfOpen → Open: enough probes failed (or, deciding by rates, the failure rate among
+    /// them reached the threshold).
     ProbeFailed,
-    /// HalfOpen → Open: a probe was slower than the slow-call threshold (it succeeded, or its
-    /// caller gave up on it).
+    /// HalfOpen → Open: the last probe counted was slower than the slow-call threshold (it
+    /// succeeded, or its caller gave up on it); deciding by rates, the slow-call rate among the
+    /// probes reached the threshold.
     SlowProbe,
-    /// HalfOpen → Open: the probes did not finish within the maximum half-open wait.
+    /// HalfOpen → Open (or Closed, if so configured): the probes did not finish within the
+    /// maximum half-open wait.
     ProbeTimeout,
+    /// An operator opened the breaker for its open duration, as if it had tripped.
+    ManualOpen,
+    /// An operator moved the breaker to HalfOpen.
+    ManualHalfOpen,
     /// An operator forced the breaker open.
     ForcedOpen,
     /// An operator disabled the breaker.
@@ -93,146 +103,10 @@ pub enum TransitionReason {
     Reset,
 }
 
-/// The configuration of a [`CircuitBreaker`](super::CircuitBreaker); see its builder for each
-/// value and default.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Config {
-    pub(crate) failure_rate: f64,
-    pub(crate) window: SlidingWindow,
-    pub(crate) minimum_calls: u32,
-    pub(crate) consecutive_failures: Option<u32>,
-    pub(crate) open_duration: Duration,
-    pub(crate) open_growth: f64,
-    /// The growth's maximum; `None` (no growth configured): the open duration.
-    pub(crate) max_open_duration: Option<Duration>,
-    pub(crate) probes: u32,
-    pub(crate) required_successes: u32,
-    pub(crate) half_open_max_wait: Option<Duration>,
-    pub(crate) rejected_counts_as_success: bool,
-    pub(crate) slow_call_duration: Option<Duration>,
-    pub(crate) slow_call_rate: f64,
-}
-
-pub(crate) const DEFAULT: Config = Config {
-    failure_rate: 0.5,
-    window: SlidingWindow::Calls(100),
-    minimum_calls: 20,
-    consecutive_failures: Some(5),
-    open_duration: Duration::from_secs(30),
-    open_growth: 1.0,
-    max_open_duration: None,
-    probes: 3,
-    required_successes: 3,
-    half_open_max_wait: None,
-    rejected_counts_as_success: false,
-    slow_call_duration: None,
-    slow_call_rate: 1.0,
-};
-
-/// The most probes a half-open breaker may admit at once.
-pub const MAX_PROBES: u32 = u16::MAX as u32;
-
 /// How far from a boundary (the end of the open period, the half-open maximum wait) a cheap
 /// reading of the clock ([`Now::recent`]) is trusted; nearer, the exact clock decides. Far more
 /// than the error of a coarse clock (one kernel tick, at most 10 ms).
 const SLACK: u64 = 50_000_000;
-
-fn rate_is_valid(rate: f64) -> bool {
-    rate > 0.0 && rate <= 1.0
-}
-
-impl Config {
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        let c = self;
-        if !rate_is_valid(c.failure_rate) {
-            return Err(ConfigError::invalid(
-                "breaker failure rate",
-                c.failure_rate,
-                "a number in (0, 1]",
-            ));
-        }
-        c.window.validate()?;
-        if c.minimum_calls == 0 || c.minimum_calls > c.window.capacity() {
-            return Err(ConfigError::invalid(
-                "breaker minimum calls",
-                c.minimum_calls,
-                "between 1 and the window size",
-            ));
-        }
-        if c.consecutive_failures == Some(0) {
-            return Err(ConfigError::invalid(
-                "breaker consecutive failures",
-                0,
-                "at least 1 (or none, to turn the rule off)",
-            ));
-        }
-        if c.open_duration.is_zero() {
-            return Err(ConfigError::invalid(
-                "breaker open duration",
-                c.open_duration,
-                "more than zero",
-            ));
-        }
-        if !(c.open_growth.is_finite() && c.open_growth >= 1.0) {
-            return Err(ConfigError::invalid(
-                "breaker open duration growth",
-                c.open_growth,
-                "a finite number of at least 1",
-            ));
-        }
-        ConfigError::check_duration("breaker open duration", c.open_duration)?;
-        if let Some(max) = c.max_open_duration {
-            if max < c.open_duration {
-                return Err(ConfigError::invalid(
-                    "breaker maximum open duration",
-                    max,
-                    "at least the open duration",
-                ));
-            }
-            ConfigError::check_duration("breaker maximum open duration", max)?;
-        }
-        if c.required_successes == 0 || c.required_successes > c.probes || c.probes > MAX_PROBES {
-            return Err(ConfigError::invalid(
-                "breaker probes and required successes",
-                (c.probes, c.required_successes),
-                "probes >= required successes >= 1, probes at most 65535",
-            ));
-        }
-        ConfigError::check_limit("breaker half-open maximum wait", c.half_open_max_wait)?;
-        ConfigError::check_limit("breaker slow-call duration", c.slow_call_duration)?;
-        if !rate_is_valid(c.slow_call_rate) {
-            return Err(ConfigError::invalid(
-                "breaker slow-call rate",
-                c.slow_call_rate,
-                "a number in (0, 1]",
-            ));
-        }
-        Ok(())
-    }
-
-    /// How long the breaker stays open after its `trips`-th consecutive trip (from 1).
-    fn open_duration(&self, trips: u32) -> Duration {
-        let base = self.open_duration.as_secs_f64();
-        let grown = base
-            * self
-                .open_growth
-                .powi(trips.saturating_sub(1).min(1 << 16) as i32);
-        let max = self.max_open_duration.unwrap_or(self.open_duration);
-        if grown.is_finite() && grown < max.as_secs_f64() {
-            Duration::try_from_secs_f64(grown).unwrap_or(max)
-        } else {
-            max
-        }
-    }
-
-    fn effect(&self, outcome: &Outcome) -> BreakerEffect {
-        match outcome {
-            Outcome::Rejected if self.rejected_counts_as_success => BreakerEffect::Success,
-            other => other.breaker_effect(),
-        }
-    }
-}
-
 fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -240,9 +114,11 @@ fn duration_nanos(d: Duration) -> u64 {
 /// A call was not admitted: the breaker is open (or half-open with every probe slot taken).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
-    /// How long until the breaker admits probes, when it is known (not while forced open, nor
-    /// while half-open with its probe slots taken). Computed from [`Now::recent`] when the end
-    /// of the open period is still far: within a few milliseconds then, exact with an `Instant`.
+    /// Open: how long until the breaker admits probes. Half-open with every probe slot taken:
+    /// how long until a call is admitted without a probe finishing, the sooner of a probe
+    /// renewal and the end of a maximum wait that closes the breaker (`None` with neither, as by
+    /// default: the probes decide). Forced open: `None`. Computed from [`Now::recent`]: within a
+    /// few milliseconds through the layer, exact with an `Instant`.
     pub retry_in: Option<Duration>,
 }
 
@@ -258,8 +134,13 @@ pub struct Snapshot {
     pub calls: u32,
     /// Failures among them.
     pub failures: u32,
-    /// Slow calls among them (slow-call tracking on).
+    /// Slow calls among them (slow-call tracking on): `slow_successes + slow_failures`.
     pub slow_calls: u32,
+    /// Slow calls that did not fail: slow successes, and calls given up after the slow-call
+    /// threshold ([`Permit::abandon`](super::Permit::abandon)).
+    pub slow_successes: u32,
+    /// Slow calls that failed.
+    pub slow_failures: u32,
     /// `failures / calls`, when the window holds at least the minimum number of calls.
     pub failure_rate: Option<f64>,
     /// `slow_calls / calls`, when slow-call tracking is on and the window holds at least the
@@ -269,6 +150,26 @@ pub struct Snapshot {
     pub consecutive_failures: u32,
     /// Time until the breaker admits probes (open state).
     pub half_open_in: Option<Duration>,
+    /// Calls rejected since the breaker was built: while open, forced open, or half-open with
+    /// every probe slot taken. A running total, for a rate on a dashboard. Counted per thread
+    /// without a read-modify-write, to keep the rejecting path cheap: exact up to 8 threads
+    /// rejecting at once; beyond, two threads sharing a counter may lose a count when they
+    /// reject at the same instant.
+    pub rejected_calls: u64,
+    /// Half-open with every probe slot taken: the `retry_in` a rejection now would carry (see
+    /// [`Rejected::retry_in`]; zero: a probe renewal is due, the next call is admitted); `None`
+    /// otherwise, or when it is not known.
+    pub probe_slot_in: Option<Duration>,
+    /// The current half-open period: probes admitted (in flight, succeeded or failed; a probe
+    /// whose permit was dropped, or whose outcome was ignored, gave its place back). 0 in any
+    /// other state.
+    pub probes_admitted: u32,
+    /// The current half-open period: probes in flight.
+    pub probes_in_flight: u32,
+    /// The current half-open period: probes that succeeded (not slow).
+    pub probes_succeeded: u32,
+    /// The current half-open period: probes that failed or were slow.
+    pub probes_failed: u32,
 }
 
 /// A ticket of admission: the generation it was issued in, whether it holds a probe slot, and
@@ -389,32 +290,41 @@ fn my_shard() -> usize {
     })
 }
 
+/// A thread's counters: successes since the window was last brought up to date, and
+/// rejections.
+#[derive(Default)]
+struct Shard {
+    /// Closed: tagged with their generation and bucket (see [`shard_word`]).
+    successes: AtomicU64,
+    /// Rejections on this shard so far (see [`Shared::acquire_other`]).
+    rejected: AtomicU64,
+}
+
 /// What only a holder of the lock changes.
 #[derive(Debug)]
 struct Locked {
     window: Window,
     /// Consecutive trips without closing, for the growth of the open duration.
     trips: u32,
+    /// HalfOpen: slow probes that did not fail, and slow probes that failed (the probe word
+    /// counts both among its failed probes).
+    slow_probe_successes: u32,
+    slow_probe_failures: u32,
 }
 
-/// The state every clone of a breaker shares.
+/// A function computing the open duration of a trip.
+pub(crate) type BreakDuration = Box<dyn Fn(&BreakInfo) -> Duration + Send + Sync>;
+
+/// The state every clone of a breaker shares. `repr(C)`, hot fields first: what the closed and
+/// open paths read shares the first cache line (the shards have lines of their own).
+#[repr(C)]
 pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) name: Option<Box<str>>,
-    hook: Option<Box<dyn OnEvent + Send + Sync>>,
     /// The generation (high bits) and the state (low 3 bits): every call loads it, only
     /// transitions store it.
     word: AtomicU64,
     /// Closed: the current run of failures, tagged with its generation (see [`tagged`]). Written
     /// on a failure, and on the first success after one.
     consecutive: AtomicU64,
-    /// Closed: whether the window holds the minimum number of calls; from then on a success can
-    /// never trip the breaker (until buckets expire, which only the lock path does), so
-    /// successes only count themselves in their shard.
-    warm: AtomicBool,
-    /// Closed: successes per thread since the window was last brought up to date, tagged with
-    /// their generation and bucket (see [`shard_word`]).
-    shards: [Padded<AtomicU64>; SHARDS],
     /// A time window's bucket length in nanoseconds; 0 for a count window.
     bucket: u64,
     /// Time window: the newest bucket, and the instant it ends (nanoseconds since `base`). A
@@ -424,14 +334,36 @@ pub(crate) struct Shared {
     bucket_end: AtomicU64,
     /// Open: when probes may start, in nanoseconds since `base`.
     half_open_at: AtomicU64,
-    /// HalfOpen: when it began, in nanoseconds since `base`.
-    half_open_since: AtomicU64,
-    /// HalfOpen: the longest wait for probes, in nanoseconds.
-    half_open_max_wait: u64,
-    /// HalfOpen: the generation's low 32 bits, successes (16 bits), probes in flight (16 bits).
-    probes: AtomicU64,
     /// The instant times are measured from: the first `now` the breaker needed.
     base: OnceLock<Instant>,
+    /// Closed: whether the window holds the minimum number of calls; from then on a success can
+    /// never trip the breaker (until buckets expire, which only the lock path does), so
+    /// successes only count themselves in their shard.
+    warm: AtomicBool,
+    /// Whether calls are timed (slow-call tracking on): the configuration's, at hand.
+    timed: bool,
+    /// Whether a `Rejected` outcome counts as a success: the configuration's, at hand.
+    rejected_is_success: bool,
+    /// Per thread: successes since the window was last brought up to date, and rejections.
+    shards: [Padded<Shard>; SHARDS],
+    pub(crate) config: Config,
+    pub(crate) name: Option<Box<str>>,
+    hook: Option<Box<dyn OnEvent + Send + Sync>>,
+    /// The thresholds of the rate rules, in whole basis points (`None`: the rule is off).
+    failure_threshold: Option<Threshold>,
+    slow_threshold: Option<Threshold>,
+    /// Computes the open duration, if given.
+    break_duration: Option<BreakDuration>,
+    /// HalfOpen: when it began, in nanoseconds since `base`.
+    half_open_since: AtomicU64,
+    /// HalfOpen: the longest wait for probes, in nanoseconds, if limited.
+    half_open_max_wait: Option<u64>,
+    /// HalfOpen: the probe renewal, in nanoseconds, if on.
+    probe_renewal: Option<u64>,
+    /// HalfOpen, probe renewal on: when one more probe may be granted (nanoseconds since `base`).
+    probe_renew_at: AtomicU64,
+    /// HalfOpen: the [`Probes`] of the current period.
+    probes: AtomicU64,
     locked: Mutex<Locked>,
 }
 
@@ -478,16 +410,67 @@ fn shard_count(word: u64, generation: u64, bucket: u64) -> Option<u64> {
         .then_some(word & 0xFFFF_FFFF)
 }
 
-fn pack_probes(generation: u64, successes: u32, in_flight: u32) -> u64 {
-    ((generation & 0xFFFF_FFFF) << 32) | (u64::from(successes) << 16) | u64::from(in_flight)
+/// The probes of a half-open period, in one word: the generation's low 16 bits, then 16 bits
+/// each for the failed (or slow), succeeded and in-flight probes. Changed only by a
+/// compare-and-swap that checks the tag, so a stale probe never counts in a later period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Probes {
+    tag: u64,
+    failed: u32,
+    succeeded: u32,
+    in_flight: u32,
 }
 
-fn unpack_probes(word: u64) -> (u64, u32, u32) {
-    (
-        word >> 32,
-        ((word >> 16) & 0xFFFF) as u32,
-        (word & 0xFFFF) as u32,
-    )
+impl Probes {
+    fn new(generation: u64) -> Self {
+        Probes {
+            tag: generation & 0xFFFF,
+            ..Probes::default()
+        }
+    }
+
+    fn pack(self) -> u64 {
+        (self.tag << 48)
+            | (u64::from(self.failed) << 32)
+            | (u64::from(self.succeeded) << 16)
+            | u64::from(self.in_flight)
+    }
+
+    fn unpack(word: u64) -> Self {
+        Probes {
+            tag: word >> 48,
+            failed: ((word >> 32) & 0xFFFF) as u32,
+            succeeded: ((word >> 16) & 0xFFFF) as u32,
+            in_flight: (word & 0xFFFF) as u32,
+        }
+    }
+
+    /// Admitted in this period: every probe that has not given its place back.
+    fn admitted(self) -> u32 {
+        self.failed + self.succeeded + self.in_flight
+    }
+
+    /// Changes the word of `generation`'s period by `f`, if it is that period's and `f` allows.
+    fn update(
+        word: &AtomicU64,
+        generation: u64,
+        f: impl Fn(Probes) -> Option<Probes>,
+    ) -> Option<(Probes, Probes)> {
+        let mut before = Probes::default();
+        word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+            let p = Probes::unpack(w);
+            before = p;
+            (p.tag == generation & 0xFFFF)
+                .then(|| f(p))
+                .flatten()
+                .map(Probes::pack)
+        })
+        .ok()
+        .map(|_| {
+            let after = f(before).unwrap_or(before);
+            (before, after)
+        })
+    }
 }
 
 fn saturate(n: u64) -> u32 {
@@ -525,6 +508,7 @@ impl Shared {
         config: Config,
         name: Option<Box<str>>,
         hook: Option<Box<dyn OnEvent + Send + Sync>>,
+        break_duration: Option<BreakDuration>,
     ) -> Self {
         Shared {
             config,
@@ -533,21 +517,28 @@ impl Shared {
             word: AtomicU64::new(pack(0, BreakerState::Closed)),
             consecutive: AtomicU64::new(tagged(0, 0)),
             warm: AtomicBool::new(false),
+            timed: config.slow_call_duration.is_some(),
+            rejected_is_success: config.rejected_counts_as_success,
             shards: Default::default(),
+            failure_threshold: config.failure_threshold(),
+            slow_threshold: config.slow_threshold(),
+            break_duration,
             bucket: config.window.bucket_nanos().unwrap_or(0),
             newest: AtomicU64::new(0),
             // Nothing counts on a shard until the first success has taken the lock.
             bucket_end: AtomicU64::new(0),
             half_open_at: AtomicU64::new(0),
             half_open_since: AtomicU64::new(0),
-            half_open_max_wait: duration_nanos(
-                config.half_open_max_wait.unwrap_or(config.open_duration),
-            ),
-            probes: AtomicU64::new(pack_probes(0, 0, 0)),
+            half_open_max_wait: config.half_open_max_wait().map(duration_nanos),
+            probe_renewal: config.probe_renewal.map(duration_nanos),
+            probe_renew_at: AtomicU64::new(0),
+            probes: AtomicU64::new(Probes::new(0).pack()),
             base: OnceLock::new(),
             locked: Mutex::new(Locked {
                 window: Window::new(config.window),
                 trips: 0,
+                slow_probe_successes: 0,
+                slow_probe_failures: 0,
             }),
         }
     }
@@ -597,7 +588,7 @@ impl Shared {
     /// Whether calls are timed (slow-call tracking is on).
     #[inline]
     pub(crate) fn times_calls(&self) -> bool {
-        self.config.slow_call_duration.is_some()
+        self.timed
     }
 
     /// When a call admitted now starts (see [`Ticket::started`]), if it is timed and `timed`
@@ -623,9 +614,25 @@ impl Shared {
         self.acquire_other(now, timed)
     }
 
-    /// Every other admission, the cheap open path first.
+    /// Every other admission, the cheap open path first; rejections are counted.
     #[inline(never)]
     fn acquire_other(&self, now: impl Now, timed: bool) -> Result<Ticket, Rejected> {
+        let admitted = self.admit_other(now, timed);
+        if admitted.is_err() {
+            // A load and a store, not a read-modify-write: the counter is the calling thread's
+            // (no lock prefix on the rejecting path). Two threads sharing a shard (more than
+            // `SHARDS` threads) may lose a count when they reject at the same instant.
+            let rejected = &self.shards[my_shard()].0.rejected;
+            rejected.store(
+                rejected.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
+        }
+        admitted
+    }
+
+    #[inline(always)]
+    fn admit_other(&self, now: impl Now, timed: bool) -> Result<Ticket, Rejected> {
         let (generation, state) = self.state();
         match state {
             BreakerState::Disabled => Ok(Ticket::new(generation, TicketKind::Unrecorded)),
@@ -677,21 +684,28 @@ impl Shared {
                     );
                 }
                 BreakerState::HalfOpen => {
-                    let since = self.half_open_since.load(Ordering::Acquire);
-                    let max_wait = self.half_open_max_wait;
-                    let surely_in_time = self
-                        .recent_nanos(&&mut now)
-                        .is_some_and(|t| t.saturating_sub(since).saturating_add(SLACK) <= max_wait);
-                    if !surely_in_time && self.nanos(now.read()).saturating_sub(since) > max_wait {
+                    if self.waited_too_long(&mut now) {
                         self.transition(
                             generation,
-                            BreakerState::Open,
+                            self.config.after_half_open_max_wait,
                             TransitionReason::ProbeTimeout,
                             &mut now,
                         );
                         continue;
                     }
-                    let ticket = self.take_probe(generation)?;
+                    let ticket = match self.take_probe(generation, false) {
+                        Some(ticket) => ticket,
+                        None if self.probes_complete(generation) => {
+                            self.decide_probes(generation, &mut now);
+                            continue;
+                        }
+                        None => self.renew_probe(generation, &mut now)?,
+                    };
+                    if let Some(renewal) = self.probe_renewal {
+                        let t = self.nanos(now.read());
+                        self.probe_renew_at
+                            .store(t.saturating_add(renewal), Ordering::Release);
+                    }
                     return Ok(Ticket {
                         started: self.start(timed, &mut now),
                         ..ticket
@@ -701,19 +715,84 @@ impl Shared {
         }
     }
 
-    fn take_probe(&self, generation: u64) -> Result<Ticket, Rejected> {
-        let tag = generation & 0xFFFF_FFFF;
-        let taken = self
-            .probes
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
-                let (g, successes, in_flight) = unpack_probes(w);
-                (g == tag && in_flight < self.config.probes)
-                    .then(|| pack_probes(generation, successes, in_flight + 1))
-            });
-        match taken {
-            Ok(_) => Ok(Ticket::new(generation, TicketKind::Probe)),
-            Err(_) => Err(Rejected { retry_in: None }),
+    /// Whether the half-open period has outlasted its maximum wait by `now`.
+    fn waited_too_long(&self, now: &mut Lazy<impl Now>) -> bool {
+        let Some(max_wait) = self.half_open_max_wait else {
+            return false;
+        };
+        let since = self.half_open_since.load(Ordering::Acquire);
+        let surely_in_time = self
+            .recent_nanos(&&mut *now)
+            .is_some_and(|t| t.saturating_sub(since).saturating_add(SLACK) <= max_wait);
+        !surely_in_time && self.nanos(now.read()).saturating_sub(since) > max_wait
+    }
+
+    /// Every probe slot is taken: grants one more if the newest probe has been in flight longer
+    /// than the probe renewal, or rejects with the time until a call can be admitted without a
+    /// probe finishing, if known.
+    #[cold]
+    fn renew_probe(&self, generation: u64, now: &mut Lazy<impl Now>) -> Result<Ticket, Rejected> {
+        let t = self.cheap_nanos(now);
+        if let Some(due) = self.renewal_due() {
+            let t = self.nanos(now.read());
+            if t >= due
+                && self
+                    .probe_renew_at
+                    .compare_exchange(due, u64::MAX, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                if let Some(ticket) = self.take_probe(generation, true) {
+                    return Ok(ticket);
+                }
+            }
         }
+        Err(Rejected {
+            retry_in: self.slot_free_in(t),
+        })
+    }
+
+    /// Probe renewal on: when one more probe may be granted, once a probe has been admitted
+    /// this period (`u64::MAX` before, or while a renewal is under way).
+    fn renewal_due(&self) -> Option<u64> {
+        self.probe_renewal
+            .map(|_| self.probe_renew_at.load(Ordering::Acquire))
+            .filter(|&due| due != u64::MAX)
+    }
+
+    /// Half-open with every probe slot taken: how long after `t` a call is admitted without a
+    /// probe finishing, the sooner of a probe renewal and the end of a maximum wait that
+    /// closes the breaker (the end of one that opens it admits nothing).
+    fn slot_free_in(&self, t: u64) -> Option<Duration> {
+        let timeout = self
+            .half_open_max_wait
+            .filter(|_| self.config.after_half_open_max_wait == BreakerState::Closed)
+            .map(|wait| {
+                self.half_open_since
+                    .load(Ordering::Acquire)
+                    .saturating_add(wait)
+                    .saturating_add(1)
+            });
+        let next = match (self.renewal_due(), timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        next.map(|at| Duration::from_nanos(at.saturating_sub(t)))
+    }
+
+    /// Takes a probe slot, if one is free (`renewed`: whatever the limit on probes at once).
+    fn take_probe(&self, generation: u64, renewed: bool) -> Option<Ticket> {
+        let c = &self.config;
+        Probes::update(&self.probes, generation, |p| {
+            let free = match c.half_open_decision {
+                HalfOpenDecision::Counts => p.in_flight < c.probes,
+                HalfOpenDecision::Rates => p.admitted() < c.probes,
+            };
+            ((free || renewed) && p.in_flight < MAX_PROBES).then_some(Probes {
+                in_flight: p.in_flight + 1,
+                ..p
+            })
+        })
+        .map(|_| Ticket::new(generation, TicketKind::Probe))
     }
 
     /// Starts timing an admitted call now, if calls are timed (for admissions made before the
@@ -729,14 +808,14 @@ impl Shared {
         if ticket.kind() != TicketKind::Probe {
             return;
         }
-        let tag = ticket.generation() & 0xFFFF_FFFF;
-        let _ = self
-            .probes
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
-                let (g, successes, in_flight) = unpack_probes(w);
-                (g == tag && in_flight > 0)
-                    .then(|| pack_probes(ticket.generation(), successes, in_flight - 1))
-            });
+        // Deciding by rates, a renewed probe given back may leave a complete set: the next
+        // admission decides it.
+        Probes::update(&self.probes, ticket.generation(), |p| {
+            (p.in_flight > 0).then_some(Probes {
+                in_flight: p.in_flight - 1,
+                ..p
+            })
+        });
     }
 
     /// Whether the timed call of `ticket` ran longer than the slow-call threshold by `now`.
@@ -756,7 +835,10 @@ impl Shared {
     /// or (cheaply) to place it in a time window.
     #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: &Outcome, now: impl Now) {
-        let effect = self.config.effect(outcome);
+        let effect = match outcome {
+            Outcome::Rejected if self.rejected_is_success => BreakerEffect::Success,
+            other => other.breaker_effect(),
+        };
         let (generation, state) = self.state();
         if generation != ticket.generation() {
             return;
@@ -867,13 +949,11 @@ impl Shared {
         if !self.warm.load(Ordering::Relaxed) {
             return false;
         }
-        let counted =
-            self.shards[my_shard()]
-                .0
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-                    shard_count(w, generation, bucket)
-                        .map(|n| shard_word(generation, bucket, n + 1))
-                });
+        let counted = self.shards[my_shard()].0.successes.fetch_update(
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+            |w| shard_count(w, generation, bucket).map(|n| shard_word(generation, bucket, n + 1)),
+        );
         // A failed swap: either the generation is over (a stale success: nothing to count),
         // or a new bucket began (the lock path counts it).
         counted.is_ok() || self.state().0 != generation
@@ -890,7 +970,8 @@ impl Shared {
             .iter()
             .filter_map(|s| {
                 shard_count(
-                    s.0.swap(shard_word(generation, target, 0), Ordering::Relaxed),
+                    s.0.successes
+                        .swap(shard_word(generation, target, 0), Ordering::Relaxed),
                     generation,
                     newest,
                 )
@@ -941,14 +1022,16 @@ impl Shared {
         self.publish(&locked);
         let c = &self.config;
         let w = locked.window.tally();
-        let ready = w.calls >= u64::from(c.minimum_calls);
-        let calls = w.calls as f64;
+        let rates = w.calls >= u64::from(c.minimum_calls)
+            && (mark.failure || c.trip_check == TripCheck::EveryOutcome);
+        let reached =
+            |th: Option<Threshold>, part| rates && th.is_some_and(|th| th.reached(part, w.calls));
         let reason = if mark.failure && c.consecutive_failures.is_some_and(|n| run >= u64::from(n))
         {
             TransitionReason::ConsecutiveFailures
-        } else if ready && w.failures as f64 >= c.failure_rate * calls {
+        } else if reached(self.failure_threshold, w.failures) {
             TransitionReason::FailureRate
-        } else if ready && self.times_calls() && w.slow as f64 >= c.slow_call_rate * calls {
+        } else if reached(self.slow_threshold, w.slow) {
             TransitionReason::SlowCallRate
         } else {
             return;
@@ -958,37 +1041,105 @@ impl Shared {
         self.emit(t);
     }
 
+    /// Whether every probe slot of a period with `p` is taken (a call now would be rejected).
+    fn slots_taken(&self, p: Probes) -> bool {
+        let c = &self.config;
+        match c.half_open_decision {
+            HalfOpenDecision::Counts => p.in_flight >= c.probes,
+            HalfOpenDecision::Rates => p.in_flight > 0 && p.admitted() >= c.probes,
+        }
+    }
+
+    /// Deciding by rates: whether every probe of `generation`'s period is in, none in flight.
+    fn probes_complete(&self, generation: u64) -> bool {
+        let p = Probes::unpack(self.probes.load(Ordering::Acquire));
+        self.config.half_open_decision == HalfOpenDecision::Rates
+            && p.tag == generation & 0xFFFF
+            && p.in_flight == 0
+            && p.admitted() >= self.config.probes
+    }
+
     #[cold]
     fn probe_outcome(&self, ticket: Ticket, mark: Mark, now: &mut Lazy<impl Now>) {
         let generation = ticket.generation();
-        if mark.failure || mark.slow {
-            let reason = if mark.failure {
-                TransitionReason::ProbeFailed
-            } else {
-                TransitionReason::SlowProbe
-            };
-            self.transition(generation, BreakerState::Open, reason, now);
-            return;
+        let failed = mark.failure || mark.slow;
+        // A slow probe is counted under the lock too, where a decision by rates reads it.
+        let mut locked = None;
+        if mark.slow {
+            let guard = self.lock();
+            if self.state().0 != generation {
+                return;
+            }
+            locked = Some(guard);
         }
-        let tag = generation & 0xFFFF_FFFF;
-        let after = self
-            .probes
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
-                let (g, successes, in_flight) = unpack_probes(w);
-                (g == tag && in_flight > 0)
-                    .then(|| pack_probes(generation, successes + 1, in_flight - 1))
-            });
-        if let Ok(before) = after {
-            let (_, successes, _) = unpack_probes(before);
-            if successes + 1 >= self.config.required_successes {
-                self.transition(
-                    generation,
-                    BreakerState::Closed,
-                    TransitionReason::ProbesSucceeded,
-                    now,
-                );
+        let counted = Probes::update(&self.probes, generation, |p| {
+            (p.in_flight > 0).then_some(Probes {
+                failed: (p.failed + u32::from(failed)).min(0xFFFF),
+                succeeded: (p.succeeded + u32::from(!failed)).min(0xFFFF),
+                in_flight: p.in_flight - 1,
+                ..p
+            })
+        });
+        let Some((_, after)) = counted else {
+            return;
+        };
+        if let Some(guard) = locked.as_mut() {
+            if mark.failure {
+                guard.slow_probe_failures += 1;
+            } else {
+                guard.slow_probe_successes += 1;
             }
         }
+        let c = &self.config;
+        let (to, reason) = match c.half_open_decision {
+            HalfOpenDecision::Rates => {
+                if after.in_flight == 0 && after.admitted() >= c.probes {
+                    drop(locked);
+                    self.decide_probes(generation, now);
+                }
+                return;
+            }
+            HalfOpenDecision::Counts if failed && after.failed >= c.probe_failures => (
+                BreakerState::Open,
+                if mark.failure {
+                    TransitionReason::ProbeFailed
+                } else {
+                    TransitionReason::SlowProbe
+                },
+            ),
+            HalfOpenDecision::Counts if !failed && after.succeeded >= c.required_successes => {
+                (BreakerState::Closed, TransitionReason::ProbesSucceeded)
+            }
+            HalfOpenDecision::Counts => return,
+        };
+        let mut locked = locked.unwrap_or_else(|| self.lock());
+        let t = self.transition_locked(&mut locked, generation, to, reason, now);
+        drop(locked);
+        self.emit(t);
+    }
+
+    /// Deciding by rates, every probe is in: opens again if the failure rate or the slow-call
+    /// rate among them reached its threshold, and closes otherwise.
+    fn decide_probes(&self, generation: u64, now: &mut Lazy<impl Now>) {
+        let mut locked = self.lock();
+        let p = Probes::unpack(self.probes.load(Ordering::Acquire));
+        if self.state() != (generation, BreakerState::HalfOpen) || p.tag != generation & 0xFFFF {
+            return;
+        }
+        let whole = u64::from(p.failed + p.succeeded);
+        let slow = u64::from(locked.slow_probe_successes + locked.slow_probe_failures);
+        let failures = u64::from(p.failed.saturating_sub(locked.slow_probe_successes));
+        let reached = |th: Option<Threshold>, part| th.is_some_and(|th| th.reached(part, whole));
+        let (to, reason) = if reached(self.failure_threshold, failures) {
+            (BreakerState::Open, TransitionReason::ProbeFailed)
+        } else if reached(self.slow_threshold, slow) {
+            (BreakerState::Open, TransitionReason::SlowProbe)
+        } else {
+            (BreakerState::Closed, TransitionReason::ProbesSucceeded)
+        };
+        let t = self.transition_locked(&mut locked, generation, to, reason, now);
+        drop(locked);
+        self.emit(t);
     }
 
     /// Moves from `generation` to `to`, unless another transition came first.
@@ -1005,15 +1156,28 @@ impl Shared {
         self.emit(t);
     }
 
-    /// Moves from whatever state the breaker is in to `to` (for manual operations, which only
-    /// go to Closed, ForcedOpen or Disabled: states with no timer, so no clock is read).
-    pub(crate) fn force(&self, to: BreakerState, reason: TransitionReason) {
-        debug_assert!(!matches!(to, BreakerState::Open | BreakerState::HalfOpen));
+    /// Moves from whatever state the breaker is in to `to` (for manual operations; `now` is
+    /// read only for the timed states, Open and HalfOpen).
+    pub(crate) fn force(&self, to: BreakerState, reason: TransitionReason, now: impl Now) {
         let mut locked = self.lock();
         let (generation, _) = self.state();
-        let t = self.transition_locked(&mut locked, generation, to, reason, Instant::now);
+        let t = self.transition_locked(&mut locked, generation, to, reason, now);
         drop(locked);
         self.emit(t);
+    }
+
+    /// The open duration of the `trips`-th consecutive trip, with the window `w`.
+    fn open_for(&self, trips: u32, w: Tally, reason: TransitionReason) -> Duration {
+        match &self.break_duration {
+            Some(f) => f(&BreakInfo {
+                trips,
+                reason,
+                calls: saturate(w.calls),
+                failures: saturate(w.failures),
+            })
+            .min(MAX_DURATION),
+            None => self.config.open_duration(trips),
+        }
     }
 
     fn transition_locked(
@@ -1033,7 +1197,7 @@ impl Shared {
         match to {
             BreakerState::Open => {
                 locked.trips = locked.trips.saturating_add(1);
-                let open_for = self.config.open_duration(locked.trips);
+                let open_for = self.open_for(locked.trips, locked.window.tally(), reason);
                 let at = self
                     .nanos(now.now())
                     .saturating_add(duration_nanos(open_for));
@@ -1043,7 +1207,10 @@ impl Shared {
                 self.half_open_since
                     .store(self.nanos(now.now()), Ordering::Release);
                 self.probes
-                    .store(pack_probes(next, 0, 0), Ordering::Release);
+                    .store(Probes::new(next).pack(), Ordering::Release);
+                self.probe_renew_at.store(u64::MAX, Ordering::Release);
+                locked.slow_probe_successes = 0;
+                locked.slow_probe_failures = 0;
             }
             BreakerState::Closed => {
                 locked.trips = 0;
@@ -1066,7 +1233,8 @@ impl Shared {
         locked.window.clear();
         let newest = locked.window.newest();
         for s in &self.shards {
-            s.0.store(shard_word(generation, newest, 0), Ordering::Relaxed);
+            s.0.successes
+                .store(shard_word(generation, newest, 0), Ordering::Relaxed);
         }
         self.consecutive
             .store(tagged(generation, 0), Ordering::Relaxed);
@@ -1085,6 +1253,60 @@ impl Shared {
         }
     }
 
+    /// The state the next call would find at `now`, with its generation: HalfOpen once the open
+    /// period has passed, and where the half-open maximum wait leads once it has passed. Takes
+    /// the lock only while open or half-open.
+    pub(crate) fn state_at(&self, now: Instant) -> (u64, BreakerState) {
+        let (generation, state) = self.state();
+        if !matches!(state, BreakerState::Open | BreakerState::HalfOpen) {
+            return (generation, state);
+        }
+        let locked = self.lock();
+        let (generation, state) = self.state();
+        let (state, _) = self.ahead(&locked, state, self.nanos(now));
+        (generation, state)
+    }
+
+    /// Where the next call at `t` would find a breaker now in `state`, and, if it would find it
+    /// open, how long until it admits probes.
+    fn ahead(&self, locked: &Locked, state: BreakerState, t: u64) -> (BreakerState, Option<u64>) {
+        match state {
+            BreakerState::Open => {
+                let at = self.half_open_at.load(Ordering::Acquire);
+                if t >= at {
+                    (BreakerState::HalfOpen, None)
+                } else {
+                    (BreakerState::Open, Some(at - t))
+                }
+            }
+            BreakerState::HalfOpen if self.timed_out(t) => {
+                match self.config.after_half_open_max_wait {
+                    BreakerState::Open => {
+                        let open_for = duration_nanos(self.open_for(
+                            locked.trips.saturating_add(1),
+                            locked.window.tally(),
+                            TransitionReason::ProbeTimeout,
+                        ));
+                        if open_for == 0 {
+                            (BreakerState::HalfOpen, None)
+                        } else {
+                            (BreakerState::Open, Some(open_for))
+                        }
+                    }
+                    to => (to, None),
+                }
+            }
+            other => (other, None),
+        }
+    }
+
+    /// Whether a half-open period has outlasted its maximum wait at `t`.
+    fn timed_out(&self, t: u64) -> bool {
+        self.half_open_max_wait.is_some_and(|max_wait| {
+            t.saturating_sub(self.half_open_since.load(Ordering::Acquire)) > max_wait
+        })
+    }
+
     pub(crate) fn snapshot(&self, now: Instant) -> Snapshot {
         let mut locked = self.lock();
         let (generation, state) = self.state();
@@ -1098,22 +1320,45 @@ impl Shared {
         } else {
             locked.window.advance(bucket);
         }
+        let (ahead, half_open_in) = self.ahead(&locked, state, t);
+        let probes = Probes::unpack(self.probes.load(Ordering::Acquire));
+        let probes = if state == BreakerState::HalfOpen
+            && !self.timed_out(t)
+            && probes.tag == generation & 0xFFFF
+        {
+            probes
+        } else {
+            Probes::default()
+        };
         let w = locked.window.tally();
         let ready = w.calls >= u64::from(self.config.minimum_calls) && w.calls > 0;
         let rate = |n: u64| n as f64 / w.calls as f64;
         Snapshot {
-            state,
+            state: ahead,
             generation,
             calls: saturate(w.calls),
             failures: saturate(w.failures),
             slow_calls: saturate(w.slow),
+            slow_successes: saturate(w.slow - w.slow_failures),
+            slow_failures: saturate(w.slow_failures),
             failure_rate: ready.then(|| rate(w.failures)),
             slow_call_rate: (ready && self.times_calls()).then(|| rate(w.slow)),
             // The run that tripped the breaker stays visible until it closes again.
             consecutive_failures: saturate(self.consecutive.load(Ordering::Relaxed) & COUNT_MASK),
-            half_open_in: (state == BreakerState::Open).then(|| {
-                Duration::from_nanos(self.half_open_at.load(Ordering::Acquire).saturating_sub(t))
-            }),
+            half_open_in: half_open_in.map(Duration::from_nanos),
+            rejected_calls: self
+                .shards
+                .iter()
+                .map(|s| s.0.rejected.load(Ordering::Relaxed))
+                .fold(0, u64::saturating_add),
+            probe_slot_in: self
+                .slots_taken(probes)
+                .then(|| self.slot_free_in(t))
+                .flatten(),
+            probes_admitted: probes.admitted(),
+            probes_in_flight: probes.in_flight,
+            probes_succeeded: probes.succeeded,
+            probes_failed: probes.failed,
         }
     }
 }
@@ -1135,19 +1380,6 @@ impl Ticket {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn open_duration_grows_to_its_cap() {
-        let c = Config {
-            open_duration: Duration::from_secs(30),
-            open_growth: 2.0,
-            max_open_duration: Some(Duration::from_secs(300)),
-            ..DEFAULT
-        };
-        let secs: Vec<_> = (1..=6).map(|k| c.open_duration(k).as_secs()).collect();
-        assert_eq!(secs, [30, 60, 120, 240, 300, 300]);
-        assert_eq!(c.open_duration(u32::MAX), Duration::from_secs(300));
-    }
 
     #[test]
     fn tagged_counters_belong_to_one_generation() {
@@ -1188,7 +1420,14 @@ mod tests {
         for s in BreakerState::ALL {
             assert_eq!(unpack(pack(12345, s)), (12345, s));
         }
-        assert_eq!(unpack_probes(pack_probes(7, 3, 2)), (7, 3, 2));
+        let p = Probes {
+            tag: 7,
+            failed: 1,
+            succeeded: 3,
+            in_flight: 2,
+        };
+        assert_eq!(Probes::unpack(p.pack()), p);
+        assert_eq!(p.admitted(), 6);
     }
 
     #[test]

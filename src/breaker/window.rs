@@ -1,10 +1,11 @@
 //! The sliding windows the trip rates are computed over: the last `n` counted calls, or the
 //! calls of the last `T` in `B` buckets. Pure and single-threaded: the state machine holds them
-//! under its lock.
+//! under its lock, and [`OutcomeWindow`] offers them on their own.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::deadline::nanos_since;
 use crate::error::ConfigError;
 
 /// What a trip rate is computed over.
@@ -122,26 +123,116 @@ impl SlidingWindow {
     }
 }
 
-/// What one counted call was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Mark {
-    pub(crate) failure: bool,
-    pub(crate) slow: bool,
+/// What one counted call was: a failure or not, slow or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mark {
+    /// The call failed.
+    pub failure: bool,
+    /// The call was slower than the slow-call threshold.
+    pub slow: bool,
 }
 
 impl Mark {
-    pub(crate) const SUCCESS: Mark = Mark {
+    /// A success in time.
+    pub const SUCCESS: Mark = Mark {
         failure: false,
+        slow: false,
+    };
+    /// A failure in time.
+    pub const FAILURE: Mark = Mark {
+        failure: true,
         slow: false,
     };
 }
 
-/// Counts of calls, failures and slow calls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Tally {
-    pub(crate) calls: u64,
-    pub(crate) failures: u64,
-    pub(crate) slow: u64,
+/// The counts of a window: calls, failures, slow calls, and slow calls that failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Tally {
+    /// Calls in the window.
+    pub calls: u64,
+    /// Failures among them.
+    pub failures: u64,
+    /// Slow calls among them, failed or not.
+    pub slow: u64,
+    /// Slow calls that failed.
+    pub slow_failures: u64,
+}
+
+/// A sliding window of call outcomes on its own, exactly as a breaker keeps it: the last `n`
+/// calls, or the calls of the last `T` in `B` buckets ([`SlidingWindow`]). For a breaker of your
+/// own, a simulator, or a dashboard that wants the same counts.
+///
+/// A time window's buckets are aligned to the first instant it is given, and expire as time
+/// passes, with or without calls; an outcome older than the window is not counted. A count
+/// window reads no clock (the instants are ignored). Memory: one small count per bucket, or one
+/// entry per run of equal outcomes.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use steadfast::breaker::{Mark, OutcomeWindow, SlidingWindow};
+///
+/// let t0 = Instant::now();
+/// let mut w = OutcomeWindow::new(SlidingWindow::Time {
+///     length: Duration::from_secs(10),
+///     buckets: 10,
+/// })?;
+/// w.record(Mark::FAILURE, t0);
+/// w.record(Mark::SUCCESS, t0 + Duration::from_secs(5));
+/// assert_eq!(w.counts(t0 + Duration::from_secs(9)).failures, 1);
+/// let later = w.counts(t0 + Duration::from_secs(10));
+/// assert_eq!((later.calls, later.failures), (1, 0), "the first second's bucket expired");
+/// # Ok::<(), steadfast::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct OutcomeWindow {
+    window: Window,
+    /// A time window's bucket length in nanoseconds; 0 for a count window.
+    bucket: u64,
+    /// The first instant given: bucket 0 begins there.
+    base: Option<Instant>,
+}
+
+impl OutcomeWindow {
+    /// An empty window.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] unless a count window holds between 1 and [`MAX_WINDOW`] calls, and a
+    /// time window has between 1 and [`MAX_BUCKETS`] buckets of at least [`MIN_BUCKET`] each.
+    pub fn new(kind: SlidingWindow) -> Result<Self, ConfigError> {
+        kind.validate()?;
+        Ok(OutcomeWindow {
+            window: Window::new(kind),
+            bucket: kind.bucket_nanos().unwrap_or(0),
+            base: None,
+        })
+    }
+
+    fn epoch(&mut self, now: Instant) -> u64 {
+        let base = *self.base.get_or_insert(now);
+        nanos_since(base, now).checked_div(self.bucket).unwrap_or(0)
+    }
+
+    /// Counts one call that ended at `now`.
+    pub fn record(&mut self, mark: Mark, now: Instant) {
+        let epoch = self.epoch(now);
+        self.window.push(mark, 1, epoch);
+    }
+
+    /// The counts at `now` (a time window moves on to `now` first).
+    pub fn counts(&mut self, now: Instant) -> Tally {
+        let epoch = self.epoch(now);
+        self.window.advance(epoch);
+        self.window.tally()
+    }
+
+    /// Empties the window (a time window keeps its place in time).
+    pub fn clear(&mut self) {
+        self.window.clear();
+    }
 }
 
 impl Tally {
@@ -153,12 +244,16 @@ impl Tally {
         if mark.slow {
             self.slow = self.slow.saturating_add(n);
         }
+        if mark.slow && mark.failure {
+            self.slow_failures = self.slow_failures.saturating_add(n);
+        }
     }
 
     fn remove(&mut self, other: Tally) {
         self.calls -= other.calls;
         self.failures -= other.failures;
         self.slow -= other.slow;
+        self.slow_failures -= other.slow_failures;
     }
 
     fn remove_mark(&mut self, mark: Mark, n: u64) {

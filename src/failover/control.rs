@@ -110,6 +110,8 @@ pub enum RoutingSource {
     Operator,
     /// A routing file's driver (feature `routing-file`).
     File,
+    /// An etcd watch's driver (feature `etcd`).
+    Etcd,
 }
 
 /// The routing switches of one failover: a cheap `Clone` handle, from
@@ -183,19 +185,19 @@ impl RoutingControl {
     }
 
     /// The number of endpoints.
-    #[cfg_attr(not(feature = "routing-file"), allow(dead_code))] // the routing file's
+    #[cfg_attr(not(any(feature = "routing-file", feature = "etcd")), allow(dead_code))] // the sources'
     pub(crate) fn len(&self) -> usize {
         self.router.endpoints.len()
     }
 
     /// Endpoint `name`'s position in priority order.
-    #[cfg_attr(not(feature = "routing-file"), allow(dead_code))] // the routing file's
+    #[cfg_attr(not(any(feature = "routing-file", feature = "etcd")), allow(dead_code))] // the sources'
     pub(crate) fn index(&self, name: &str) -> Option<usize> {
         self.router.index(name)
     }
 
     /// The name of the endpoint at `index`.
-    #[cfg_attr(not(feature = "routing-file"), allow(dead_code))] // the routing file's
+    #[cfg_attr(not(any(feature = "routing-file", feature = "etcd")), allow(dead_code))] // the sources'
     pub(crate) fn name(&self, index: usize) -> &str {
         &self.router.endpoints[index].name
     }

@@ -689,7 +689,7 @@ impl FailoverHandle {
             .enumerate()
             .map(|(i, e)| EndpointStatus {
                 endpoint: e.name.clone(),
-                breaker: e.breaker.state(),
+                breaker: e.breaker.state_at(now),
                 switch: Router::switch_in(off, i),
                 failing_checks: self.router.is_unhealthy(i),
                 unavailable: self.router.why_unavailable(i, now),
@@ -816,6 +816,20 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// Default: none.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.config.settings.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// No deadline: the call takes as long as its passes do (the default of
+    /// [`Failover::builder`]; the [regional](crate::regional) builders start with one).
+    pub fn no_deadline(mut self) -> Self {
+        self.config.settings.deadline = None;
+        self
+    }
+
+    /// No attempt timeout: a hop takes as long as its endpoint does (the default of
+    /// [`Failover::builder`]; the [regional](crate::regional) builders start with one).
+    pub fn no_attempt_timeout(mut self) -> Self {
+        self.config.settings.attempt_timeout = None;
         self
     }
 

@@ -107,7 +107,13 @@ impl fmt::Debug for Router {
                 &self.endpoints.iter().map(|e| &*e.name).collect::<Vec<_>>(),
             )
             .field("failback", &self.failback)
-            .field("serving", &self.serving.load(Ordering::Relaxed))
+            .field(
+                "serving",
+                &self
+                    .endpoints
+                    .get(self.serving.load(Ordering::Relaxed) as usize)
+                    .map(|e| &*e.name),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -63,7 +63,9 @@ pub(crate) static DEFAULT: HttpClassifier = HttpClassifier::new();
 /// `reqwest::Error`, hyper-util's legacy client error, a `hyper::Error`, a `std::io::Error`, or a
 /// `BoxError` holding one of them. A connection that never opened is `NotSent`, a timeout
 /// `Timeout`, a request that cannot be built `Local`, anything else `Failed`. This library's own
-/// errors (an open breaker, an expired deadline) are `Local`.
+/// errors (an open breaker, an expired deadline) are `Local`. A [`CallError`](crate::CallError)
+/// of one of these types (what a [regional](crate::regional) endpoint returns) is seen through:
+/// [`Inner`](crate::CallError::Inner) by the client's own error, every verdict `Local`.
 ///
 /// # Examples
 ///

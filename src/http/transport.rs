@@ -5,6 +5,7 @@ use std::error::Error;
 use std::io;
 
 use crate::classify::{Outcome, chain_has_own, is_own_error};
+use crate::error::CallError;
 
 /// How many errors of a source chain are looked at before giving up: chains are short, and a
 /// cycle must not hang the classifier.
@@ -106,6 +107,40 @@ pub fn hyper_outcome(err: &hyper_util::client::legacy::Error) -> Outcome {
     hyper_util_error(err, MAX_CHAIN).unwrap_or_else(Outcome::failed)
 }
 
+/// A [`CallError`] of a client error this module reads (`reqwest::Error`, hyper-util's legacy
+/// client error, `std::io::Error`; and `BoxError`, which only a `&dyn Any` can hold: a
+/// `CallError<BoxError>` is no `Error`), seen through: its inner error by its kind, the
+/// library's verdicts `Local`. `None` when `$err` is no such `CallError`.
+macro_rules! call_error_outcome {
+    ($err:expr, $classifier:expr $(, $extra:ty)?) => {{
+        let (err, classifier) = ($err, $classifier);
+        let mut found = None;
+        $(if let Some(e) = err.downcast_ref::<CallError<$extra>>() {
+            found = Some(call_error_inner(e, classifier));
+        })?
+        if let Some(e) = err.downcast_ref::<CallError<io::Error>>() {
+            found = Some(call_error_inner(e, classifier));
+        }
+        #[cfg(feature = "reqwest")]
+        if let Some(e) = err.downcast_ref::<CallError<reqwest::Error>>() {
+            found = Some(call_error_inner(e, classifier));
+        }
+        #[cfg(feature = "hyper")]
+        if let Some(e) = err.downcast_ref::<CallError<hyper_util::client::legacy::Error>>() {
+            found = Some(call_error_inner(e, classifier));
+        }
+        found
+    }};
+}
+
+/// A `CallError`'s outcome: [`CallError::Inner`] by its own error's kind, every verdict `Local`.
+fn call_error_inner<E: 'static>(err: &CallError<E>, classifier: &super::HttpClassifier) -> Outcome {
+    match err {
+        CallError::Inner(inner) => error_outcome(inner, classifier),
+        _ => Outcome::Local,
+    }
+}
+
 /// The outcome of a transport error `E` of any type (`Failed` when the type is not one this
 /// module reads): the HTTP classifier's `Err` arm, which reads a status error with its own table.
 pub(crate) fn error_outcome<E: 'static>(err: &E, classifier: &super::HttpClassifier) -> Outcome {
@@ -114,6 +149,9 @@ pub(crate) fn error_outcome<E: 'static>(err: &E, classifier: &super::HttpClassif
         return Outcome::Local;
     }
     let any: &dyn Any = err;
+    if let Some(outcome) = call_error_outcome!(any, classifier, crate::BoxError) {
+        return outcome;
+    }
     #[cfg(feature = "reqwest")]
     if let Some(e) = any.downcast_ref::<reqwest::Error>() {
         return reqwest_error(e, MAX_CHAIN, classifier);
@@ -162,6 +200,9 @@ fn chain_outcome(err: &(dyn Error + 'static), depth: usize) -> Option<Outcome> {
 
 /// `err` itself, if its type is one this module reads; `depth` bounds any walk inside it.
 fn one_error(err: &(dyn Error + 'static), depth: usize) -> Option<Outcome> {
+    if let Some(outcome) = call_error_outcome!(err, &super::classify::DEFAULT) {
+        return Some(outcome);
+    }
     #[cfg(feature = "reqwest")]
     if let Some(e) = err.downcast_ref::<reqwest::Error>() {
         return Some(reqwest_error(e, depth, &super::classify::DEFAULT));

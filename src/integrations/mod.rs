@@ -6,7 +6,25 @@
 //!
 //! - `routing_file` (feature `routing-file`): an endpoint's routing switches read from a JSON
 //!   file on an interval, off the runtime (`routing_file::RoutingFile`).
+//! - `routing_etcd` (feature `etcd`): the same switches from etcd, watched under a key prefix
+//!   (`routing_etcd::EtcdRouting`).
+//! - `SwitchSource` (either feature): the driver trait both sources implement.
+//! - `metrics` (feature `metrics`): an event hook recording counters, gauges and a histogram
+//!   through the `metrics` facade (`metrics::MetricsEvents`).
 
+#[cfg(feature = "etcd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
+pub mod routing_etcd;
 #[cfg(feature = "routing-file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routing-file")))]
 pub mod routing_file;
+#[cfg(any(feature = "routing-file", feature = "etcd"))]
+mod switch_source;
+
+#[cfg(any(feature = "routing-file", feature = "etcd"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "routing-file", feature = "etcd"))))]
+pub use self::switch_source::SwitchSource;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;

@@ -18,6 +18,12 @@
 //! reported ([`Event::RoutingRefused`](crate::event::Event::RoutingRefused) with
 //! [`RoutingSource::File`]); the next good read applies.
 //!
+//! **Who may write the file moves the fleet's traffic.** A file that others than its owner may
+//! write (group or world write permission, on Unix) is refused with
+//! [`RoutingFileError::Writable`] and reported like an unreadable one; keep its directory
+//! writable by its owner only as well, since whoever may write the directory may replace the
+//! file.
+//!
 //! **Writers must replace the file atomically**: write a temporary file in the same directory,
 //! then rename it over the routing file (Kubernetes config maps and `mv` do this). A file
 //! rewritten in place can be read half-written. The reader notices a file whose size or
@@ -57,8 +63,9 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep_until};
 
-use crate::error::{ConfigError, NAME_LIMIT, clip};
-use crate::failover::{ControlError, Refused, RoutingControl, RoutingSource, Switch};
+use super::switch_source::{AppliedLines, SwitchSource};
+use crate::error::ConfigError;
+use crate::failover::{ControlError, Refused, RoutingControl, RoutingSource};
 
 /// Why a routing file was not applied: the switches are unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +79,17 @@ pub enum RoutingFileError {
         path: PathBuf,
         /// Why.
         reason: String,
+    },
+    /// Others than the file's owner may write it (its group or world write bit is set, Unix):
+    /// anyone among them could move the fleet's traffic, so it is not read.
+    #[error(
+        "routing file {path:?} is writable by others than its owner (mode {mode:o}): remove their write permission"
+    )]
+    Writable {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
     },
     /// The file is larger than [`RoutingFile::MAX_SIZE`]; no more than that and one byte was
     /// read.
@@ -102,9 +120,9 @@ impl RoutingFileError {
     /// The reason, without its detail, for events.
     pub fn reason(&self) -> Refused {
         match self {
-            RoutingFileError::Unreadable { .. } | RoutingFileError::Unstable { .. } => {
-                Refused::Unreadable
-            }
+            RoutingFileError::Unreadable { .. }
+            | RoutingFileError::Writable { .. }
+            | RoutingFileError::Unstable { .. } => Refused::Unreadable,
             RoutingFileError::TooLarge { .. } => Refused::TooLarge,
             RoutingFileError::Malformed(_) => Refused::Malformed,
             RoutingFileError::Refused(e) => e.reason(),
@@ -161,9 +179,8 @@ pub struct RoutingFile {
     path: PathBuf,
     control: RoutingControl,
     interval: Duration,
-    /// Each endpoint's line in the file (`None`: not named) as last applied; `None` before the
-    /// first good read.
-    applied: Option<Vec<Option<Switch>>>,
+    /// The endpoints' lines as last applied.
+    applied: AppliedLines,
     read: Reader,
 }
 
@@ -180,7 +197,7 @@ impl RoutingFile {
             path: path.into(),
             control,
             interval: Duration::from_secs(10),
-            applied: None,
+            applied: AppliedLines::default(),
             read: read::read_text,
         }
     }
@@ -237,34 +254,25 @@ impl RoutingFile {
         }
     }
 
-    /// Applies the endpoints whose line changed since the last applied read (all of them at the
-    /// first), or nothing.
+    /// Parses the file and applies it (see [`AppliedLines`]).
     fn apply(&mut self, text: &str) -> Result<(), RoutingFileError> {
         let named = parse::parse(text)?;
-        let mut lines = vec![None; self.control.len()];
-        for (name, switch) in &named {
-            let Some(i) = self.control.index(name) else {
-                self.control.refused(
-                    RoutingSource::File,
-                    Some(clip(name, NAME_LIMIT)),
-                    Refused::UnknownEndpoint,
-                );
-                return Err(ControlError::unknown_endpoint(name).into());
-            };
-            lines[i] = Some(*switch);
-        }
-        let changed: Vec<(&str, Switch)> = lines
-            .iter()
-            .enumerate()
-            .filter(|&(i, line)| self.applied.as_ref().is_none_or(|a| a[i] != *line))
-            .map(|(i, line)| (self.control.name(i), line.unwrap_or(Switch::On)))
-            .collect();
-        if !changed.is_empty() {
-            self.control
-                .apply_from(RoutingSource::File, changed.iter().copied())?;
-        }
-        self.applied = Some(lines);
-        Ok(())
+        let named = named.iter().map(|(name, switch)| (name.as_ref(), *switch));
+        Ok(self
+            .applied
+            .apply(&self.control, RoutingSource::File, named)?)
+    }
+}
+
+impl SwitchSource for RoutingFile {
+    type Error = RoutingFileError;
+
+    async fn read_once(&mut self) -> Result<(), RoutingFileError> {
+        RoutingFile::read_once(self).await
+    }
+
+    async fn run(self) {
+        RoutingFile::run(self).await
     }
 }
 

@@ -10,16 +10,23 @@
 //! push-back; a 404 is returned as is) and the HTTP replay rule
 //! ([`HttpReplay`]: idempotent methods, or an `Idempotency-Key`
 //! header, may be sent again; any request that was provably not sent; a streaming body never).
-//! Everything else (breakers, budget, deadline, attempt timeout, failback, the event hook) is
-//! the [`FailoverBuilder`]'s, with its defaults. With `reqwest`,
+//! It also bounds time, as an HTTP client's calls must be: an attempt timeout of
+//! [`DEFAULT_ATTEMPT_TIMEOUT`] (10 s, per hop) and a deadline of [`DEFAULT_DEADLINE`] (30 s, the
+//! whole call), Polly's standard HTTP resilience values, so a region that hangs is cut and
+//! hopped rather than holding the call forever (the generic builder has neither by default);
+//! [`attempt_timeout`](FailoverBuilder::attempt_timeout) and
+//! [`deadline`](FailoverBuilder::deadline) change them,
+//! [`no_attempt_timeout`](FailoverBuilder::no_attempt_timeout) and
+//! [`no_deadline`](FailoverBuilder::no_deadline) remove them. Everything else (breakers, budget,
+//! failback, the event hook) is the [`FailoverBuilder`]'s, with its defaults. With `reqwest`,
 //! [`build_client`](FailoverBuilder::build_client) ends it with a [`RegionalClient`], which
 //! keeps reqwest's builder style; with hyper, [`build`](FailoverBuilder::build) ends it with the
 //! failover, a tower service of `http::Request`s.
 //!
 //! To move statuses, pass the failover builder
-//! `.classifier(RegionClassifier::new(HttpClassifier::new().transient(StatusCode::CONFLICT)))`:
-//! a bare [`HttpClassifier`] does not look inside a [`CallError`], so it would read a refused
-//! connection as `Failed` rather than `NotSent`.
+//! `.classifier(HttpClassifier::new().transient(StatusCode::CONFLICT))`: the
+//! [`HttpClassifier`] sees through the regions' [`CallError`] (a refused connection stays
+//! `NotSent`, so even a POST hops), as [`RegionClassifier`] does.
 //!
 //! One region gives the single-endpoint stack: a breaker and retries on the recover schedule.
 //!
@@ -45,6 +52,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
@@ -105,9 +113,16 @@ impl<Client> Region<Client> {
     }
 }
 
+/// The attempt timeout [`regions`] starts with: 10 s per hop.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The deadline [`regions`] starts with: 30 s for the whole call.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
 /// The failover's builder over `regions` (name, base URL; the first is the primary), all sending
-/// through `client`, with the HTTP defaults: [`RegionClassifier`] and
-/// [`HttpReplay`]. See the [module docs](self).
+/// through `client`, with the HTTP defaults: [`RegionClassifier`], [`HttpReplay`], an attempt
+/// timeout of [`DEFAULT_ATTEMPT_TIMEOUT`] and a deadline of [`DEFAULT_DEADLINE`]. See the
+/// [module docs](self).
 ///
 /// # Errors
 ///
@@ -149,7 +164,9 @@ where
 {
     let mut builder = Failover::builder()
         .classifier(RegionClassifier::default())
-        .replay(HttpReplay);
+        .replay(HttpReplay)
+        .attempt_timeout(DEFAULT_ATTEMPT_TIMEOUT)
+        .deadline(DEFAULT_DEADLINE);
     for (name, url) in regions {
         let base = BaseUrl::parse(url.as_ref())?;
         builder = builder.endpoint(name, Region::new(client.clone(), base));
@@ -161,6 +178,11 @@ where
 /// [`CallError`]s: a response by its status and `Retry-After`, the client's
 /// own error ([`CallError::Inner`]) by its kind (refused: `NotSent`, timeout: `Timeout`, ...),
 /// and the library's verdicts as `Local`.
+///
+/// A bare [`HttpClassifier`] reads a region's results the same way (it sees through a
+/// `CallError` of `reqwest::Error`, hyper-util's legacy client error, `std::io::Error` or
+/// `BoxError`); this one also reads the inner error of a `CallError` of any other type, and is
+/// the regional builders' default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegionClassifier {
     http: HttpClassifier,

@@ -128,7 +128,7 @@ impl<C, R, H, O> RegionalClient<C, R, H, O> {
         if path.starts_with('/') {
             self.client
                 .request(method, format!("{PLACEHOLDER_ORIGIN}{path}"))
-        } else if path.contains("://") {
+        } else if has_scheme(path) {
             self.client.request(method, path)
         } else {
             self.client
@@ -182,6 +182,17 @@ impl<C, R, H, O> RegionalClient<C, R, H, O> {
     pub fn handle(&self) -> FailoverHandle {
         self.failover.handle()
     }
+}
+
+/// Whether `url` starts with a scheme and `://` (`https://...`), rather than being a path whose
+/// query holds a URL (`orders?back=http://...`): a scheme is a letter, then letters, digits,
+/// `+`, `-` or `.`.
+fn has_scheme(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(scheme, _)| {
+        let mut chars = scheme.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 impl<C, R, H, O> RegionalClient<C, R, H, O>

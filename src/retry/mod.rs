@@ -173,6 +173,37 @@ use crate::replay::Replay;
 /// Retries calls to the inner service under a [`RetryPolicy`] (or a `&'static` one: see
 /// [`PolicyRef`]). See the [module docs](self).
 ///
+/// # An inner error that cannot hold a verdict
+///
+/// `Retry` is a service only when the inner error `E` can hold the library's timeout errors
+/// ([see above](self#the-error-type)). A `reqwest::Client` fails with `reqwest::Error`, which
+/// cannot: wrapped as it is, calling it reads "the method `oneshot` exists for struct
+/// `Retry<Client, …>`, but its trait bounds were not satisfied". Map its error into
+/// [`CallError::Inner`] under the layer; the [`HttpClassifier`](crate::http::HttpClassifier)
+/// sees through it, and the caller gets `CallError<reqwest::Error>`:
+///
+/// ```
+/// # #[cfg(feature = "reqwest")]
+/// # async fn demo() -> Result<(), steadfast::BoxError> {
+/// use steadfast::http::{HttpClassifier, HttpReplay};
+/// use steadfast::{CallError, RetryLayer, RetryPolicy};
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// let policy = RetryPolicy::builder()
+///     .classifier(HttpClassifier::new())
+///     .replay(HttpReplay)
+///     .build()?;
+/// let http = reqwest::Client::new();
+/// let client = ServiceBuilder::new()
+///     .layer(RetryLayer::new(policy))
+///     .map_err(CallError::Inner) // reqwest::Error -> CallError<reqwest::Error>
+///     .service(http.clone());
+/// let response = client.oneshot(http.get("https://orders.example.com/7").build()?).await?;
+/// # let _ = response;
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Clone
 ///
 /// Clones share the policy and its budget; each clone gets its own jitter stream.

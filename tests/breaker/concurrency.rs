@@ -18,10 +18,12 @@ const OPEN: Duration = Duration::from_secs(1);
 const FULL: Rejected = Rejected { retry_in: None };
 
 /// A breaker with `probes` probe slots that trips on one failure, tripped at `t0` (Open,
-/// generation 1, half-open from `t0 + OPEN`).
+/// generation 1, half-open from `t0 + OPEN`), with no half-open maximum wait (so a rejection
+/// with every slot taken has no `retry_in`).
 fn tripped(t0: Instant, probes: u32, required: u32) -> CircuitBreaker {
     let breaker = CircuitBreaker::builder()
         .consecutive_failures(1)
+        .half_open_max_wait(None)
         .probes(probes)
         .required_successes(required)
         .open_duration(OPEN)
@@ -370,6 +372,7 @@ fn stale_successes_cannot_close_a_half_open_breaker() {
             .probes(1)
             .required_successes(1)
             .open_duration(OPEN)
+            .half_open_max_wait(None)
             .build()
             .unwrap();
         let stale: Vec<_> = (0..CONTENDERS)

@@ -7,9 +7,12 @@
 mod support;
 
 mod concurrency;
+mod knobs;
 mod model;
 mod slow;
+mod thresholds;
 mod time;
+mod window;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -242,7 +245,7 @@ fn half_open_admits_probes_at_once_and_closes_after_the_required_successes() {
     assert_eq!(
         b.try_acquire(now).unwrap_err().retry_in,
         None,
-        "a fourth is rejected"
+        "a fourth is rejected: the probes decide"
     );
     let mut probes = probes.into_iter();
     probes.next().unwrap().record(&Outcome::Success, now);
@@ -502,8 +505,20 @@ fn invalid_configurations_are_typed_errors() {
             CircuitBreaker::builder().consecutive_failures(0),
         ),
         (
-            "open 0",
-            CircuitBreaker::builder().open_duration(Duration::ZERO),
+            "probe failures 0",
+            CircuitBreaker::builder().probe_failures(0),
+        ),
+        (
+            "after the maximum wait: half-open",
+            CircuitBreaker::builder().after_half_open_max_wait(BreakerState::HalfOpen),
+        ),
+        (
+            "probe renewal 0",
+            CircuitBreaker::builder().probe_renewal(Duration::ZERO),
+        ),
+        (
+            "failure rate under a basis point",
+            CircuitBreaker::builder().failure_rate(0.00004),
         ),
         (
             "growth NaN",
@@ -540,7 +555,7 @@ fn invalid_configurations_are_typed_errors() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "breaker failure rate is 2.0, expected a number in (0, 1]"
+        "breaker failure rate is 2.0, expected a share in (0, 1] of at least one basis point (0.0001)"
     );
     assert!(
         CircuitBreaker::builder()

@@ -94,6 +94,10 @@ async fn a_walk_ending_on_the_attempt_timeout_says_so_typed() {
     );
     assert_eq!(err.inner(), None);
     assert_eq!(err.attempts().len(), 2);
-    assert_eq!(err.to_string(), "all endpoints failed after 2 attempts");
+    assert_eq!(
+        err.to_string(),
+        "all endpoints failed after 2 attempts (us-east-2: timeout, us-west-1: timeout): \
+         attempt timed out after 2s"
+    );
     assert_eq!(start.elapsed(), secs(4));
 }

@@ -102,7 +102,8 @@ fn an_invalid_breaker_configuration_is_an_error() {
     );
     assert_eq!(
         error(two().breakers(|b| b.failure_rate(f64::NAN))),
-        "breaker failure rate is NaN, expected a number in (0, 1]"
+        "breaker failure rate is NaN, expected a share in (0, 1] of at least one basis point \
+         (0.0001)"
     );
 }
 

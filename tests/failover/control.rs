@@ -81,6 +81,11 @@ async fn switching_off_moves_traffic_on_the_next_call_and_back() {
     assert_eq!((east.count(), west.count(), north.count()), (1, 2, 0));
     let serving = handle.serving();
     assert_eq!(&*serving.endpoint, "west");
+    // Printed, the handle names the endpoint that serves, not its index.
+    assert!(
+        format!("{handle:?}").contains(r#"serving: Some("west")"#),
+        "{handle:?}"
+    );
     assert_eq!(
         serving.failed_over.unwrap().reason,
         Some(Unavailable::SwitchedOff)

@@ -14,7 +14,7 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::Backoff;
-use super::support::classify_reqwest;
+use super::support::{RefusedPort, classify_reqwest};
 
 /// A region: a `reqwest` client sending each request to the region's base URL (the request's
 /// own URI carries only the path).
@@ -69,22 +69,6 @@ async fn hanging() -> MockServer {
     server
 }
 
-/// The base URL of a server that was started and shut down: connections to it are refused.
-async fn shut_down() -> String {
-    // Not from the pool (whose servers stay up): this one is ours to shut down.
-    let server = MockServer::builder().start().await;
-    let uri = server.uri();
-    let addr = *server.address();
-    drop(server);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(addr).is_err() {
-            return uri;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the server at {addr} never shut down");
-}
-
 async fn received(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
@@ -103,7 +87,8 @@ fn post() -> Request<String> {
 #[tokio::test]
 async fn a_503_region_and_a_shut_down_region_are_hopped_over_to_a_healthy_one() {
     let unavailable = answering(503).await;
-    let down = shut_down().await;
+    let refused = RefusedPort::new(); // held for the whole test: nothing else takes its port
+    let down = refused.url();
     let healthy = answering(200).await;
     let f = Failover::builder()
         .endpoint("us-east-2", region(unavailable.uri()))
@@ -138,7 +123,8 @@ async fn a_hanging_region_is_cut_at_the_attempt_timeout_and_the_call_hops() {
 #[tokio::test]
 async fn every_region_failing_sees_exactly_its_passes() {
     let unavailable = answering(503).await;
-    let down = shut_down().await;
+    let refused = RefusedPort::new(); // held for the whole test: nothing else takes its port
+    let down = refused.url();
     let slow = hanging().await;
     let f = Failover::builder()
         .endpoint("us-east-2", region(unavailable.uri()))
@@ -184,7 +170,8 @@ async fn a_region_answering_503_is_left_alone_once_its_breaker_opens() {
 #[tokio::test]
 async fn a_post_follows_the_http_replay_rule() {
     let unavailable = answering(503).await;
-    let down = shut_down().await;
+    let refused = RefusedPort::new(); // held for the whole test: nothing else takes its port
+    let down = refused.url();
     let healthy = answering(200).await;
     let failover = |first: String| {
         Failover::builder()

@@ -483,13 +483,15 @@ fn atomically_replaced_files_are_only_ever_read_whole() {
     let (_, _, _, f) = three();
     let routing = f.handle().routing();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let writer = {
-        let (path, stop) = (file.0.clone(), stop.clone());
+        let (path, stop, writes) = (file.0.clone(), stop.clone(), writes.clone());
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 replace(&path, if n % 2 == 0 { b } else { a }.as_bytes());
                 n += 1;
+                writes.store(n, Ordering::Relaxed);
             }
             n
         })
@@ -501,15 +503,22 @@ fn atomically_replaced_files_are_only_ever_read_whole() {
         [Switch::Off, Switch::On, Switch::On],
         [Switch::On, Switch::Off, Switch::Off],
     );
-    for _ in 0..300 {
+    // At least 300 reads, and on until the writer has replaced the file 100 times during them
+    // (on a loaded machine its thread may start late): the race is guaranteed, not hoped for.
+    let (mut reads, before) = (0u64, writes.load(Ordering::Relaxed));
+    while reads < 300 || writes.load(Ordering::Relaxed) - before < 100 {
         // A fresh source each time: every read sets every endpoint.
         let mut source = RoutingFile::new(&file.0, routing.clone());
         rt.block_on(source.read_once()).unwrap();
         let state = switches(&routing);
         assert!(state == whole_a || state == whole_b, "{state:?}");
+        reads += 1;
+        if reads % 64 == 0 {
+            std::thread::yield_now();
+        }
     }
     stop.store(true, Ordering::Relaxed);
-    assert!(writer.join().unwrap() > 0);
+    assert!(writer.join().unwrap() >= 100);
 }
 
 /// Bytes for the property test: arbitrary ones, or objects of known and unknown names to

@@ -283,7 +283,7 @@ async fn the_first_checks_run_when_the_driver_is_first_polled() {
         .unwrap();
     let table = driver.table();
     at(t0, secs(7)).await;
-    assert_eq!(probes.started("a"), []);
+    assert_eq!(probes.started("a"), Vec::<Duration>::new());
     assert_eq!(since(t0, table.get("a").unwrap().since), Duration::ZERO);
     let driver = tokio::spawn(driver);
     at(t0, ms(27_001)).await;

@@ -12,7 +12,7 @@ use tower::{Service, ServiceExt, service_fn};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::support::classify_reqwest;
+use super::support::{RefusedPort, classify_reqwest};
 use super::*;
 
 fn client() -> reqwest::Client {
@@ -212,14 +212,9 @@ async fn traffic_leaves_a_region_whose_health_fails_and_returns_when_it_passes()
 
 #[tokio::test]
 async fn a_region_refusing_connections_fails_its_checks_and_gets_no_call() {
-    // A server started and shut down: connections to it are refused.
-    let gone = MockServer::builder().start().await;
-    let (gone_uri, addr) = (gone.uri(), *gone.address());
-    drop(gone);
-    until("the server to shut down", || {
-        std::net::TcpStream::connect(addr).is_err()
-    })
-    .await;
+    // A port that refuses connections (held for the whole test, so no other server takes it).
+    let refused = RefusedPort::new();
+    let gone_uri = refused.url();
     let west = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200))

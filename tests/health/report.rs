@@ -376,6 +376,8 @@ async fn a_checked_failover_carries_each_endpoints_last_error() {
     task.abort();
 }
 
+/// Once the open period has passed, the entry says half-open (degraded) at once, although no
+/// call has come to move the breaker: it shows what the next call would find.
 #[tokio::test(start_paused = true)]
 async fn a_breaker_entry_says_when_it_admits_probes() {
     let t0 = Instant::now();
@@ -385,11 +387,11 @@ async fn a_breaker_entry_says_when_it_admits_probes() {
         .unwrap();
     open(&b);
     at(t0, ms(8_500)).await;
-    let r = HealthReport::builder()
-        .critical("payments", b)
+    let report = HealthReport::builder()
+        .critical("payments", b.clone())
         .build()
-        .unwrap()
-        .readiness();
+        .unwrap();
+    let r = report.readiness();
     assert_eq!(r.status, Status::NotReady);
     assert_eq!(r.dependencies[0].reason.as_deref(), Some("breaker open"));
     let Detail::Breaker {
@@ -403,6 +405,16 @@ async fn a_breaker_entry_says_when_it_admits_probes() {
     assert_eq!(
         (breaker, half_open_in),
         (BreakerState::Open, Some(ms(21_500)))
+    );
+    at(t0, ms(29_999)).await;
+    assert_eq!(report.readiness().status, Status::NotReady);
+    at(t0, ms(30_000)).await;
+    let r = report.readiness();
+    assert_eq!(b.state(), BreakerState::Open, "no call has looked");
+    assert_eq!(r.status, Status::Degraded);
+    assert_eq!(
+        r.dependencies[0].reason.as_deref(),
+        Some("breaker half-open")
     );
 }
 

@@ -40,8 +40,6 @@ fn empty() -> Full<Bytes> {
     Full::new(Bytes::new())
 }
 
-/// A loopback address where nothing listens: a listener bound to a free port, then closed.
-fn refused_address() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address")
-}
+#[path = "../support/refused.rs"]
+mod refused;
+pub(crate) use refused::RefusedPort;

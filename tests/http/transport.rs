@@ -13,12 +13,12 @@ use hyper::body::Bytes;
 use steadfast::http::{
     HttpClassifier, hyper_outcome, io_outcome, reqwest_outcome, transport_outcome,
 };
-use steadfast::{BoxError, Classify, DeadlineExceeded, Outcome};
+use steadfast::{BoxError, CallError, Classify, DeadlineExceeded, Outcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{hyper_client, refused_address, reqwest_client};
+use super::{RefusedPort, hyper_client, reqwest_client};
 
 /// The same error read every way a user may hold it: the function for its type, the generic
 /// walker, and the classifier over the error itself and boxed.
@@ -28,8 +28,25 @@ fn all_ways_reqwest(err: reqwest::Error) -> Outcome {
     let c = HttpClassifier::new();
     let typed: Result<reqwest::Response, reqwest::Error> = Err(err);
     assert_eq!(c.classify(&typed), direct);
-    let boxed: Result<reqwest::Response, BoxError> = typed.map_err(BoxError::from);
-    assert_eq!(c.classify(&boxed), direct);
+    seen_through_call_errors(typed, direct)
+}
+
+/// A client's result read inside a [`CallError`] (as a region returns it), that `CallError`
+/// boxed, and that box inside a `CallError<BoxError>`: the classifier sees through each to the
+/// client's own error. Returns `direct`.
+fn seen_through_call_errors<T, E>(typed: Result<T, E>, direct: Outcome) -> Outcome
+where
+    HttpClassifier:
+        Classify<T, CallError<E>> + Classify<T, BoxError> + Classify<T, CallError<BoxError>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let c = HttpClassifier::new();
+    let wrapped: Result<T, CallError<E>> = typed.map_err(CallError::Inner);
+    assert_eq!(c.classify(&wrapped), direct, "CallError::Inner");
+    let boxed: Result<T, BoxError> = wrapped.map_err(BoxError::from);
+    assert_eq!(c.classify(&boxed), direct, "a boxed CallError");
+    let in_box: Result<T, CallError<BoxError>> = boxed.map_err(CallError::Inner);
+    assert_eq!(c.classify(&in_box), direct, "CallError<BoxError>");
     direct
 }
 
@@ -39,10 +56,7 @@ fn all_ways_hyper(err: hyper_util::client::legacy::Error) -> Outcome {
     let c = HttpClassifier::new();
     let typed: Result<http::Response<hyper::body::Incoming>, _> = Err(err);
     assert_eq!(c.classify(&typed), direct);
-    let boxed: Result<http::Response<hyper::body::Incoming>, BoxError> =
-        typed.map_err(BoxError::from);
-    assert_eq!(c.classify(&boxed), direct);
-    direct
+    seen_through_call_errors(typed, direct)
 }
 
 /// The outcomes of a GET of `url` that fails, through reqwest and through hyper-util.
@@ -58,7 +72,8 @@ async fn get_through_both(url: &str) -> [Outcome; 2] {
 
 #[tokio::test]
 async fn a_refused_port_is_not_sent_through_reqwest_and_hyper_util() {
-    let url = format!("http://{}/", refused_address());
+    let refused = RefusedPort::new();
+    let url = format!("{}/", refused.url());
     assert_eq!(get_through_both(&url).await, [Outcome::not_sent(); 2]);
 }
 
@@ -173,7 +188,12 @@ fn io_error_kinds() {
         assert_eq!(transport_outcome(&err), want, "{kind:?}");
         let result: Result<http::Response<()>, io::Error> = Err(err);
         assert_eq!(c.classify(&result), want, "{kind:?}");
+        seen_through_call_errors(result, want);
     }
+    // The library's verdicts in a `CallError` are `Local`, whatever the client's error type.
+    let verdict: Result<http::Response<()>, CallError<io::Error>> =
+        Err(DeadlineExceeded::new().into());
+    assert_eq!(c.classify(&verdict), Outcome::Local);
     // An error wrapping another is read through it; this library's own error is `Local`.
     let wrapped = io::Error::other(io::Error::from(K::ConnectionRefused));
     assert_eq!(io_outcome(&wrapped), Outcome::not_sent());

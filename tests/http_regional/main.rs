@@ -13,7 +13,7 @@ use http::Method;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use steadfast::event::{Event, OnEvent};
 use steadfast::failover::Failover;
@@ -156,13 +156,9 @@ async fn seen(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
 
-/// The base URL of a port nothing listens on: connections to it are refused.
-fn shut_down() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
-}
+#[path = "../support/refused.rs"]
+mod refused;
+use refused::RefusedPort;
 
 fn both() -> [Via; 2] {
     [Via::Reqwest, Via::Hyper]
@@ -241,29 +237,36 @@ async fn a_429_with_retry_after_http_date_skips_the_region() {
     throttled_region_is_skipped_by_the_next_call(&date).await;
 }
 
+/// The attempts of a call whose first region refused the connection and whose second served.
+fn assert_refused_then_served(attempts: &Attempts, via: Via) {
+    assert_eq!(
+        attempts.taken(),
+        [
+            ("us-east-2".to_owned(), Outcome::not_sent()),
+            ("us-west-1".to_owned(), Outcome::Success)
+        ],
+        "{via:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_region_shut_down_is_not_sent_and_even_a_post_hops() {
     for via in both() {
-        let down = shut_down();
+        let refused = RefusedPort::new();
+        let down = refused.url();
         let west = region(ResponseTemplate::new(201), 1).await;
         let attempts = Attempts::default();
         let stack = Stack::new(via, &down, &west.uri(), false, &attempts);
         let status = stack.send(Method::POST, "/payments", &[]).await.unwrap();
         assert_eq!(status, 201, "{via:?}");
-        assert_eq!(
-            attempts.taken(),
-            [
-                ("us-east-2".to_owned(), Outcome::not_sent()),
-                ("us-west-1".to_owned(), Outcome::Success)
-            ],
-            "{via:?}"
-        );
+        assert_refused_then_served(&attempts, via);
     }
 }
 
 #[tokio::test]
 async fn every_region_shut_down_ends_with_the_clients_own_error_typed() {
-    let down = [shut_down(), shut_down()];
+    let refused = [RefusedPort::new(), RefusedPort::new()];
+    let down = [refused[0].url(), refused[1].url()];
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let regional = RegionalClient::builder(client, [("a", &down[0]), ("b", &down[1])])
         .unwrap()
@@ -347,7 +350,7 @@ async fn a_request_keeps_its_path_and_query_after_the_regions_prefix_whatever_it
         .and(path("/api/orders/7"))
         .and(query_param("full", "1"))
         .respond_with(ResponseTemplate::new(200))
-        .expect(4)
+        .expect(5)
         .mount(&east)
         .await;
     let base = format!("{}/api/", east.uri());
@@ -363,11 +366,12 @@ async fn a_request_keeps_its_path_and_query_after_the_regions_prefix_whatever_it
         regional.get("orders/7?full=1"),
         client.get("http://elsewhere.invalid/orders/7?full=1"),
         regional.get("/orders/7?full=1&back=http://elsewhere.invalid/"),
+        regional.get("orders/7?full=1&back=http://elsewhere.invalid/"),
     ] {
         let response = regional.execute(builder).await.unwrap();
         assert_eq!(response.status(), 200);
     }
-    assert_eq!(seen(&east).await, 4);
+    assert_eq!(seen(&east).await, 5);
 }
 
 #[tokio::test]
@@ -481,9 +485,10 @@ async fn a_status_moved_in_the_http_classifier_hops_and_a_refused_region_stays_n
     let attempts = Attempts::default();
     let conflict_is_transient = HttpClassifier::new().transient(http::StatusCode::CONFLICT);
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let refused = RefusedPort::new();
     let regions = [
         ("us-east-2", east.uri()),
-        ("eu-west-1", shut_down()),
+        ("eu-west-1", refused.url()),
         ("us-west-1", west.uri()),
     ];
     let regional = RegionalClient::builder(client, regions)
@@ -499,4 +504,111 @@ async fn a_status_moved_in_the_http_classifier_hops_and_a_refused_region_stays_n
         outcomes,
         [Outcome::failed(), Outcome::not_sent(), Outcome::Success]
     );
+}
+
+/// A bare `HttpClassifier` given to the regional builder sees through the regions'
+/// `CallError`: a refused connection is `NotSent`, so even a POST hops, through either client.
+#[tokio::test]
+async fn a_bare_http_classifier_reads_a_refused_region_as_not_sent_and_a_post_hops() {
+    use steadfast::http::HttpClassifier;
+    for via in both() {
+        let west = region(ResponseTemplate::new(201), 1).await;
+        let refused = RefusedPort::new();
+        let regions = [("us-east-2", refused.url()), ("us-west-1", west.uri())];
+        let attempts = Attempts::default();
+        let status = match via {
+            Via::Reqwest => {
+                let client = reqwest::Client::builder().no_proxy().build().unwrap();
+                let regional = RegionalClient::builder(client, regions)
+                    .unwrap()
+                    .classifier(HttpClassifier::new())
+                    .on_event(attempts.clone())
+                    .build_client()
+                    .unwrap();
+                let response = regional.execute(regional.post("/payments")).await.unwrap();
+                response.status().as_u16()
+            }
+            Via::Hyper => {
+                let client = HyperClient::builder(TokioExecutor::new()).build_http();
+                let failover = regional::regions(client, regions)
+                    .unwrap()
+                    .classifier(HttpClassifier::new())
+                    .on_event(attempts.clone())
+                    .build()
+                    .unwrap();
+                let request = http::Request::post("/payments")
+                    .body(Full::new(Bytes::new()))
+                    .unwrap();
+                failover.oneshot(request).await.unwrap().status().as_u16()
+            }
+        };
+        assert_eq!(status, 201, "{via:?}");
+        assert_refused_then_served(&attempts, via);
+    }
+}
+
+/// hyper-util's client over a connector whose connections never open: no socket, so it runs
+/// under paused time.
+fn never_connecting() -> HyperClient<impl Connect + Clone + Send + Sync + 'static, Full<Bytes>> {
+    use hyper_util::rt::TokioIo;
+    let never = tower::service_fn(|_: http::Uri| {
+        std::future::pending::<Result<TokioIo<tokio::net::TcpStream>, std::io::Error>>()
+    });
+    HyperClient::builder(TokioExecutor::new()).build(never)
+}
+
+/// With no timeout set, the regional builders still bound time: a region that never answers is
+/// cut at the default attempt timeout (10 s) and hopped, and the call ends at the default
+/// deadline (30 s). Paused time, and no socket: hyper-util's client over a connector whose
+/// connections never open.
+#[tokio::test(start_paused = true)]
+async fn a_region_that_never_answers_is_cut_by_the_default_attempt_timeout_and_deadline() {
+    use tokio::time::Instant;
+    let client = never_connecting();
+    let attempts = Attempts::default();
+    let failover = regional::regions(
+        client,
+        [
+            ("us-east-2", "http://east.invalid"),
+            ("us-west-1", "http://west.invalid"),
+        ],
+    )
+    .unwrap()
+    .on_event(attempts.clone())
+    .build()
+    .unwrap();
+    let start = Instant::now();
+    let request = http::Request::get("/orders/7")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let call = tokio::time::timeout(Duration::from_secs(3600), failover.oneshot(request));
+    let err = call.await.expect("the call ends on its own").unwrap_err();
+    assert!(err.is_deadline_exceeded(), "{err:?}");
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+    let taken = attempts.taken();
+    assert_eq!(
+        taken[..2],
+        [
+            ("us-east-2".to_owned(), Outcome::timeout()),
+            ("us-west-1".to_owned(), Outcome::timeout())
+        ]
+    );
+}
+
+/// `no_attempt_timeout` and `no_deadline` take the regional builders' time bounds away: the
+/// same never-answering regions then hold the call (an hour of paused time, still pending).
+#[tokio::test(start_paused = true)]
+async fn without_the_default_time_bounds_a_region_that_never_answers_holds_the_call() {
+    let client = never_connecting();
+    let failover = regional::regions(client, [("us-east-2", "http://east.invalid")])
+        .unwrap()
+        .no_attempt_timeout()
+        .no_deadline()
+        .build()
+        .unwrap();
+    let request = http::Request::get("/orders/7")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let call = tokio::time::timeout(Duration::from_secs(3600), failover.oneshot(request));
+    assert!(call.await.is_err(), "still pending after an hour");
 }

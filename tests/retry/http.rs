@@ -255,3 +255,64 @@ async fn http_oneshot_retries_after_the_service_is_gone() {
     assert_eq!(requests_received(&server).await, 2);
     assert_eq!((seen.attempts(), seen.retries()), (2, 1));
 }
+
+/// A `reqwest::Client` as it is, its error mapped into `CallError::Inner` under the retry layer
+/// (reqwest's error cannot hold the library's verdicts): the bare `HttpClassifier` sees through
+/// the `CallError`, so a 503 is retried and a POST to a refused port, never sent, is sent again
+/// as `HttpReplay` allows; the caller gets reqwest's own error, typed.
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn a_reqwest_client_as_it_is_behind_map_err_is_classified_through_the_call_error() {
+    use steadfast::CallError;
+    use steadfast::http::{HttpClassifier, HttpReplay};
+    use tower::ServiceBuilder;
+
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counted = attempts.clone();
+    let policy = RetryPolicy::builder()
+        .backoff(Backoff::constant(Duration::from_millis(10), 3))
+        .classifier(HttpClassifier::new())
+        .replay(HttpReplay)
+        .on_event(move |event: &Event<'_>| {
+            if let Event::Attempt { .. } = event {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(policy))
+        .map_err(CallError::Inner)
+        .service(client.clone());
+
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let response = service.clone().oneshot(get(&server.uri())).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(requests_received(&server).await, 2);
+    assert_eq!(attempts.swap(0, Ordering::Relaxed), 2);
+
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let post = client
+        .post(format!("http://127.0.0.1:{port}/payments"))
+        .build()
+        .unwrap();
+    let err = service.oneshot(post).await.unwrap_err();
+    assert!(
+        err.inner().is_some_and(reqwest::Error::is_connect),
+        "{err:?}"
+    );
+    assert_eq!(attempts.load(Ordering::Relaxed), 4);
+}

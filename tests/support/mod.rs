@@ -8,6 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+mod refused;
+#[allow(unused_imports)]
+pub use refused::RefusedPort;
+
 use steadfast::{BoxError, Outcome};
 use tokio::time::Instant;
 

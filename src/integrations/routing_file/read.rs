@@ -24,7 +24,8 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// # Errors
 ///
 /// [`RoutingFileError::Unreadable`] (an I/O error, not a regular file, not UTF-8),
-/// [`RoutingFileError::TooLarge`], [`RoutingFileError::Unstable`].
+/// [`RoutingFileError::Writable`], [`RoutingFileError::TooLarge`],
+/// [`RoutingFileError::Unstable`].
 pub(super) fn read_text(path: &Path) -> Result<String, RoutingFileError> {
     for _ in 0..READ_ATTEMPTS {
         if let Some(bytes) = read_whole(path)? {
@@ -44,6 +45,7 @@ fn read_whole(path: &Path) -> Result<Option<Vec<u8>>, RoutingFileError> {
     if !before.is_file() {
         return Err(RoutingFileError::unreadable(path, "not a regular file"));
     }
+    refuse_shared_writes(path, &before)?;
     if before.len() > MAX_SIZE {
         return Err(RoutingFileError::TooLarge { limit: MAX_SIZE });
     }
@@ -58,6 +60,25 @@ fn read_whole(path: &Path) -> Result<Option<Vec<u8>>, RoutingFileError> {
     }
     let after = file.metadata().map_err(unreadable)?;
     Ok((unchanged(&before, &after) && bytes.len() as u64 == after.len()).then_some(bytes))
+}
+
+/// Refuses a file that others than its owner may write (group or world write permission): any
+/// of them could move a fleet's traffic.
+fn refuse_shared_writes(path: &Path, metadata: &Metadata) -> Result<(), RoutingFileError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(RoutingFileError::Writable {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, metadata);
+    Ok(())
 }
 
 /// Whether the file's size and modification time are the same.
@@ -105,6 +126,30 @@ mod tests {
                 attempts: READ_ATTEMPTS
             })
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_others_may_write_is_refused_and_one_only_its_owner_may_write_is_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("steadfast-mode-{}.json", std::process::id()));
+        std::fs::write(&path, "{}").unwrap();
+        for mode in [0o666, 0o646, 0o664, 0o620] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(
+                read_text(&path),
+                Err(RoutingFileError::Writable {
+                    path: path.clone(),
+                    mode
+                }),
+                "{mode:o}"
+            );
+        }
+        for mode in [0o644, 0o600, 0o444, 0o400] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(read_text(&path).as_deref(), Ok("{}"), "{mode:o}");
+        }
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

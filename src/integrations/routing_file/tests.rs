@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::*;
-use crate::failover::Failover;
+use crate::failover::{Failover, Switch};
 
 static READ_STARTED: AtomicBool = AtomicBool::new(false);
 static READ_ENDED: AtomicBool = AtomicBool::new(false);
