@@ -72,9 +72,12 @@ impl LazyNow {
     /// estimate will do) when live, the fixed instant otherwise.
     #[inline]
     pub(crate) fn breaker_clock(&self) -> BreakerClock {
+        // `live` first: the executor's clock is live by construction, so this folds to `Glue`
+        // whatever was read.
         match self.at {
-            Some(at) if !self.live => BreakerClock::At(at),
-            _ => BreakerClock::Glue,
+            _ if self.live => BreakerClock::Glue,
+            Some(at) => BreakerClock::At(at),
+            None => BreakerClock::Glue,
         }
     }
 }
