@@ -31,6 +31,92 @@ use std::time::Instant;
 
 use crate::deadline::{Now, nanos_since};
 
+/// The clock of one step of a call, read at most once and only if something needs it: tokio's
+/// clock ([`live`](Self::live)), or an instant already read ([`fixed`](Self::fixed), which is
+/// how the pure core is driven without a runtime).
+///
+/// This is the crate's one lazy clock for the failover and its routing state; the breaker
+/// keeps its own reading inside each operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LazyNow {
+    at: Option<Instant>,
+    live: bool,
+}
+
+impl LazyNow {
+    /// Tokio's clock, read on first need.
+    #[inline]
+    pub(crate) fn live() -> Self {
+        LazyNow {
+            at: None,
+            live: true,
+        }
+    }
+
+    /// An instant already read: every reading is `at`.
+    #[inline]
+    pub(crate) fn fixed(at: Instant) -> Self {
+        LazyNow {
+            at: Some(at),
+            live: false,
+        }
+    }
+
+    /// The instant, read now if it was not yet.
+    #[inline]
+    pub(crate) fn get(&mut self) -> Instant {
+        *self.at.get_or_insert_with(now)
+    }
+
+    /// The same clock as a breaker reads it: [`Glue`] (exact where it must be, cheap where an
+    /// estimate will do) when live, the fixed instant otherwise.
+    #[inline]
+    pub(crate) fn breaker_clock(&self) -> BreakerClock {
+        // `live` first: the executor's clock is live by construction, so this folds to `Glue`
+        // whatever was read.
+        match self.at {
+            _ if self.live => BreakerClock::Glue,
+            Some(at) => BreakerClock::At(at),
+            None => BreakerClock::Glue,
+        }
+    }
+}
+
+/// A breaker's view of a [`LazyNow`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BreakerClock {
+    /// Tokio's clock, through [`Glue`].
+    Glue,
+    /// A fixed instant.
+    At(Instant),
+}
+
+impl Now for BreakerClock {
+    #[inline]
+    fn now(self) -> Instant {
+        match self {
+            BreakerClock::Glue => Glue.now(),
+            BreakerClock::At(at) => at,
+        }
+    }
+
+    #[inline]
+    fn recent(&self) -> Option<Instant> {
+        match self {
+            BreakerClock::Glue => Glue.recent(),
+            BreakerClock::At(at) => Some(*at),
+        }
+    }
+
+    #[inline]
+    fn recent_since(&self, origin: Instant) -> Option<u64> {
+        match self {
+            BreakerClock::Glue => Glue.recent_since(origin),
+            BreakerClock::At(at) => Some(nanos_since(origin, *at)),
+        }
+    }
+}
+
 /// Now, on tokio's clock, as the core's `Instant`.
 #[inline]
 pub(crate) fn now() -> Instant {

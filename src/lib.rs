@@ -63,6 +63,45 @@
 //! - [`event`]: what the layers report ([`Event`], [`OnEvent`]).
 //! - [`error`]: the typed configuration error and the library's own errors.
 //!
+//! # Architecture
+//!
+//! Three rings; dependencies point inward (one exception is left: `event.rs` names vocabulary
+//! types defined beside the breaker, chaos and the failover, which import it back):
+//!
+//! - **The pure core** decides. Plain Rust with no runtime and no tower: every decision is a
+//!   function of its inputs and of `now` passed in. The vocabulary ([`Outcome`],
+//!   [`Deadline`], [`Backoff`], [`RetryBudget`], [`Event`]) and the rules: the retry policy's
+//!   `decide`, the breaker's state, and the failover's routing state and planner.
+//! - **The glue** does: the tower layers and their futures read tokio's clock, own the timers,
+//!   call the inner services, classify results and carry out what the core returned.
+//! - **The edge** adapts other crates, behind cargo features, off by default: the `http`
+//!   module, the `regional` HTTP clients, the routing-file source, the tracing hook.
+//!
+//! The failover is split the same way. Its *planner* (`src/failover/plan.rs`) holds one call's
+//! walk and answers each step with an action: send to endpoint *i* (holding its breaker
+//! permit), sleep until an instant, or stop with a reason. It is the one place where a call's
+//! route is decided, so "why did this call go to us-west-1?" is answered there: the first
+//! endpoint of a call, a retry here or a hop, the recover sleep, the stop, and the single
+//! admission rule (routing switch and health, push-back, breaker, budget, deadline) that every
+//! attempt passes, the first one to a healthy primary included. Its *executor*, the
+//! [`failover::ResponseFuture`], holds the request, the endpoint's service and one timer; it
+//! alone reads the clock, clones services, asks the replay hook and classifies. The planner is
+//! tested without a runtime, against the same reference model as the whole stack.
+//!
+//! | file | ring | concern |
+//! | --- | --- | --- |
+//! | `classify.rs`, `backoff.rs`, `budget.rs`, `deadline.rs`, `replay.rs`, `event.rs`, `error.rs` | core | the shared vocabulary |
+//! | `retry/policy.rs` | core | retry decisions |
+//! | `breaker/state.rs`, `breaker/window.rs` | core | the breaker's state word and windows |
+//! | `failover/router.rs` | core | routing state shared by calls: flags, push-back, failback |
+//! | `failover/plan.rs` | core | one call's walk: every failover decision |
+//! | `failover/control.rs` | core | operators' routing switches |
+//! | `health/` | core and glue | check verdicts, the driver, the readiness report |
+//! | `clock.rs`, `limit.rs`, `coop.rs` | glue | tokio's clock (and the lazy reading), a phase's timer, yielding |
+//! | `retry/future.rs`, `breaker/layer.rs`, `failover/future.rs`, `chaos/` | glue | the layers' futures |
+//! | `failover/mod.rs`, `failover/options.rs` | glue | the failover service, its builder and handle, per-request options |
+//! | `http/`, `regional/`, `integrations/` | edge | HTTP, the regional clients, the routing file |
+//!
 //! # Feature flags
 //!
 //! - `tracing`: [`event::TracingEvents`], a hook that emits events through `tracing`.

@@ -1,10 +1,10 @@
-//! The future of a call through [`Failover`](super::Failover).
+//! The future of a call through [`Failover`](super::Failover): the executor of the call's
+//! [`Plan`].
 //!
-//! A call starts on the *direct path*: routing as usual (nothing demoted, the primary — or the
-//! pinned endpoint — not found unavailable), it goes to one endpoint, and if that attempt
-//! succeeds (or fails in a way that is not retried), the call is done. That path is small and
-//! allocates nothing. Anything else — a hop, a recover pass, an endpoint to skip — continues in
-//! the general walk ([`super::walk`]), whose state is allocated once for the call.
+//! It holds what the plan does not: the request (and its copy), the service of the endpoint
+//! admitted, the last result, and one timer (a hop's limit, or a recover sleep). It alone reads
+//! the clock, clones an endpoint's service, asks the replay hook and classifies results; every
+//! decision is the plan's, and this future carries it out.
 
 use std::fmt;
 use std::future::Future;
@@ -13,31 +13,25 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use super::router::{LazyNow, all};
-use super::walk::{
-    Answer, Applied, CallState, First, Readiness, State, Step, WalkFuture, poll_ready, poll_sent,
-    send,
-};
-use super::{EndpointBreaker, FailoverError, Inner, RequestOptions, Shared, drop_permit};
-use crate::breaker::Permit;
-use crate::classify::{Classify, outcome_of};
-use crate::clock::{Glue, now};
+use super::plan::{Action, Plan, PlanEnv, Stopped, Verdict};
+use super::{FailoverError, Inner, RequestOptions, Shared};
+use crate::classify::{Classify, Outcome, outcome_of};
+use crate::clock::{LazyNow, now};
 use crate::deadline::Deadline;
-use crate::event::{Event, OnEvent};
-use crate::limit::Limit;
+use crate::error::{AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable};
+use crate::event::{GiveUpReason, OnEvent};
+use crate::limit::{Limit, arm};
 use crate::replay::Replay;
 
 pin_project! {
     /// The response future of [`Failover`](super::Failover).
     ///
-    /// A call whose first attempt settles it (the usual case: a healthy primary) runs in this
-    /// future alone, which allocates nothing. A call that hops, recovers or finds routing out of
-    /// the ordinary continues in the general walk, whose state (a few hundred bytes) is
-    /// allocated once for the call; its failed attempts are recorded in a list that allocates
-    /// too.
+    /// It allocates nothing for a call that its first attempt settles (the usual case: a
+    /// healthy primary); a call that fails or skips an endpoint allocates once for what only
+    /// such a call needs, and records its failed attempts in a list that allocates.
     ///
     /// # Cancellation
     ///
@@ -54,51 +48,38 @@ pin_project! {
         O: 'static,
     {
         #[pin]
-        kind: Kind<S, Req, C, R, H, O>,
+        phase: Phase<S::Future>,
+        // One timer, created on first need and reset after: a hop's limit, a recover sleep.
+        #[pin]
+        timer: Option<Sleep>,
+        call: Call<S, Req, C, R, H, O>,
     }
 }
 
 pin_project! {
-    #[project = KindProj]
-    enum Kind<S, Req, C, R, H, O>
-    where
-        S: Service<Req>,
-        S: 'static,
-        C: 'static,
-        R: 'static,
-        H: 'static,
-        O: 'static,
-    {
-        Direct {
-            #[pin]
-            state: DirectState<S::Future>,
-            #[pin]
-            timer: Option<Sleep>,
-            call: Direct<S, Req, C, R, H, O>,
-        },
-        Walk { walk: Boxed<S, Req, C, R, H, O> },
-    }
-}
-
-pin_project! {
-    #[project = DirectProj]
-    enum DirectState<F> {
-        // Reading the request's options and admitting the first endpoint (on first poll).
-        Route,
-        // Waiting for the endpoint's service to be ready.
+    /// Where the executor is.
+    #[project = PhaseProj]
+    enum Phase<F> {
+        // Reading the request's options and routing the call (on first poll).
+        Start,
+        // Waiting for the admitted endpoint's service to be ready.
         Readying,
         // The attempt is in flight.
         Calling { #[pin] fut: F },
+        // Sleeping before a recover pass, on the timer.
+        Sleeping,
         Done,
     }
 }
 
-/// The walk, once a call needs it.
-type Boxed<S, Req, C, R, H, O> = Pin<Box<WalkFuture<S, Req, C, R, H, O>>>;
+/// What an endpoint's service answered.
+type ServiceResult<S, Req> = Result<<S as Service<Req>>::Response, <S as Service<Req>>::Error>;
 
-/// The direct path's own state.
-struct Direct<S, Req, C, R, H, O>
+/// The unpinned state of one call: the shared state, the plan, and what only the executor
+/// holds.
+struct Call<S, Req, C, R, H, O>
 where
+    S: Service<Req>,
     S: 'static,
     C: 'static,
     R: 'static,
@@ -106,20 +87,32 @@ where
     O: 'static,
 {
     shared: Shared<Inner<S, C, R, H, O>>,
-    /// The request until it is sent; then its copy, if another attempt may follow.
-    request: Option<Req>,
-    sent: bool,
-    seed: u64,
-    endpoint: usize,
-    service: Option<S>,
-    permit: Option<Permit<EndpointBreaker>>,
-    applied: Applied,
-    limit: Limit,
+    exec: Exec<S, Req>,
 }
 
-impl<S, Req, C, R, H, O> Drop for Direct<S, Req, C, R, H, O> {
+/// What the executor holds besides the shared state: the plan, and what only the executor
+/// touches.
+struct Exec<S: Service<Req>, Req> {
+    plan: Plan,
+    /// The request until it is first sent; then the copy further attempts send, if any.
+    request: Option<Req>,
+    /// The service of the endpoint admitted, while readying it.
+    service: Option<S>,
+    /// What the current hop's timer is armed for.
+    limit: Limit,
+    /// The last failure's result: `Some(None)` when the limit cut it.
+    last: Option<Option<ServiceResult<S, Req>>>,
+}
+
+impl<S, Req, C, R, H, O> Drop for Call<S, Req, C, R, H, O>
+where
+    S: Service<Req>,
+{
+    #[inline]
     fn drop(&mut self) {
-        drop_permit(self.permit.take(), self.sent);
+        if self.exec.plan.holds_anything() {
+            self.exec.plan.release(&self.shared.env(), &LazyNow::live());
+        }
     }
 }
 
@@ -136,132 +129,169 @@ where
         let settings = &shared.settings;
         let limited = settings.deadline.is_some() || settings.attempt_timeout.is_some();
         let start = (limited || O::DEADLINES).then(now);
-        let candidates = all(shared.services.len());
+        let plan = Plan::new(shared.services.len(), start, seed);
         ResponseFuture {
-            kind: Kind::Direct {
-                state: DirectState::Route,
-                timer: None,
-                call: Direct {
-                    shared,
+            phase: Phase::Start,
+            timer: None,
+            call: Call {
+                shared,
+                exec: Exec {
+                    plan,
                     request: Some(req),
-                    sent: false,
-                    seed,
-                    endpoint: 0,
                     service: None,
-                    permit: None,
-                    applied: Applied {
-                        replay: None,
-                        deadline: Deadline::none(),
-                        start,
-                        candidates,
-                        pinned: false,
-                    },
                     limit: Limit::Unarmed,
+                    last: None,
                 },
             },
         }
     }
 }
 
-impl<S, Req, C, R, H, O> Direct<S, Req, C, R, H, O>
-where
-    S: Service<Req> + Clone,
-    R: Replay<Req>,
-    H: OnEvent,
-    O: RequestOptions<Req>,
-{
-    /// Reads the request's options and sets the deadline, from the call.
+/// How a hop ended: an outcome (with the result, if there is one), or its limit.
+enum HopEnd<T> {
+    Finished(Outcome, Option<T>),
+    /// The limit `cut` fired; `sent` tells whether the attempt had been sent.
+    Cut {
+        cut: Limit,
+        sent: bool,
+    },
+}
+
+/// What readying a hop's service came to.
+enum Readied<T> {
+    /// Ready, within the hop's limit: send the attempt.
+    Send,
+    /// Not sent: the service failed to get ready, or the hop's limit passed first.
+    Ended(HopEnd<T>),
+}
+
+/// The shared state as the executor reads it: the failover's own, and the plan's view of it.
+struct View<'a, S, C, R, H, O> {
+    inner: &'a Inner<S, C, R, H, O>,
+    env: PlanEnv<'a, H>,
+}
+
+impl<S: Service<Req>, Req> Exec<S, Req> {
+    /// Reads the request's options and routes the call.
     #[inline]
-    fn options(&mut self) {
-        let inner = &*self.shared;
+    fn start<C, R, H: OnEvent, O: RequestOptions<Req>>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        now: &mut LazyNow,
+    ) -> Action {
         let Some(req) = self.request.as_ref() else {
             unreachable!("a call starts with its request")
         };
-        let options = inner.options.options(req);
-        let applied = &mut self.applied;
-        applied.replay = options.replay;
-        if inner.settings.deadline.is_some() || options.deadline.is_some() {
-            let start = *applied.start.get_or_insert_with(now);
-            let after =
-                |d: Option<Duration>| d.map_or(Deadline::none(), |d| Deadline::after(start, d));
-            applied.deadline = after(inner.settings.deadline).min(after(options.deadline));
-        }
-        if let Some(name) = options.endpoint {
-            applied.pinned = true;
-            applied.candidates = inner.router.index(name).map_or(0, |i| 1 << i);
-        }
+        let options = view.inner.options.options(req);
+        self.plan.start(&view.env, options, now)
     }
 
-    /// Admits the call's first attempt when routing is as usual: to the primary while it serves,
-    /// or to the pinned endpoint. False: the walk routes the call.
+    /// Takes up what the plan admitted: endpoint `j`'s service, for a hop with its own limit.
     #[inline]
-    fn route(&mut self) -> bool {
-        self.options();
-        let inner = &*self.shared;
-        let router = &inner.router;
-        if !router.quiet() {
-            return false;
-        }
-        let j = if self.applied.pinned {
-            match self.applied.candidates {
-                0 => return false,
-                c => c.trailing_zeros() as usize,
-            }
-        } else if router.serving() == 0 {
-            0
-        } else {
-            return false;
+    fn take_up<C, R, H, O>(&mut self, view: &View<'_, S, C, R, H, O>, j: usize)
+    where
+        S: Clone,
+    {
+        self.service = Some(view.inner.services[j].clone());
+        self.limit = Limit::Unarmed;
+    }
+
+    /// Sends the attempt on the (ready) service, keeping a copy of the request if the plan says
+    /// another attempt may follow.
+    #[inline]
+    fn send<C, R: Replay<Req>, H, O>(&mut self, view: &View<'_, S, C, R, H, O>) -> S::Future {
+        let more = self.plan.sending(&view.env);
+        let Some(req) = self.request.take() else {
+            unreachable!("an attempt is admitted only with a request to send")
         };
-        // Blocked by routing control or health, pushed back, or out of time already (a
-        // request's own zero deadline): the walk decides, and says why.
-        if router.blocked(j).is_some() || self.applied.expired_at_start() {
-            return false;
+        if more {
+            self.request = view.inner.replay.replay(&req);
         }
-        let mut now = LazyNow::new(now);
-        if router.pushed_back(j, &mut now).is_some() {
-            return false;
-        }
-        match Permit::acquire(self.shared.breaker(j), Glue) {
-            // A probe (or an endpoint coming back) is the walk's business: it reports it.
-            Ok(permit) if !permit.is_probe() && !router.is_flagged(j) => {
-                self.endpoint = j;
-                self.permit = Some(permit);
-                self.service = Some(inner.services[j].clone());
-                true
-            }
-            // Dropping a probe's permit gives its slot back; the walk takes it again.
-            _ => false,
-        }
+        let Some(mut service) = self.service.take() else {
+            unreachable!("an attempt is sent on its endpoint's service")
+        };
+        service.call(req)
     }
 
-    /// Sends the attempt on the (ready) service, keeping a copy of the request if another
-    /// attempt may follow.
-    #[inline]
-    fn send(&mut self) -> S::Future {
-        let inner = &*self.shared;
-        let more = inner.may_repeat(self.applied.candidates, self.applied.replay);
-        self.sent = true;
-        send(&inner.replay, &mut self.request, &mut self.service, more)
-    }
-
-    /// The walk that takes over, in `state`.
-    fn hand_over(
+    /// What follows the failure just recorded, the replay hook asked about the copy.
+    fn after_failure<C, R: Replay<Req>, H: OnEvent, O>(
         &mut self,
-        state: State<S::Future, Answer<S, Req>>,
-        started: bool,
-    ) -> Boxed<S, Req, C, R, H, O> {
-        let inner = &*self.shared;
-        let applied = self.applied;
-        let first = First {
-            endpoint: self.endpoint,
-            permit: self.permit.take(),
-            request: self.request.take(),
-            sent: self.sent,
-            service: self.service.take(),
-        };
-        let cursor = inner.settings.recover.cursor(self.seed);
-        let st = CallState::new(applied, cursor, first, !started);
-        Box::pin(WalkFuture::new(self.shared.clone(), st, state))
+        view: &View<'_, S, C, R, H, O>,
+        now: &mut LazyNow,
+    ) -> Action {
+        let replay = &view.inner.replay;
+        let copy = self
+            .request
+            .as_ref()
+            .map(|copy| move |outcome: &Outcome| replay.may_replay(copy, outcome));
+        self.plan.after_failure(&view.env, copy, now)
+    }
+
+    /// The end of a call that makes no further attempt: the last result, or the error that
+    /// says why there is none.
+    fn stop<C, R, H: OnEvent, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        reason: GiveUpReason,
+    ) -> ServiceResult<S, Req>
+    where
+        S::Error: FailoverError,
+    {
+        let Stopped { records, retry_in } = self.plan.give_up(&view.env, reason);
+        match self.last.take() {
+            Some(Some(Ok(response))) => Ok(response),
+            Some(Some(Err(e))) => Err(S::Error::all_endpoints_failed(records, e)),
+            Some(None) => {
+                let timeout = view.inner.settings.attempt_timeout.unwrap_or_default();
+                Err(S::Error::all_endpoints_timed_out(
+                    records,
+                    AttemptTimedOut::new(timeout),
+                ))
+            }
+            None if reason == GiveUpReason::Deadline => Err(DeadlineExceeded::new().into()),
+            None => Err(NoEndpointAvailable::new(retry_in).into()),
+        }
+    }
+}
+
+/// Polls a hop's service until it is ready, fails to get ready (`NotSent`, with its error), or
+/// the hop's limit passes first.
+fn poll_ready<S: Service<Req>, Req>(
+    service: &mut Option<S>,
+    limit: &mut Limit,
+    timer: Pin<&mut Option<Sleep>>,
+    deadline: Deadline,
+    timeout: Option<Duration>,
+    cx: &mut Context<'_>,
+) -> Poll<Readied<ServiceResult<S, Req>>> {
+    let Some(service) = service.as_mut() else {
+        unreachable!("readying an admitted endpoint's service")
+    };
+    Poll::Ready(match service.poll_ready(cx) {
+        Poll::Ready(Ok(())) => match limit.passed(timer) {
+            Some(cut) => Readied::Ended(HopEnd::Cut { cut, sent: false }),
+            None => Readied::Send,
+        },
+        Poll::Ready(Err(e)) => Readied::Ended(HopEnd::Finished(Outcome::not_sent(), Some(Err(e)))),
+        Poll::Pending => Readied::Ended(HopEnd::Cut {
+            cut: ready!(limit.poll(timer, deadline, timeout, cx)),
+            sent: false,
+        }),
+    })
+}
+
+/// Polls an attempt in flight: its result, or the hop's limit cutting it.
+fn poll_sent<Fut: Future>(
+    fut: Pin<&mut Fut>,
+    limit: &mut Limit,
+    timer: Pin<&mut Option<Sleep>>,
+    deadline: Deadline,
+    timeout: Option<Duration>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Fut::Output, Limit>> {
+    match fut.poll(cx) {
+        Poll::Ready(result) => Poll::Ready(Ok(result)),
+        Poll::Pending => limit.poll(timer, deadline, timeout, cx).map(Err),
     }
 }
 
@@ -277,92 +307,177 @@ where
     type Output = Result<S::Response, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut kind = self.project().kind;
-        let (walk_state, started) = match kind.as_mut().project() {
-            KindProj::Walk { walk } => return walk.as_mut().poll(cx),
-            KindProj::Direct {
-                mut state,
-                mut timer,
-                call,
-            } => loop {
-                let timeout = call.shared.settings.attempt_timeout;
-                let step = match state.as_mut().project() {
-                    DirectProj::Route => {
-                        if call.route() {
-                            state.set(DirectState::Readying);
+        let mut this = self.project();
+        let Call { shared, exec } = this.call;
+        let view = View {
+            inner: shared,
+            env: shared.env(),
+        };
+        loop {
+            let timeout = view.inner.settings.attempt_timeout;
+            let ended = match this.phase.as_mut().project() {
+                PhaseProj::Start => {
+                    let action = exec.start(&view, &mut LazyNow::live());
+                    match carry_out(
+                        exec,
+                        &view,
+                        action,
+                        this.phase.as_mut(),
+                        this.timer.as_mut(),
+                        cx,
+                    ) {
+                        Some(poll) => return poll,
+                        None => continue,
+                    }
+                }
+                PhaseProj::Readying => {
+                    let deadline = exec.plan.deadline();
+                    let timer = this.timer.as_mut();
+                    match ready!(poll_ready(
+                        &mut exec.service,
+                        &mut exec.limit,
+                        timer,
+                        deadline,
+                        timeout,
+                        cx
+                    )) {
+                        Readied::Ended(ended) => ended,
+                        Readied::Send => {
+                            let fut = exec.send(&view);
+                            this.phase.set(Phase::Calling { fut });
                             continue;
                         }
-                        break (State::Start, false);
                     }
-                    DirectProj::Readying => {
-                        let deadline = call.applied.deadline;
-                        let limit = &mut call.limit;
-                        match ready!(poll_ready(
-                            &mut call.service,
-                            limit,
-                            timer.as_mut(),
-                            deadline,
-                            timeout,
-                            cx
-                        )) {
-                            Readiness::Ended(step) => step,
-                            Readiness::Send => {
-                                let fut = call.send();
-                                state.set(DirectState::Calling { fut });
-                                continue;
-                            }
+                }
+                PhaseProj::Calling { fut } => {
+                    let deadline = exec.plan.deadline();
+                    let timer = this.timer.as_mut();
+                    match ready!(poll_sent(
+                        fut,
+                        &mut exec.limit,
+                        timer,
+                        deadline,
+                        timeout,
+                        cx
+                    )) {
+                        Ok(result) => {
+                            let outcome = outcome_of(&view.inner.classifier, &result);
+                            HopEnd::Finished(outcome, Some(result))
                         }
+                        Err(cut) => HopEnd::Cut { cut, sent: true },
                     }
-                    DirectProj::Calling { fut } => {
-                        let deadline = call.applied.deadline;
-                        match ready!(poll_sent(
-                            fut,
-                            &mut call.limit,
-                            timer.as_mut(),
-                            deadline,
-                            timeout,
-                            cx
-                        )) {
-                            Err(cut) => Step::Cut { cut, sent: true },
-                            Ok(result) => {
-                                let inner = &*call.shared;
-                                let outcome = outcome_of(&inner.classifier, &result);
-                                if outcome.is_retryable() {
-                                    Step::Finished(outcome, Some(result))
-                                } else {
-                                    // Settled by its first attempt: the direct path's whole point.
-                                    state.set(DirectState::Done);
-                                    inner.hook.on_event(&Event::Attempt {
-                                        endpoint: Some(&inner.router.endpoints[call.endpoint].name),
-                                        attempt: 1,
-                                        outcome,
-                                    });
-                                    if let Some(permit) = call.permit.take() {
-                                        permit.record(&outcome, Glue);
-                                    }
-                                    if outcome.is_success() {
-                                        inner.budget.on_success(None);
-                                    }
-                                    return Poll::Ready(result);
-                                }
-                            }
-                        }
+                }
+                PhaseProj::Sleeping => {
+                    if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
+                        ready!(sleep.poll(cx));
                     }
-                    DirectProj::Done => panic!("failover ResponseFuture polled after completion"),
-                };
-                state.set(DirectState::Done);
-                break (State::Resume { step: Some(step) }, true);
-            },
-        };
-        let KindProj::Direct { call, .. } = kind.as_mut().project() else {
-            unreachable!("only the direct path hands over")
-        };
-        let walk = call.hand_over(walk_state, started);
-        kind.set(Kind::Walk { walk });
-        let KindProj::Walk { walk } = kind.project() else {
-            unreachable!("just set")
-        };
-        walk.as_mut().poll(cx)
+                    let action = exec.plan.resume(&view.env, &mut LazyNow::live());
+                    match carry_out(
+                        exec,
+                        &view,
+                        action,
+                        this.phase.as_mut(),
+                        this.timer.as_mut(),
+                        cx,
+                    ) {
+                        Some(poll) => return poll,
+                        None => continue,
+                    }
+                }
+                PhaseProj::Done => panic!("failover ResponseFuture polled after completion"),
+            };
+            let mut now = LazyNow::live();
+            let env = &view.env;
+            let (outcome, result) = match ended {
+                HopEnd::Finished(outcome, result) => (outcome, result),
+                HopEnd::Cut { cut, sent } => {
+                    let outcome = if sent {
+                        Outcome::timeout()
+                    } else {
+                        Outcome::not_sent()
+                    };
+                    if cut == Limit::Deadline {
+                        this.phase.set(Phase::Done);
+                        exec.plan.cut_by_deadline(env, outcome, &mut now);
+                        return Poll::Ready(Err(DeadlineExceeded::new().into()));
+                    }
+                    (outcome, None)
+                }
+            };
+            if matches!(this.phase.as_ref().get_ref(), Phase::Readying) {
+                // Its endpoint did not get ready: nothing was sent, nothing is paid for.
+                exec.plan.not_sent(env);
+            }
+            this.phase.set(Phase::Done);
+            match exec.plan.finish(env, outcome, &mut now) {
+                Verdict::Final => {
+                    let Some(result) = result else {
+                        unreachable!("a cut attempt is transient")
+                    };
+                    return Poll::Ready(result);
+                }
+                Verdict::Failed => {
+                    exec.last = Some(result);
+                    let action = exec.after_failure(&view, &mut now);
+                    if let Some(poll) = carry_out(
+                        exec,
+                        &view,
+                        action,
+                        this.phase.as_mut(),
+                        this.timer.as_mut(),
+                        cx,
+                    ) {
+                        return poll;
+                    }
+                    // Another attempt at once (a repeat at the same endpoint, or a hop): it spends
+                    // a unit of the task's cooperative budget, so that a run of attempts failing
+                    // at once yields to the runtime (and an outer timeout fires).
+                    ready!(crate::coop::proceed(cx));
+                }
+            }
+        }
+    }
+}
+
+/// Carries out the plan's `action`: `Some` when the poll returns now.
+#[inline(always)]
+fn carry_out<S, Req, C, R, H, O>(
+    exec: &mut Exec<S, Req>,
+    view: &View<'_, S, C, R, H, O>,
+    action: Action,
+    mut phase: Pin<&mut Phase<S::Future>>,
+    timer: Pin<&mut Option<Sleep>>,
+    cx: &mut Context<'_>,
+) -> Option<Poll<ServiceResult<S, Req>>>
+where
+    S: Service<Req> + Clone,
+    S::Error: FailoverError,
+    R: Replay<Req>,
+    H: OnEvent,
+    O: RequestOptions<Req>,
+{
+    match action {
+        Action::Send(j) => {
+            exec.take_up(view, j);
+            phase.set(Phase::Readying);
+            None
+        }
+        Action::Sleep(until) => {
+            let until = Instant::from_std(until);
+            arm(timer, until);
+            phase.set(Phase::Sleeping);
+            if until <= Instant::now() {
+                // No sleep: yield first, so that endpoints failing at once with zero delays
+                // cannot hold the thread.
+                cx.waker().wake_by_ref();
+                return Some(Poll::Pending);
+            }
+            None
+        }
+        Action::Stop(reason) => {
+            phase.set(Phase::Done);
+            Some(Poll::Ready(exec.stop(view, reason)))
+        }
     }
 }
 
@@ -371,19 +486,26 @@ where
     S: Service<Req>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            Kind::Direct { state, .. } => {
-                let state = match state {
-                    DirectState::Route => "routing",
-                    DirectState::Readying => "readying",
-                    DirectState::Calling { .. } => "calling",
-                    DirectState::Done => "done",
-                };
-                f.debug_struct("ResponseFuture")
-                    .field("direct", &state)
-                    .finish_non_exhaustive()
-            }
-            Kind::Walk { walk } => f.debug_tuple("ResponseFuture").field(walk).finish(),
-        }
+        let phase = match self.phase {
+            Phase::Start => "start",
+            Phase::Readying => "readying",
+            Phase::Calling { .. } => "calling",
+            Phase::Sleeping => "sleeping",
+            Phase::Done => "done",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("phase", &phase)
+            .field(
+                "route",
+                &if self.call.exec.plan.is_direct() {
+                    "direct"
+                } else {
+                    "walk"
+                },
+            )
+            .field("attempts", &self.call.exec.plan.attempts())
+            .field("pass", &self.call.exec.plan.pass())
+            .field("deadline", &self.call.exec.plan.deadline())
+            .finish_non_exhaustive()
     }
 }

@@ -152,11 +152,12 @@
 //! attempt timeout, reads no clock: it reads a word of routing flags, admits through the
 //! primary's breaker (one load) and clones the primary's service, as tower's `Retry` clones its
 //! service. With more than one endpoint (or attempt) it may send the request again, so the
-//! [`Replay`] hook copies it before the first attempt, as any retry layer does; a call that
-//! finds routing out of the ordinary, or whose first attempt fails, continues in the general
-//! walk, allocated once for the call. Each call holds the failover's shared state by one reference count; a failover built
-//! once for the life of the process can be leaked with [`Failover::into_static`], and its calls
-//! then count nothing. `cargo bench --bench failover` measures it.
+//! [`Replay`] hook copies it before the first attempt, as any retry layer does. A call that
+//! fails or skips an endpoint allocates once for what only such a call needs, and the list of
+//! its failed attempts (the error reports them).
+//! Each call holds the failover's shared state by one reference count; a failover built once for
+//! the life of the process can be leaked with [`Failover::into_static`], and its calls then
+//! count nothing. `cargo bench --bench failover` measures it.
 //!
 //! # The error type
 //!
@@ -210,8 +211,8 @@
 mod control;
 mod future;
 mod options;
+mod plan;
 mod router;
-mod walk;
 
 use std::fmt;
 use std::ops::Deref;
@@ -230,7 +231,7 @@ pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker,
 use self::router::Router;
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 use crate::backoff::Backoff;
-use crate::breaker::{BreakerRef, BreakerState, CircuitBreaker, CircuitBreakerBuilder, Permit};
+use crate::breaker::{BreakerRef, BreakerState, CircuitBreaker, CircuitBreakerBuilder};
 use crate::budget::RetryBudget;
 use crate::classify::{Classify, DefaultClassifier};
 use crate::error::{
@@ -321,36 +322,19 @@ impl<T> Deref for Shared<T> {
 }
 
 impl<S, C, R, H, O> Shared<Inner<S, C, R, H, O>> {
-    /// Endpoint `j`'s breaker, as a permit holds it.
-    #[inline]
-    fn breaker(&self, j: usize) -> EndpointBreaker {
-        match self {
-            Shared::Static(inner) => EndpointBreaker::Static(&inner.router.endpoints[j].breaker),
-            Shared::Owned(inner) => {
-                EndpointBreaker::Owned(inner.router.endpoints[j].breaker.clone())
-            }
-        }
-    }
-}
-
-impl<S, C, R, H, O> Inner<S, C, R, H, O> {
-    /// Whether a call over `candidates` may send its request more than once: its bound on
-    /// attempts is above one, and it is not marked to be sent once.
-    #[inline]
-    fn may_repeat(&self, candidates: u32, replay: Option<ReplayMarker>) -> bool {
-        // More than one endpoint, or more than one attempt per endpoint over every pass.
-        (candidates.count_ones() > 1 || self.settings.per_endpoint_bound() > 1)
-            && replay != Some(ReplayMarker::Once)
-    }
-}
-
-/// Ends a call's hold on its endpoint's permit when the call is dropped: an attempt in flight
-/// (`in_flight`) is reported abandoned, so its breaker learns how long it ran (a slow call, with
-/// slow-call tracking on); a permit never used just gives its probe slot back.
-fn drop_permit(permit: Option<Permit<EndpointBreaker>>, in_flight: bool) {
-    if let Some(permit) = permit {
-        if in_flight {
-            permit.abandon(crate::clock::Glue);
+    /// What a call's plan consults: the routing state, the budget, the settings, the hook.
+    #[inline(always)]
+    fn env(&self) -> plan::PlanEnv<'_, H> {
+        let leaked = match self {
+            Shared::Static(inner) => Some(&*inner.router),
+            Shared::Owned(_) => None,
+        };
+        plan::PlanEnv {
+            router: &self.router,
+            leaked,
+            budget: &self.budget,
+            settings: &self.settings,
+            hook: &self.hook,
         }
     }
 }

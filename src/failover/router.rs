@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::control::Switch;
 use crate::breaker::{BreakerState, CircuitBreaker};
+use crate::clock::LazyNow;
 
 /// The most endpoints one failover may have (a bit each in a word of flags).
 pub const MAX_ENDPOINTS: usize = 32;
@@ -66,26 +67,6 @@ impl fmt::Display for Unavailable {
             Unavailable::SwitchedOff => "switched off",
             Unavailable::Unhealthy => "failing its health checks",
         })
-    }
-}
-
-/// The clock of one step of a call: read at most once, and only if something needs it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LazyNow {
-    at: Option<Instant>,
-    read: fn() -> Instant,
-}
-
-impl LazyNow {
-    /// Reads `read` on first need.
-    pub(crate) fn new(read: fn() -> Instant) -> Self {
-        LazyNow { at: None, read }
-    }
-
-    /// The instant, read now if it was not yet.
-    #[inline]
-    pub(crate) fn get(&mut self) -> Instant {
-        *self.at.get_or_insert_with(self.read)
     }
 }
 
@@ -218,14 +199,6 @@ impl Router {
         (self.flags.load(Ordering::Relaxed) >> DEMOTED_SHIFT) as u32
     }
 
-    /// Whether routing is as usual: nothing demoted, and the primary not found unavailable by
-    /// the last call that tried it. (Another endpoint's flag does not matter here: calls that
-    /// reach it report its return.)
-    #[inline]
-    pub(crate) fn quiet(&self) -> bool {
-        self.flags.load(Ordering::Relaxed) & (u64::from(u32::MAX) << DEMOTED_SHIFT | 1) == 0
-    }
-
     /// Why routing control or health keeps calls away from endpoint `i`, if they do. The control
     /// wins; health counts only while some endpoint that is switched on passes its checks (when
     /// every endpoint on fails them, they all count as available: fail open, as load balancers
@@ -333,12 +306,6 @@ impl Router {
         code != 0 && !self.until(code, now).is_zero()
     }
 
-    /// Whether a call found endpoint `i` unavailable and none has been admitted there since.
-    #[inline]
-    pub(crate) fn is_flagged(&self, i: usize) -> bool {
-        self.flags.load(Ordering::Relaxed) & (1 << i) != 0
-    }
-
     /// Records that a call found endpoint `i` unavailable; true if it was available before (the
     /// call then reports the change).
     pub(crate) fn mark_unavailable(&self, i: usize) -> bool {
@@ -375,6 +342,7 @@ impl Router {
 
     /// A success at endpoint `i`: a demoted endpoint whose breaker it closed starts its
     /// hold-down now.
+    #[inline]
     pub(crate) fn succeeded(&self, i: usize, now: &mut LazyNow) {
         let e = &self.endpoints[i];
         if self.demoted() & (1 << i) != 0
@@ -516,12 +484,5 @@ impl Router {
     }
 }
 
-impl LazyNow {
-    /// An instant already read.
-    pub(crate) fn fixed(at: Instant) -> Self {
-        LazyNow {
-            at: Some(at),
-            read: Instant::now,
-        }
-    }
-}
+#[cfg(test)]
+mod tests;

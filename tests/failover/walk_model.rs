@@ -11,39 +11,18 @@ use steadfast::{AllEndpointsFailed, BoxError, RetryBudget};
 use super::support::{Resp, Scripted, Step, ms};
 use super::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Answer {
-    Ok,
-    NotFound,
-    Unavailable,
-    Reset,
-}
+mod model;
 
-impl Answer {
-    fn step(self) -> Step {
-        match self {
-            Answer::Ok => Step::Status(200),
-            Answer::NotFound => Step::Status(404),
-            Answer::Unavailable => Step::Status(503),
-            Answer::Reset => Step::Err("reset"),
-        }
+use model::{Answer, Model, Result_, answer};
+
+/// The scripted step of an answer.
+fn step(a: Answer) -> Step {
+    match a {
+        Answer::Ok => Step::Status(200),
+        Answer::NotFound => Step::Status(404),
+        Answer::Unavailable => Step::Status(503),
+        Answer::Reset => Step::Err("reset"),
     }
-}
-
-fn answer() -> impl Strategy<Value = Answer> {
-    prop_oneof![
-        1 => Just(Answer::Ok),
-        1 => Just(Answer::NotFound),
-        3 => Just(Answer::Unavailable),
-        3 => Just(Answer::Reset),
-    ]
-}
-
-/// What the model predicts for one request.
-#[derive(Debug, PartialEq, Eq)]
-enum Result_ {
-    Status(u16),
-    Reset,
 }
 
 fn observed(r: Result<Resp, BoxError>) -> Result_ {
@@ -56,64 +35,6 @@ fn observed(r: Result<Resp, BoxError>) -> Result_ {
             assert_eq!(all.last.to_string(), "reset");
             Result_::Reset
         }
-    }
-}
-
-/// The reference model: the state shared between requests.
-struct Model {
-    scripts: Vec<Vec<Answer>>,
-    next: Vec<usize>,
-    calls: Vec<usize>,
-    level: u32,
-    capacity: u32,
-    retries: u32,
-    per_endpoint: u32,
-}
-
-impl Model {
-    /// One request: its result, its calls and how many recover passes it slept before.
-    fn request(&mut self) -> (Result_, usize, u32) {
-        let mut sent = 0usize;
-        let mut sleeps = 0;
-        let mut last_withdrawal = None;
-        let mut last = None;
-        'walk: for pass in 0..=self.retries {
-            if pass > 0 {
-                if self.level < 5 {
-                    break;
-                }
-                sleeps += 1;
-            }
-            for region in 0..self.scripts.len() {
-                for _ in 0..self.per_endpoint {
-                    if sent > 0 {
-                        if self.level < 5 {
-                            break 'walk;
-                        }
-                        self.level -= 5;
-                        last_withdrawal = Some(5);
-                    }
-                    let a = self.scripts[region]
-                        .get(self.next[region])
-                        .copied()
-                        .unwrap_or(Answer::Ok);
-                    self.next[region] += 1;
-                    self.calls[region] += 1;
-                    sent += 1;
-                    match a {
-                        Answer::Ok => {
-                            self.level =
-                                (self.level + last_withdrawal.unwrap_or(1)).min(self.capacity);
-                            return (Result_::Status(200), sent, sleeps);
-                        }
-                        Answer::NotFound => return (Result_::Status(404), sent, sleeps),
-                        Answer::Unavailable => last = Some(Result_::Status(503)),
-                        Answer::Reset => last = Some(Result_::Reset),
-                    }
-                }
-            }
-        }
-        (last.expect("at least one attempt"), sent, sleeps)
     }
 }
 
@@ -145,7 +66,13 @@ fn failover(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    // Failures are kept beside this file, one regression file per test binary's file.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(300)
+    })]
 
     #[test]
     fn the_walk_follows_the_model(
@@ -158,19 +85,11 @@ proptest! {
         paused_runtime().block_on(async {
             let regions_: Vec<Scripted> = scripts
                 .iter()
-                .map(|s| Scripted::new(s.iter().map(|a| a.step())))
+                .map(|s| Scripted::new(s.iter().map(|a| step(*a))))
                 .collect();
             let budget = RetryBudget::builder().capacity(capacity).build().unwrap();
             let f = failover(&regions_, Backoff::constant(ms(10), retries), per_endpoint, &budget);
-            let mut model = Model {
-                next: vec![0; scripts.len()],
-                calls: vec![0; scripts.len()],
-                scripts: scripts.clone(),
-                level: capacity,
-                capacity,
-                retries,
-                per_endpoint,
-            };
+            let mut model = Model::new(&scripts, capacity, retries, per_endpoint);
             let bound = (retries as usize + 1) * scripts.len() * per_endpoint as usize;
             for _ in 0..requests {
                 let before: usize = regions_.iter().map(Scripted::count).sum();

@@ -1065,7 +1065,13 @@ enum Answer {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    // Failures are kept beside this file, one regression file per test binary's file.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(300)
+    })]
 
     /// Sequential requests on one budget, against a model written from the rules: the calls
     /// made and the budget level after each request agree exactly.
