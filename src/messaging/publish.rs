@@ -19,7 +19,34 @@ pub struct Outgoing {
     pub group_id: Option<String>,
 }
 
+/// Where a publish to an SQS queue or SNS topic carries a message's deduplication id: FIFO
+/// queues and topics take a group and their own deduplication field; standard ones take the
+/// id as a message attribute that the consumer deduplicates on.
+#[cfg(feature = "sqs")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dedup<'a> {
+    /// A FIFO message: its group, and its deduplication id if it has one.
+    Fifo { group: &'a str, id: Option<&'a str> },
+    /// A standard message with a deduplication id: sent as a message attribute.
+    Attribute(&'a str),
+    /// A standard message without one.
+    None,
+}
+
 impl Outgoing {
+    /// Where a publish to SQS or SNS carries this message's deduplication id.
+    #[cfg(feature = "sqs")]
+    pub(crate) fn dedup(&self) -> Dedup<'_> {
+        match (&self.group_id, &self.deduplication_id) {
+            (Some(group), id) => Dedup::Fifo {
+                group,
+                id: id.as_deref(),
+            },
+            (None, Some(id)) => Dedup::Attribute(id),
+            (None, None) => Dedup::None,
+        }
+    }
+
     /// A message with this body, no deduplication id and no group.
     pub fn new(body: impl Into<String>) -> Self {
         Self {

@@ -3,7 +3,7 @@
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::publish::{Outgoing, Publisher};
+use super::publish::{Dedup, Outgoing, Publisher};
 use super::sdk_error::MessagingSdkError;
 use super::sqs::DEDUPLICATION_ATTRIBUTE;
 use crate::classify::Outcome;
@@ -41,23 +41,23 @@ impl Publisher for SnsTopic {
             .publish()
             .topic_arn(&self.arn)
             .message(&message.body);
-        match (&message.group_id, &message.deduplication_id) {
-            (Some(group), dedup) => {
+        match message.dedup() {
+            Dedup::Fifo { group, id } => {
                 publish = publish
                     .message_group_id(group)
-                    .set_message_deduplication_id(dedup.clone());
+                    .set_message_deduplication_id(id.map(str::to_owned));
             }
-            (None, Some(dedup)) => {
+            Dedup::Attribute(id) => {
                 // Building fails only without a data type, which is set.
                 if let Ok(value) = MessageAttributeValue::builder()
                     .data_type("String")
-                    .string_value(dedup)
+                    .string_value(id)
                     .build()
                 {
                     publish = publish.message_attributes(DEDUPLICATION_ATTRIBUTE, value);
                 }
             }
-            (None, None) => {}
+            Dedup::None => {}
         }
         publish
             .send()

@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 
-use super::publish::{Outgoing, Publisher};
+use super::publish::{Dedup, Outgoing, Publisher};
 use super::queue::{Message, Queue};
 use super::sdk_error::{MessagingSdkError, whole_seconds};
 use crate::classify::Outcome;
@@ -135,23 +135,23 @@ impl Publisher for SqsQueue {
             .send_message()
             .queue_url(&self.url)
             .message_body(&message.body);
-        match (&message.group_id, &message.deduplication_id) {
-            (Some(group), dedup) => {
+        match message.dedup() {
+            Dedup::Fifo { group, id } => {
                 send = send
                     .message_group_id(group)
-                    .set_message_deduplication_id(dedup.clone());
+                    .set_message_deduplication_id(id.map(str::to_owned));
             }
-            (None, Some(dedup)) => {
+            Dedup::Attribute(id) => {
                 // Building fails only without a data type, which is set.
                 if let Ok(value) = MessageAttributeValue::builder()
                     .data_type("String")
-                    .string_value(dedup)
+                    .string_value(id)
                     .build()
                 {
                     send = send.message_attributes(DEDUPLICATION_ATTRIBUTE, value);
                 }
             }
-            (None, None) => {}
+            Dedup::None => {}
         }
         send.send()
             .await
