@@ -3,6 +3,8 @@
 //! calls in `slow.rs`, the model-based property test and the concurrency tests in `model.rs` and
 //! `concurrency.rs`.
 
+#[path = "../support/seeds.rs"]
+mod seeds;
 #[path = "../support/mod.rs"]
 mod support;
 

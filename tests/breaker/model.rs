@@ -1251,11 +1251,11 @@ fn breaker_follows_the_model() {
     // Rounds of 500 random cases, until every corner below was reached at least 10 times (a
     // round usually suffices; the cases are random, so a rare corner may need a second).
     for round in 1..=4 {
-        let mut runner = TestRunner::new(Config {
+        let mut runner = TestRunner::new(crate::seeds::persisted(Config {
             cases: 500,
             source_file: Some(file!()),
             ..Config::default()
-        });
+        }));
         let result = runner.run(&(config(), ops()), |(cfg, ops)| run(&cfg, &ops).map(drop));
         if let Err(e) = result {
             panic!("{e}");
@@ -1545,11 +1545,11 @@ fn bounded(cfg: &Cfg, ops: &[Op]) -> Result<(), TestCaseError> {
 /// grants probes beyond the limit by design) and sequence.
 #[test]
 fn probes_stay_bounded_and_half_open_ends() {
-    let mut runner = TestRunner::new(Config {
+    let mut runner = TestRunner::new(crate::seeds::persisted(Config {
         cases: 300,
         source_file: Some(file!()),
         ..Config::default()
-    });
+    }));
     let cfgs = config().prop_map(|cfg| Cfg {
         renewal_ms: None,
         ..cfg

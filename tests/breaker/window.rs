@@ -26,6 +26,8 @@ fn naive(kept: &VecDeque<(u64, Mark)>) -> (u64, u64, u64, u64) {
 }
 
 proptest! {
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::default()))]
+
     #[test]
     fn a_count_window_keeps_the_last_n_calls(n in 1u32..20, steps in steps()) {
         let mut w = OutcomeWindow::new(SlidingWindow::Calls(n)).unwrap();

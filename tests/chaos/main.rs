@@ -2,6 +2,8 @@
 //! latency, hangs, switching at run time, events), reproducibility and the error rate in
 //! `rates.rs`, property tests in `props.rs`, and a real HTTP dependency on loopback in `http.rs`.
 
+#[path = "../support/seeds.rs"]
+mod seeds;
 #[path = "../support/mod.rs"]
 mod support;
 

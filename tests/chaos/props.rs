@@ -18,13 +18,7 @@ fn windows() -> impl Strategy<Value = Vec<(u64, u64)>> {
 }
 
 proptest! {
-    // Failures are kept beside this file, one regression file per test binary's file.
-    #![proptest_config(ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::with_cases(256)
-    })]
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::with_cases(256)))]
 
     /// With outage windows only, a call at `t` fails iff `t` is in some window, and the fault
     /// names the first such window; nothing else is ever injected.

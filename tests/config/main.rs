@@ -3,6 +3,9 @@
 //! their place; any document builds or gives a `ConfigError`, never a panic (`props.rs`).
 #![cfg(feature = "serde")]
 
+#[path = "../support/seeds.rs"]
+mod seeds;
+
 mod props;
 
 use std::time::Duration;

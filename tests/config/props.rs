@@ -284,7 +284,7 @@ fn document() -> BoxedStrategy<Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::with_cases(256)))]
 
     #[test]
     fn any_document_builds_or_gives_a_config_error(doc in document()) {

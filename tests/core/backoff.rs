@@ -39,13 +39,7 @@ fn schedule() -> impl Strategy<Value = Backoff> {
 }
 
 proptest! {
-    // Failures are kept beside this file, one regression file per test binary's file.
-    #![proptest_config(ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::with_cases(2000)
-    })]
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::with_cases(2000)))]
 
     #[test]
     fn every_jitter_stays_within_its_bounds(b in schedule(), j in jitter(), seed: u64) {

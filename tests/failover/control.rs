@@ -256,13 +256,7 @@ fn two_operators_racing_can_never_switch_everything_off() {
 }
 
 proptest! {
-    // Failures are kept beside this file, one regression file per test binary's file.
-    #![proptest_config(ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::default()))]
     /// Any sequence of switch commands: the state is the reference model's (a command that
     /// would switch everything off, or names no endpoint, changes nothing), and some endpoint is
     /// always on.

@@ -1,12 +1,13 @@
 //! The failover: the walk across regions, the recover loop, failback, deadlines, push-back,
 //! replay, per-request options, the budget, cancellation and events, under paused time with
-//! scripted regions; the model-based property tests in `walk_model.rs` (named apart from the
-//! breaker's `model.rs`, so that their proptest regressions do not share a file); loopback HTTP
+//! scripted regions; the model-based property tests in `walk_model.rs`; loopback HTTP
 //! tests (real time, counts only) in `http.rs`.
 //!
 //! Every scripted region is created at the start of its test, so its `instants()` count from the
 //! test's start (paused time: they are exact).
 
+#[path = "../support/seeds.rs"]
+mod seeds;
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -556,13 +556,7 @@ fn routing_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    // Failures are kept beside this file, one regression file per test binary's file.
-    #![proptest_config(ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::with_cases(256)
-    })]
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::with_cases(256)))]
 
     /// Any bytes: no panic, and either the whole file applies (every endpoint as it says, on
     /// when unnamed) or nothing changes.

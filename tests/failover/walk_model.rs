@@ -66,13 +66,7 @@ fn failover(
 }
 
 proptest! {
-    // Failures are kept beside this file, one regression file per test binary's file.
-    #![proptest_config(ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::with_cases(300)
-    })]
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::with_cases(300)))]
 
     #[test]
     fn the_walk_follows_the_model(

@@ -2,13 +2,14 @@
 //! panic (`panics.rs`), how it feeds a failover's routing and breakers (`routing.rs`), the
 //! readiness roll-up (`report.rs`), stale checks in it (`stale.rs`) and its JSON (`json.rs`),
 //! under paused time with scripted checks; a model-based property test of the verdict
-//! (`verdict_model.rs`, named apart from the other binaries' models so that proptest regressions
-//! do not share a file); loopback HTTP regions whose `/health` flips, in real time, counts only
+//! (`verdict_model.rs`); loopback HTTP regions whose `/health` flips, in real time, counts only
 //! (`http.rs`).
 //!
 //! Scripted checks and regions are created at the start of each test, so their instants count
 //! from the test's start (paused time: they are exact).
 
+#[path = "../support/seeds.rs"]
+mod seeds;
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -66,13 +66,7 @@ fn model(rs: &[R], unhealthy_after: usize, healthy_after: usize) -> (bool, u32, 
 }
 
 proptest! {
-    // Failures are kept beside this file, one regression file per test binary's file.
-    #![proptest_config(ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::with_cases(200)
-    })]
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::with_cases(200)))]
 
     #[test]
     fn the_verdict_follows_the_reference_model(

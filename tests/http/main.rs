@@ -4,6 +4,9 @@
 //! in real time and assert counts and outcomes, never timings.
 #![cfg(all(feature = "reqwest", feature = "hyper"))]
 
+#[path = "../support/seeds.rs"]
+mod seeds;
+
 mod replay;
 mod retry_after;
 mod status;

@@ -67,13 +67,7 @@ fn the_first_header_is_read_and_a_missing_one_is_no_hint() {
 }
 
 proptest! {
-    // Failures are kept beside this file, one regression file per test binary's file.
-    #![proptest_config(ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::default()))]
     #[test]
     fn any_header_bytes_never_panic_nor_exceed_the_cap(
         value in proptest::collection::vec(any::<u8>(), 0..64),

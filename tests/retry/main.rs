@@ -2,6 +2,8 @@
 //! attempt timeouts, push-back, cancellation, events, `run`, and a model-based property test.
 //! Loopback HTTP tests (real time, counts only) are in `http.rs`.
 
+#[path = "../support/seeds.rs"]
+mod seeds;
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -1065,13 +1067,7 @@ enum Answer {
 }
 
 proptest! {
-    // Failures are kept beside this file, one regression file per test binary's file.
-    #![proptest_config(ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
-        ..ProptestConfig::with_cases(300)
-    })]
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::with_cases(300)))]
 
     /// Sequential requests on one budget, against a model written from the rules: the calls
     /// made and the budget level after each request agree exactly.
