@@ -264,7 +264,7 @@ pub use self::config::{BreakInfo, HalfOpenDecision, MAX_PROBES, TripCheck};
 use self::config::{Config, DEFAULT, HalfOpenWait};
 pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
-use self::machine::{BreakDuration, Shared};
+use self::machine::{BreakDuration, OnTransition, Shared, Transition};
 pub use self::state::{BreakerState, Rejected, Snapshot, TransitionReason};
 use self::ticket::Ticket;
 pub use self::window::{
@@ -274,7 +274,7 @@ use crate::classify::Outcome;
 use crate::deadline::Now;
 pub use crate::error::BreakerOpen;
 use crate::error::ConfigError;
-use crate::event::OnEvent;
+use crate::event::{Event, OnEvent};
 
 /// A circuit breaker. See the [module docs](self).
 ///
@@ -754,9 +754,8 @@ impl CircuitBreakerBuilder {
         self.name.as_deref()
     }
 
-    /// The hook that receives every transition as an
-    /// [`Event::BreakerTransition`](crate::event::Event::BreakerTransition). Transitions are
-    /// rare, so the hook is stored boxed. Default: none.
+    /// The hook that receives every transition as an [`Event::BreakerTransition`]. Transitions
+    /// are rare, so the hook is stored boxed. Default: none.
     pub fn on_event(mut self, hook: impl OnEvent + Send + Sync + 'static) -> Self {
         self.hook = Some(Box::new(hook));
         self
@@ -784,10 +783,24 @@ impl CircuitBreakerBuilder {
         Ok(CircuitBreaker {
             shared: Arc::new(Shared::new(
                 self.config,
-                self.name,
-                self.hook,
+                self.name.clone(),
+                self.hook.map(|hook| transition_events(hook, self.name)),
                 self.break_duration,
             )),
         })
     }
+}
+
+/// Reports each transition of breaker `name` to `hook` as an
+/// [`Event::BreakerTransition`]: the one place a breaker's transitions become events.
+fn transition_events(hook: Box<dyn OnEvent + Send + Sync>, name: Option<Box<str>>) -> OnTransition {
+    Box::new(move |t: &Transition| {
+        hook.on_event(&Event::BreakerTransition {
+            breaker: name.as_deref(),
+            from: t.from,
+            to: t.to,
+            reason: t.reason,
+            generation: t.generation,
+        });
+    })
 }

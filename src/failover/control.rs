@@ -15,26 +15,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::router::Router;
+use super::switch::{Refused, RoutingSource, Switch};
 use crate::error::{NAME_LIMIT, clip};
 use crate::event::{Event, OnEvent};
-
-/// An endpoint's routing switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Switch {
-    /// Calls may go to the endpoint (if its breaker, health and push-back allow).
-    On,
-    /// No call goes to the endpoint.
-    Off,
-}
-
-impl fmt::Display for Switch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Switch::On => "on",
-            Switch::Off => "off",
-        })
-    }
-}
 
 /// A routing change refused: nothing was changed.
 ///
@@ -82,36 +65,6 @@ fn bounded(name: &str) -> String {
     } else {
         format!("{kept}…")
     }
-}
-
-/// Why a routing change was refused, as events report it (see [`ControlError`], and the
-/// routing file's errors with the `routing-file` feature).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Refused {
-    /// An unknown endpoint name.
-    UnknownEndpoint,
-    /// It would switch off every endpoint.
-    LastEndpointOn,
-    /// A routing source could not be read: missing, not a regular file, not UTF-8, or changing
-    /// during every read.
-    Unreadable,
-    /// A routing source is larger than its limit.
-    TooLarge,
-    /// A routing source is malformed (not the documented JSON shape, a name given twice).
-    Malformed,
-}
-
-/// Who made a routing change, or had one refused, as events report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RoutingSource {
-    /// A call to [`RoutingControl::set`] or [`RoutingControl::apply`]: an operator.
-    Operator,
-    /// A routing file's driver (feature `routing-file`).
-    File,
-    /// An etcd watch's driver (feature `etcd`).
-    Etcd,
 }
 
 /// The routing switches of one failover: a cheap `Clone` handle, from

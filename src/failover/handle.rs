@@ -4,8 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::control::{ControlError, RoutingControl, Switch};
+use super::control::{ControlError, RoutingControl};
 use super::router::{Router, Unavailable};
+use super::switch::Switch;
 use crate::breaker::{BreakerState, CircuitBreaker};
 
 /// A cheap `Clone` handle on a failover's routing state, for operators and readiness checks.

@@ -227,9 +227,10 @@ mod options;
 mod plan;
 mod router;
 mod service;
+mod switch;
 
 pub use self::builder::FailoverBuilder;
-pub use self::control::{ControlError, Refused, RoutingControl, RoutingSource, Switch};
+pub use self::control::{ControlError, RoutingControl};
 pub use self::error::FailoverError;
 pub use self::future::ResponseFuture;
 pub use self::handle::{EndpointStatus, FailedOver, FailoverHandle, Serving};
@@ -239,6 +240,7 @@ pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker,
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 pub use self::service::Failover;
 use self::service::{EndpointBreaker, Inner, Settings, Shared};
+pub use self::switch::{Refused, RoutingSource, Switch};
 /// The HTTP replay rule, defined in [`crate::http`].
 #[cfg(feature = "http")]
 pub use crate::http::HttpReplay;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::control::Switch;
+use super::switch::Switch;
 use crate::breaker::{BreakerState, CircuitBreaker};
 use crate::clock::LazyNow;
 

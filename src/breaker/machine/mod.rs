@@ -14,7 +14,6 @@ use crate::breaker::state::{BreakerState, Rejected, TransitionReason};
 use crate::breaker::threshold::Threshold;
 use crate::breaker::window::Window;
 use crate::deadline::{Now, nanos_since};
-use crate::event::OnEvent;
 
 mod admit;
 mod record;
@@ -77,7 +76,8 @@ pub(crate) struct Shared {
     shards: [Padded<Shard>; SHARDS],
     pub(crate) config: Config,
     pub(crate) name: Option<Box<str>>,
-    hook: Option<Box<dyn OnEvent + Send + Sync>>,
+    /// Told of every transition, once the lock is released: the glue turns it into an event.
+    on_transition: Option<OnTransition>,
     /// The thresholds of the rate rules, in whole basis points (`None`: the rule is off).
     failure_threshold: Option<Threshold>,
     slow_threshold: Option<Threshold>,
@@ -106,13 +106,20 @@ fn rejected_for(nanos: u64) -> Rejected {
     }
 }
 
-/// A transition made under the lock, reported to the hook once the lock is released.
-struct Transition {
-    from: BreakerState,
-    to: BreakerState,
-    reason: TransitionReason,
-    generation: u64,
+/// A transition made under the lock, reported once the lock is released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Transition {
+    pub(crate) from: BreakerState,
+    pub(crate) to: BreakerState,
+    pub(crate) reason: TransitionReason,
+    /// The generation the transition began.
+    pub(crate) generation: u64,
 }
+
+/// What the state machine calls with each of its transitions. The machine knows nothing of
+/// events: the glue ([`CircuitBreakerBuilder::build`](super::CircuitBreakerBuilder::build))
+/// gives a function that reports a transition as an event.
+pub(crate) type OnTransition = Box<dyn Fn(&Transition) + Send + Sync>;
 
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -130,13 +137,13 @@ impl Shared {
     pub(crate) fn new(
         config: Config,
         name: Option<Box<str>>,
-        hook: Option<Box<dyn OnEvent + Send + Sync>>,
+        on_transition: Option<OnTransition>,
         break_duration: Option<BreakDuration>,
     ) -> Self {
         Shared {
             config,
             name,
-            hook,
+            on_transition,
             word: AtomicU64::new(pack(0, BreakerState::Closed)),
             consecutive: AtomicU64::new(tagged(0, 0)),
             warm: AtomicBool::new(false),

@@ -235,7 +235,7 @@ impl Shared {
         };
         let t = self.transition_locked(&mut locked, generation, BreakerState::Open, reason, now);
         drop(locked);
-        self.emit(t);
+        self.report(t);
     }
 
     /// Whether every probe slot of a period with `p` is taken (a call now would be rejected).
@@ -312,7 +312,7 @@ impl Shared {
         let mut locked = locked.unwrap_or_else(|| self.lock());
         let t = self.transition_locked(&mut locked, generation, to, reason, now);
         drop(locked);
-        self.emit(t);
+        self.report(t);
     }
 
     /// Deciding by rates, every probe is in: opens again if the failure rate or the slow-call
@@ -336,6 +336,6 @@ impl Shared {
         };
         let t = self.transition_locked(&mut locked, generation, to, reason, now);
         drop(locked);
-        self.emit(t);
+        self.report(t);
     }
 }

@@ -10,7 +10,6 @@ use crate::breaker::state::{BreakerState, TransitionReason};
 use crate::breaker::window::Tally;
 use crate::deadline::Now;
 use crate::error::MAX_DURATION;
-use crate::event::Event;
 
 impl Shared {
     /// Moves from `generation` to `to`, unless another transition came first.
@@ -24,7 +23,7 @@ impl Shared {
         let mut locked = self.lock();
         let t = self.transition_locked(&mut locked, generation, to, reason, now);
         drop(locked);
-        self.emit(t);
+        self.report(t);
     }
 
     /// Moves from whatever state the breaker is in to `to` (for manual operations; `now` is
@@ -34,7 +33,7 @@ impl Shared {
         let (generation, _) = self.state();
         let t = self.transition_locked(&mut locked, generation, to, reason, now);
         drop(locked);
-        self.emit(t);
+        self.report(t);
     }
 
     /// The open duration of the `trips`-th consecutive trip, with the window `w`.
@@ -112,15 +111,10 @@ impl Shared {
         self.publish(locked);
     }
 
-    pub(super) fn emit(&self, t: Option<Transition>) {
-        if let (Some(t), Some(hook)) = (t, &self.hook) {
-            hook.on_event(&Event::BreakerTransition {
-                breaker: self.name.as_deref(),
-                from: t.from,
-                to: t.to,
-                reason: t.reason,
-                generation: t.generation,
-            });
+    /// Reports a transition made under the lock, once the lock is released.
+    pub(super) fn report(&self, t: Option<Transition>) {
+        if let (Some(t), Some(on_transition)) = (t, &self.on_transition) {
+            on_transition(&t);
         }
     }
 }
