@@ -6,7 +6,7 @@
 //! Reading the exact clock costs ~27 ns here. The breaker needs the time on hot paths that
 //! tolerate a few milliseconds of error: placing a success in a bucket of a time window, and
 //! rejecting a call while open when the end of the open period is still far away. For those,
-//! [`Glue`] offers [`Now::recent`], a reading of `CLOCK_MONOTONIC_COARSE` (~5 ns, updated at
+//! [`TokioClock`] offers [`Now::recent`], a reading of `CLOCK_MONOTONIC_COARSE` (~5 ns, updated at
 //! every kernel tick: 1 to 4 ms, at most 10 ms) mapped onto `std::time::Instant`, which is
 //! `CLOCK_MONOTONIC`, the same timebase. The mapping is one pair of readings taken once, so the
 //! estimate is within one tick of the exact clock, ahead or behind. The core decides exactly
@@ -15,7 +15,7 @@
 //! A paused tokio clock is a different timebase: it stands still, and jumps when a test sleeps.
 //! The coarse clock knows nothing of it, so a thread reads tokio's clock exactly, always, once
 //! it has seen it paused. It looks when it first needs a cheap reading, and again at every
-//! exact reading made through [`Glue::now`]: a tokio clock that is not paused reads exactly
+//! exact reading made through [`TokioClock::now`]: a tokio clock that is not paused reads exactly
 //! what `std::time::Instant::now()` reads between two readings of the latter, and a paused one
 //! (frozen, or moved by `advance` and auto-advance) practically never does. Pausing requires a
 //! current-thread runtime, whose tasks all run on its thread, so the flag is per thread.
@@ -68,16 +68,16 @@ impl LazyNow {
         *self.at.get_or_insert_with(now)
     }
 
-    /// The same clock as a breaker reads it: [`Glue`] (exact where it must be, cheap where an
+    /// The same clock as a breaker reads it: [`TokioClock`] (exact where it must be, cheap where an
     /// estimate will do) when live, the fixed instant otherwise.
     #[inline]
     pub(crate) fn breaker_clock(&self) -> BreakerClock {
-        // `live` first: the executor's clock is live by construction, so this folds to `Glue`
+        // `live` first: the executor's clock is live by construction, so this folds to `TokioClock`
         // whatever was read.
         match self.at {
-            _ if self.live => BreakerClock::Glue,
+            _ if self.live => BreakerClock::Tokio,
             Some(at) => BreakerClock::At(at),
-            None => BreakerClock::Glue,
+            None => BreakerClock::Tokio,
         }
     }
 }
@@ -85,8 +85,8 @@ impl LazyNow {
 /// A breaker's view of a [`LazyNow`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum BreakerClock {
-    /// Tokio's clock, through [`Glue`].
-    Glue,
+    /// Tokio's clock, through [`TokioClock`].
+    Tokio,
     /// A fixed instant.
     At(Instant),
 }
@@ -95,7 +95,7 @@ impl Now for BreakerClock {
     #[inline]
     fn now(self) -> Instant {
         match self {
-            BreakerClock::Glue => Glue.now(),
+            BreakerClock::Tokio => TokioClock.now(),
             BreakerClock::At(at) => at,
         }
     }
@@ -103,7 +103,7 @@ impl Now for BreakerClock {
     #[inline]
     fn recent(&self) -> Option<Instant> {
         match self {
-            BreakerClock::Glue => Glue.recent(),
+            BreakerClock::Tokio => TokioClock.recent(),
             BreakerClock::At(at) => Some(*at),
         }
     }
@@ -111,7 +111,7 @@ impl Now for BreakerClock {
     #[inline]
     fn recent_since(&self, origin: Instant) -> Option<u64> {
         match self {
-            BreakerClock::Glue => Glue.recent_since(origin),
+            BreakerClock::Tokio => TokioClock.recent_since(origin),
             BreakerClock::At(at) => Some(nanos_since(origin, *at)),
         }
     }
@@ -255,9 +255,9 @@ mod coarse {
 /// The glue's clock as the core's [`Now`]: exact (and watching for a paused clock) when the
 /// core needs the exact time, a cheap [`recent`] reading when an estimate will do.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Glue;
+pub(crate) struct TokioClock;
 
-impl Now for Glue {
+impl Now for TokioClock {
     #[inline]
     fn now(self) -> Instant {
         exact_checked()

@@ -65,17 +65,24 @@
 //!
 //! # Architecture
 //!
-//! Three rings; dependencies point inward (one exception is left: `event.rs` names vocabulary
-//! types defined beside the breaker, chaos and the failover, which import it back):
+//! Three rings; dependencies point inward:
 //!
 //! - **The pure core** decides. Plain Rust with no runtime and no tower: every decision is a
 //!   function of its inputs and of `now` passed in. The vocabulary ([`Outcome`],
 //!   [`Deadline`], [`Backoff`], [`RetryBudget`], [`Event`]) and the rules: the retry policy's
-//!   `decide`, the breaker's state, and the failover's routing state and planner.
+//!   `decide`, the breaker's state machine, and the failover's routing state and planner.
 //! - **The glue** does: the tower layers and their futures read tokio's clock, own the timers,
 //!   call the inner services, classify results and carry out what the core returned.
 //! - **The edge** adapts other crates, behind cargo features, off by default: the `http`
-//!   module, the `regional` HTTP clients, the routing-file source, the tracing hook.
+//!   module, the `regional` HTTP clients, the routing-file and etcd sources, the tracing and
+//!   metrics hooks.
+//!
+//! Events follow the same direction. The files that define the vocabulary (a breaker's states
+//! and transition reasons, a routing switch, an injected fault, why an endpoint is unavailable)
+//! import nothing of [`event`], which names them; one [`Event`] enum serves the whole stack.
+//! The cores do not emit: the breaker's state machine reports each transition to a function
+//! its builder gives, which makes it an [`Event::BreakerTransition`], and the failover's
+//! routing controls emit from their handle.
 //!
 //! The failover is split the same way. Its *planner* (`src/failover/plan.rs`) holds one call's
 //! walk and answers each step with an action: send to endpoint *i* (holding its breaker
@@ -88,19 +95,31 @@
 //! alone reads the clock, clones services, asks the replay hook and classifies. The planner is
 //! tested without a runtime, against the same reference model as the whole stack.
 //!
+//! Where each decision lives: whether to retry, and after which delay, in `retry/policy.rs`;
+//! whether a breaker admits a call in `breaker/machine/admit.rs`, whether an outcome trips it
+//! or closes it in `breaker/machine/record.rs`; which endpoint a call goes to next, and when a
+//! failover call stops, in `failover/plan.rs`, over the routing state of `failover/router.rs`;
+//! whether a checked endpoint is healthy in `health/table.rs`.
+//!
 //! | file | ring | concern |
 //! | --- | --- | --- |
 //! | `classify.rs`, `backoff.rs`, `budget.rs`, `deadline.rs`, `replay.rs`, `event.rs`, `error.rs` | core | the shared vocabulary |
 //! | `retry/policy.rs` | core | retry decisions |
-//! | `breaker/state.rs`, `breaker/window.rs` | core | the breaker's state word and windows |
+//! | `breaker/state.rs` | core | a breaker's states, transition reasons, rejection, snapshot |
+//! | `breaker/config.rs`, `breaker/threshold.rs` | core | a breaker's settings and their validation |
+//! | `breaker/window.rs` | core | the sliding windows of outcomes |
+//! | `breaker/machine/` | core | the state machine: its shared state (`mod.rs`), admission (`admit.rs`), recording outcomes and the trip rules (`record.rs`), transitions (`transition.rs`), what it reports (`report.rs`) |
+//! | `breaker/packed.rs`, `breaker/shards.rs`, `breaker/ticket.rs`, `breaker/lazy.rs` | core | the machine's packed atomic words, per-thread counters, tickets of admission, and `now` read at most once |
+//! | `failover/switch.rs` | core | the routing controls' vocabulary: a switch, who changed it, why a change was refused |
 //! | `failover/router.rs` | core | routing state shared by calls: flags, push-back, failback |
 //! | `failover/plan.rs` | core | one call's walk: every failover decision |
-//! | `failover/control.rs` | core | operators' routing switches |
+//! | `failover/control.rs` | core | operators' routing switches, and their events |
 //! | `health/` | core and glue | check verdicts, the driver, the readiness report |
 //! | `clock.rs`, `limit.rs`, `coop.rs` | glue | tokio's clock (and the lazy reading), a phase's timer, yielding |
-//! | `retry/future.rs`, `breaker/layer.rs`, `failover/future.rs`, `chaos/` | glue | the layers' futures |
-//! | `failover/mod.rs`, `failover/options.rs` | glue | the failover service, its builder and handle, per-request options |
-//! | `http/`, `regional/`, `integrations/` | edge | HTTP, the regional clients, the routing file |
+//! | `breaker/mod.rs` | glue | the breaker's handle, permits and builder (where transitions become events) |
+//! | `retry/future.rs`, `breaker/layer.rs`, `breaker/future.rs`, `failover/future.rs`, `chaos/` | glue | the layers and their futures |
+//! | `failover/service.rs`, `failover/builder.rs`, `failover/handle.rs`, `failover/error.rs`, `failover/options.rs` | glue | the failover service, its builder, the operators' handle and status, its error trait, per-request options |
+//! | `http/`, `regional/`, `integrations/`, `aws/`, `messaging/`, `config/` | edge | HTTP, the regional clients, routing sources and metrics, the AWS SDK, messaging, policies from configuration |
 //!
 //! # Feature flags
 //!

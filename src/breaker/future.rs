@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use super::{BreakerOpen, BreakerRef, Permit};
 use crate::classify::{Classify, Outcome, outcome_of};
-use crate::clock::{self, Glue};
+use crate::clock::{self, TokioClock};
 use crate::error::BoxError;
 
 pin_project! {
@@ -84,7 +84,7 @@ fn record<B: BreakerRef>(permit: Permit<B>, outcome: &Outcome) {
     if permit.is_timed() {
         permit.record(outcome, clock::now);
     } else {
-        permit.record(outcome, Glue);
+        permit.record(outcome, TokioClock);
     }
 }
 

@@ -234,13 +234,14 @@ pub use self::control::{ControlError, RoutingControl};
 pub use self::error::FailoverError;
 pub use self::future::ResponseFuture;
 pub use self::handle::{EndpointStatus, FailedOver, FailoverHandle, Serving};
-#[cfg(feature = "http")]
-pub use self::options::HttpOptions;
 pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 pub use self::service::Failover;
 use self::service::{EndpointBreaker, Inner, Settings, Shared};
 pub use self::switch::{Refused, RoutingSource, Switch};
+/// The HTTP request options, defined in [`crate::http`].
+#[cfg(feature = "http")]
+pub use crate::http::HttpOptions;
 /// The HTTP replay rule, defined in [`crate::http`].
 #[cfg(feature = "http")]
 pub use crate::http::HttpReplay;

@@ -96,35 +96,3 @@ pub struct CallDeadline(pub Duration);
 /// A pinned endpoint as an HTTP request extension, read by `HttpOptions` (`http` feature).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PinnedEndpoint(pub Cow<'static, str>);
-
-/// Reads [`CallOptions`] from an `http::Request`'s extensions: [`CallDeadline`],
-/// [`ReplayMarker`] and [`PinnedEndpoint`].
-///
-/// ```
-/// use std::time::Duration;
-/// use steadfast::failover::{CallDeadline, HttpOptions, PinnedEndpoint, RequestOptions};
-///
-/// let mut req = http::Request::new(());
-/// req.extensions_mut().insert(CallDeadline(Duration::from_secs(2)));
-/// req.extensions_mut().insert(PinnedEndpoint("us-east-2".into()));
-/// let options = HttpOptions.options(&req);
-/// assert_eq!(options.deadline, Some(Duration::from_secs(2)));
-/// assert_eq!(options.endpoint, Some("us-east-2"));
-/// ```
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HttpOptions;
-
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-impl<B> RequestOptions<http::Request<B>> for HttpOptions {
-    fn options<'r>(&self, req: &'r http::Request<B>) -> CallOptions<'r> {
-        let ext = req.extensions();
-        CallOptions {
-            deadline: ext.get::<CallDeadline>().map(|d| d.0),
-            replay: ext.get::<ReplayMarker>().copied(),
-            endpoint: ext.get::<PinnedEndpoint>().map(|p| &*p.0),
-        }
-    }
-}

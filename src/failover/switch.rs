@@ -21,8 +21,9 @@ impl fmt::Display for Switch {
     }
 }
 
-/// Why a routing change was refused, as events report it (see [`ControlError`](super::ControlError), and the
-/// routing file's errors with the `routing-file` feature).
+/// Why a routing change was refused, as events report it (see
+/// [`ControlError`](super::ControlError), and the routing file's errors with the
+/// `routing-file` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Refused {

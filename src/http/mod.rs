@@ -37,11 +37,13 @@
 //! ```
 
 mod classify;
+mod options;
 mod replay;
 mod retry_after;
 mod transport;
 
 pub use self::classify::HttpClassifier;
+pub use self::options::HttpOptions;
 pub use self::replay::{HttpReplay, IDEMPOTENCY_KEY, ReplayBody, may_send_again};
 pub use self::retry_after::{MAX_RETRY_AFTER, parse_retry_after, retry_after};
 #[cfg(feature = "hyper")]

@@ -11,6 +11,8 @@
 //! - `SwitchSource` (either feature): the driver trait both sources implement.
 //! - `metrics` (feature `metrics`): an event hook recording counters, gauges and a histogram
 //!   through the `metrics` facade (`metrics::MetricsEvents`).
+//! - the tracing hook (feature `tracing`): every event as a `tracing` event, exported as
+//!   [`event::TracingEvents`](crate::event::TracingEvents).
 
 #[cfg(feature = "etcd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
@@ -28,3 +30,6 @@ pub use self::switch_source::SwitchSource;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
+
+#[cfg(feature = "tracing")]
+pub(crate) mod tracing_events;
