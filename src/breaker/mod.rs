@@ -264,7 +264,7 @@ pub use self::config::{BreakInfo, HalfOpenDecision, MAX_PROBES, TripCheck};
 use self::config::{Config, DEFAULT, HalfOpenWait};
 pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
-use self::machine::{BreakDuration, OnTransition, Shared, Transition};
+use self::machine::{BreakDuration, OnTransition, StateMachine, Transition};
 pub use self::state::{BreakerState, Rejected, Snapshot, TransitionReason};
 use self::ticket::Ticket;
 pub use self::window::{
@@ -284,7 +284,7 @@ use crate::event::{Event, OnEvent};
 /// dependency its own breaker, and one breaker to every service that calls that dependency.
 #[derive(Clone)]
 pub struct CircuitBreaker {
-    shared: Arc<Shared>,
+    shared: Arc<StateMachine>,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -297,7 +297,7 @@ impl Default for CircuitBreaker {
     /// A breaker with every default (see [`CircuitBreaker::builder`]).
     fn default() -> Self {
         CircuitBreaker {
-            shared: Arc::new(Shared::new(DEFAULT, None, None, None)),
+            shared: Arc::new(StateMachine::new(DEFAULT, None, None, None)),
         }
     }
 }
@@ -781,7 +781,7 @@ impl CircuitBreakerBuilder {
             ConfigError::check_name("breaker name", name)?;
         }
         Ok(CircuitBreaker {
-            shared: Arc::new(Shared::new(
+            shared: Arc::new(StateMachine::new(
                 self.config,
                 self.name.clone(),
                 self.hook.map(|hook| transition_events(hook, self.name)),

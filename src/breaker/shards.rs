@@ -33,6 +33,6 @@ pub(super) fn my_shard() -> usize {
 pub(super) struct Shard {
     /// Closed: tagged with their generation and bucket (see [`shard_word`]).
     pub(super) successes: AtomicU64,
-    /// Rejections on this shard so far (see [`Shared::acquire_other`]).
+    /// Rejections on this shard so far (see [`StateMachine::acquire_other`]).
     pub(super) rejected: AtomicU64,
 }

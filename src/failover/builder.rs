@@ -32,7 +32,7 @@ impl Failover<()> {
     /// [`Outcome`](crate::classify::Outcome).
     pub fn builder<S>() -> FailoverBuilder<S> {
         FailoverBuilder {
-            config: Config {
+            parts: Parts {
                 endpoints: Vec::new(),
                 breakers: None,
                 settings: Settings {
@@ -72,7 +72,7 @@ fn region_breaker(
 
 /// Builds a [`Failover`]; every setter documents its default.
 pub struct FailoverBuilder<S, C = DefaultClassifier, R = CloneReplay, H = (), O = ()> {
-    pub(super) config: Config<S>,
+    pub(super) parts: Parts<S>,
     pub(super) classifier: C,
     pub(super) replay: R,
     pub(super) hook: H,
@@ -80,7 +80,7 @@ pub struct FailoverBuilder<S, C = DefaultClassifier, R = CloneReplay, H = (), O 
 }
 
 /// What a builder holds besides its hooks.
-pub(super) struct Config<S> {
+pub(super) struct Parts<S> {
     pub(super) endpoints: Vec<(Arc<str>, S)>,
     pub(super) breakers: Option<Box<dyn Fn(CircuitBreakerBuilder) -> CircuitBreakerBuilder>>,
     pub(super) settings: Settings,
@@ -91,7 +91,7 @@ pub(super) struct Config<S> {
 
 impl<S, C, R, H, O> fmt::Debug for FailoverBuilder<S, C, R, H, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.config;
+        let c = &self.parts;
         f.debug_struct("FailoverBuilder")
             .field(
                 "endpoints",
@@ -107,14 +107,14 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// The endpoints' services added so far, in order.
     #[cfg(feature = "reqwest")]
     pub(crate) fn endpoint_services(&self) -> impl Iterator<Item = &S> {
-        self.config.endpoints.iter().map(|(_, service)| service)
+        self.parts.endpoints.iter().map(|(_, service)| service)
     }
 
     /// Adds an endpoint, after those added before it (the first is the primary). Its name is
     /// not empty, has no leading or trailing whitespace, and differs from every other
     /// endpoint's ignoring ASCII case ([`build`](Self::build) checks).
     pub fn endpoint(mut self, name: impl Into<String>, service: S) -> Self {
-        self.config.endpoints.push((name.into().into(), service));
+        self.parts.endpoints.push((name.into().into(), service));
         self
     }
 
@@ -127,14 +127,14 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         mut self,
         f: impl Fn(CircuitBreakerBuilder) -> CircuitBreakerBuilder + 'static,
     ) -> Self {
-        self.config.breakers = Some(Box::new(f));
+        self.parts.breakers = Some(Box::new(f));
         self
     }
 
     /// How many attempts a pass makes at each endpoint before hopping (no sleep between them).
     /// Default 1.
     pub fn attempts_per_endpoint(mut self, attempts: u32) -> Self {
-        self.config.settings.attempts_per_endpoint = attempts;
+        self.parts.settings.attempts_per_endpoint = attempts;
         self
     }
 
@@ -142,34 +142,34 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// pass. Default: [`Backoff::default()`] (standard, equal jitter: 3 recover passes).
     /// [`Backoff::none()`] makes one pass.
     pub fn recover(mut self, schedule: Backoff) -> Self {
-        self.config.settings.recover = schedule;
+        self.parts.settings.recover = schedule;
         self
     }
 
     /// The deadline of the whole call, measured from the call. Default: none.
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.config.settings.deadline = Some(deadline);
+        self.parts.settings.deadline = Some(deadline);
         self
     }
 
     /// The longest one hop (readying its endpoint's service, and the attempt) may take.
     /// Default: none.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.config.settings.attempt_timeout = Some(timeout);
+        self.parts.settings.attempt_timeout = Some(timeout);
         self
     }
 
     /// No deadline: the call takes as long as its passes do (the default of
     /// [`Failover::builder`]; the [regional](crate::regional) builders start with one).
     pub fn no_deadline(mut self) -> Self {
-        self.config.settings.deadline = None;
+        self.parts.settings.deadline = None;
         self
     }
 
     /// No attempt timeout: a hop takes as long as its endpoint does (the default of
     /// [`Failover::builder`]; the [regional](crate::regional) builders start with one).
     pub fn no_attempt_timeout(mut self) -> Self {
-        self.config.settings.attempt_timeout = None;
+        self.parts.settings.attempt_timeout = None;
         self
     }
 
@@ -177,27 +177,27 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// hint, up to this. At most [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP) (1 hour);
     /// [`FailoverHandle::clear_push_back`](super::FailoverHandle::clear_push_back) ends a push-back early. Default 20 s.
     pub fn retry_after_cap(mut self, cap: Duration) -> Self {
-        self.config.settings.retry_after_cap = cap;
+        self.parts.settings.retry_after_cap = cap;
         self
     }
 
     /// When traffic returns to a recovered higher-priority endpoint. Default
     /// [`Failback::Immediate`].
     pub fn failback(mut self, failback: Failback) -> Self {
-        self.config.failback = failback;
+        self.parts.failback = failback;
         self
     }
 
     /// The budget further attempts draw from; pass clones of one budget to share it. Default: a
     /// fresh [`RetryBudget::standard()`].
     pub fn budget(mut self, budget: RetryBudget) -> Self {
-        self.config.budget = Some(budget);
+        self.parts.budget = Some(budget);
         self
     }
 
     /// The seed of the recover schedule's jitter. Default: a seed drawn per process.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.config.seed = Some(seed);
+        self.parts.seed = Some(seed);
         self
     }
 
@@ -207,14 +207,14 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// `Local`: never failed over.
     pub fn classifier<C2>(self, classifier: C2) -> FailoverBuilder<S, C2, R, H, O> {
         let FailoverBuilder {
-            config,
+            parts,
             replay,
             hook,
             options,
             ..
         } = self;
         FailoverBuilder {
-            config,
+            parts,
             classifier,
             replay,
             hook,
@@ -231,14 +231,14 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// that says so.
     pub fn replay<R2>(self, replay: R2) -> FailoverBuilder<S, C, R2, H, O> {
         let FailoverBuilder {
-            config,
+            parts,
             classifier,
             hook,
             options,
             ..
         } = self;
         FailoverBuilder {
-            config,
+            parts,
             classifier,
             replay,
             hook,
@@ -249,14 +249,14 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// The hook that receives [`Event`](crate::event::Event)s. Default: `()`.
     pub fn on_event<H2>(self, hook: H2) -> FailoverBuilder<S, C, R, H2, O> {
         let FailoverBuilder {
-            config,
+            parts,
             classifier,
             replay,
             options,
             ..
         } = self;
         FailoverBuilder {
-            config,
+            parts,
             classifier,
             replay,
             hook,
@@ -267,14 +267,14 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// The hook that reads each request's [`CallOptions`](super::CallOptions). Default: `()`, none.
     pub fn options<O2>(self, options: O2) -> FailoverBuilder<S, C, R, H, O2> {
         let FailoverBuilder {
-            config,
+            parts,
             classifier,
             replay,
             hook,
             ..
         } = self;
         FailoverBuilder {
-            config,
+            parts,
             classifier,
             replay,
             hook,
@@ -294,13 +294,13 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// invalid.
     pub fn build(self) -> Result<Failover<S, C, R, H, O>, ConfigError> {
         let FailoverBuilder {
-            config,
+            parts,
             classifier,
             replay,
             hook,
             options,
         } = self;
-        let n = config.endpoints.len();
+        let n = parts.endpoints.len();
         if n == 0 || n > MAX_ENDPOINTS {
             return Err(ConfigError::invalid(
                 "failover endpoint count",
@@ -308,9 +308,9 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
                 "at least 1 and at most 32",
             ));
         }
-        for (i, (name, _)) in config.endpoints.iter().enumerate() {
+        for (i, (name, _)) in parts.endpoints.iter().enumerate() {
             ConfigError::check_name("failover endpoint name", name)?;
-            if config.endpoints[..i]
+            if parts.endpoints[..i]
                 .iter()
                 .any(|(other, _)| other.eq_ignore_ascii_case(name))
             {
@@ -321,7 +321,7 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
                 ));
             }
         }
-        let settings = config.settings;
+        let settings = parts.settings;
         if settings.attempts_per_endpoint == 0 {
             return Err(ConfigError::invalid(
                 "failover attempts per endpoint",
@@ -335,23 +335,23 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         ConfigError::check_duration("failover recover delay", settings.recover.cap())?;
         let mut breakers = Vec::with_capacity(n);
         let mut services = Vec::with_capacity(n);
-        for (name, service) in config.endpoints {
+        for (name, service) in parts.endpoints {
             let builder = CircuitBreaker::builder().name(&*name);
-            let builder = match &config.breakers {
+            let builder = match &parts.breakers {
                 Some(f) => region_breaker(f(builder), &name)?,
                 None => builder,
             };
             breakers.push((name, builder.build()?));
             services.push(service);
         }
-        let router = Router::new(breakers, config.failback, crate::clock::now());
-        let seed = config.seed.unwrap_or_else(rng::entropy_seed);
+        let router = Router::new(breakers, parts.failback, crate::clock::now());
+        let seed = parts.seed.unwrap_or_else(rng::entropy_seed);
         Ok(Failover {
             shared: Shared::Owned(Arc::new(Inner {
                 router: Arc::new(router),
                 services: services.into_boxed_slice(),
                 settings,
-                budget: config.budget.unwrap_or_default(),
+                budget: parts.budget.unwrap_or_default(),
                 seeds: AtomicU64::new(rng::mix(seed)),
                 classifier,
                 replay,

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use crate::breaker::config::{HalfOpenDecision, MAX_PROBES};
 use crate::breaker::lazy::Lazy;
-use crate::breaker::machine::{SLACK, Shared, rejected_for};
+use crate::breaker::machine::{SLACK, StateMachine, rejected_for};
 use crate::breaker::packed::Probes;
 use crate::breaker::shards::my_shard;
 use crate::breaker::state::{BreakerState, Rejected, TransitionReason};
 use crate::breaker::ticket::{Ticket, TicketKind};
 use crate::deadline::Now;
 
-impl Shared {
+impl StateMachine {
     /// Admits a call, or says why not. Closed, `now` is read only to time the call (slow-call
     /// tracking on, and `timed`); open, only its cheap reading is, until the end of the open
     /// period is near.

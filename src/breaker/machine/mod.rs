@@ -46,7 +46,7 @@ pub(crate) type BreakDuration = Box<dyn Fn(&BreakInfo) -> Duration + Send + Sync
 /// The state every clone of a breaker shares. `repr(C)`, hot fields first: what the closed and
 /// open paths read shares the first cache line (the shards have lines of their own).
 #[repr(C)]
-pub(crate) struct Shared {
+pub(crate) struct StateMachine {
     /// The generation (high bits) and the state (low 3 bits): every call loads it, only
     /// transitions store it.
     word: AtomicU64,
@@ -121,7 +121,7 @@ pub(crate) struct Transition {
 /// gives a function that reports a transition as an event.
 pub(crate) type OnTransition = Box<dyn Fn(&Transition) + Send + Sync>;
 
-impl fmt::Debug for Shared {
+impl fmt::Debug for StateMachine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (generation, state) = unpack(self.word.load(Ordering::Relaxed));
         f.debug_struct("CircuitBreaker")
@@ -133,14 +133,14 @@ impl fmt::Debug for Shared {
     }
 }
 
-impl Shared {
+impl StateMachine {
     pub(crate) fn new(
         config: Config,
         name: Option<Box<str>>,
         on_transition: Option<OnTransition>,
         break_duration: Option<BreakDuration>,
     ) -> Self {
-        Shared {
+        StateMachine {
             config,
             name,
             on_transition,

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use crate::breaker::config::{HalfOpenDecision, TripCheck};
 use crate::breaker::lazy::Lazy;
-use crate::breaker::machine::{Locked, Shared, duration_nanos};
+use crate::breaker::machine::{Locked, StateMachine, duration_nanos};
 use crate::breaker::packed::{Probes, count_in, shard_count, shard_word, tagged};
 use crate::breaker::shards::my_shard;
 use crate::breaker::state::{BreakerState, TransitionReason};
@@ -14,7 +14,7 @@ use crate::breaker::window::Mark;
 use crate::classify::{BreakerEffect, Outcome};
 use crate::deadline::Now;
 
-impl Shared {
+impl StateMachine {
     /// Whether the timed call of `ticket` ran longer than the slow-call threshold by `now`.
     #[inline]
     pub(super) fn was_slow(&self, ticket: Ticket, now: &mut Lazy<impl Now>) -> bool {

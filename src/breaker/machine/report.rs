@@ -3,11 +3,11 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::breaker::machine::{Locked, Shared, duration_nanos, saturate};
+use crate::breaker::machine::{Locked, StateMachine, duration_nanos, saturate};
 use crate::breaker::packed::{COUNT_MASK, Probes};
 use crate::breaker::state::{BreakerState, Snapshot, TransitionReason};
 
-impl Shared {
+impl StateMachine {
     /// The state the next call would find at `now`, with its generation: HalfOpen once the open
     /// period has passed, and where the half-open maximum wait leads once it has passed. Takes
     /// the lock only while open or half-open.

@@ -4,14 +4,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::breaker::config::BreakInfo;
-use crate::breaker::machine::{Locked, Shared, Transition, duration_nanos, saturate};
+use crate::breaker::machine::{Locked, StateMachine, Transition, duration_nanos, saturate};
 use crate::breaker::packed::{Probes, pack, shard_word, tagged};
 use crate::breaker::state::{BreakerState, TransitionReason};
 use crate::breaker::window::Tally;
 use crate::deadline::Now;
 use crate::error::MAX_DURATION;
 
-impl Shared {
+impl StateMachine {
     /// Moves from `generation` to `to`, unless another transition came first.
     pub(crate) fn transition(
         &self,
