@@ -67,19 +67,19 @@ use crate::error::ConfigError;
 pub struct RetryBudget {
     /// The bucket's level; `None` for an unlimited budget.
     cell: Option<Arc<Cell>>,
-    config: Config,
+    config: Settings,
 }
 
 /// The configuration of a [`RetryBudget`]; every value has the default shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Config {
+struct Settings {
     capacity: u32,
     retry_cost: u32,
     timeout_cost: u32,
     success_deposit: u32,
 }
 
-const STANDARD: Config = Config {
+const STANDARD: Settings = Settings {
     capacity: 500,
     retry_cost: 5,
     timeout_cost: 10,
@@ -121,7 +121,7 @@ impl RetryBudget {
         RetryBudgetBuilder { config: STANDARD }
     }
 
-    fn with_config(config: Config) -> Self {
+    fn with_config(config: Settings) -> Self {
         RetryBudget {
             cell: Some(Arc::new(Cell {
                 level: AtomicU32::new(config.capacity),
@@ -224,7 +224,7 @@ impl fmt::Debug for RetryBudget {
 /// Builds a [`RetryBudget`]; see each setter for its default.
 #[derive(Debug, Clone)]
 pub struct RetryBudgetBuilder {
-    config: Config,
+    config: Settings,
 }
 
 impl RetryBudgetBuilder {

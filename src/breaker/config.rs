@@ -68,7 +68,7 @@ pub struct BreakInfo {
 /// The configuration of a [`CircuitBreaker`](super::CircuitBreaker); see its builder for each
 /// value and default.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Config {
+pub(crate) struct Settings {
     /// `None`: the failure-rate rule is off.
     pub(crate) failure_rate: Option<f64>,
     pub(crate) window: SlidingWindow,
@@ -92,7 +92,7 @@ pub(crate) struct Config {
     pub(crate) slow_call_rate: f64,
 }
 
-pub(crate) const DEFAULT: Config = Config {
+pub(crate) const DEFAULT: Settings = Settings {
     failure_rate: Some(0.5),
     window: SlidingWindow::Calls(100),
     minimum_calls: 20,
@@ -119,7 +119,7 @@ pub const MAX_PROBES: u32 = u16::MAX as u32;
 
 const RATE_RULE: &str = "a share in (0, 1] of at least one basis point (0.0001)";
 
-impl Config {
+impl Settings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let c = self;
         if let Some(rate) = c.failure_rate {
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn open_duration_grows_to_its_cap() {
-        let c = Config {
+        let c = Settings {
             open_duration: Duration::from_secs(30),
             open_growth: 2.0,
             max_open_duration: Some(Duration::from_secs(300)),
@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn the_default_maximum_wait_follows_the_open_duration() {
         assert_eq!(DEFAULT.half_open_max_wait(), Some(Duration::from_secs(30)));
-        let zero = Config {
+        let zero = Settings {
             open_duration: Duration::ZERO,
             ..DEFAULT
         };
@@ -270,7 +270,7 @@ mod tests {
             None,
             "probe at once, wait for them"
         );
-        let off = Config {
+        let off = Settings {
             half_open_max_wait: HalfOpenWait::Unlimited,
             ..DEFAULT
         };

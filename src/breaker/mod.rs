@@ -261,7 +261,7 @@ use std::time::{Duration, Instant};
 
 pub use self::config::{BreakInfo, HalfOpenDecision, MAX_PROBES, TripCheck};
 
-use self::config::{Config, DEFAULT, HalfOpenWait};
+use self::config::{DEFAULT, HalfOpenWait, Settings};
 pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
 use self::machine::{BreakDuration, OnTransition, StateMachine, Transition};
@@ -549,7 +549,7 @@ impl<B: BreakerRef> fmt::Debug for Permit<B> {
 
 /// Builds a [`CircuitBreaker`]; every setter documents its default.
 pub struct CircuitBreakerBuilder {
-    config: Config,
+    config: Settings,
     name: Option<Box<str>>,
     hook: Option<Box<dyn OnEvent + Send + Sync>>,
     break_duration: Option<BreakDuration>,

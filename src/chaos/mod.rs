@@ -158,10 +158,10 @@ use crate::clock::now;
 /// that one experiment drives the same handle.
 #[derive(Clone)]
 pub struct ChaosHandle {
-    shared: Arc<Shared>,
+    shared: Arc<Inner>,
 }
 
-struct Shared {
+struct Inner {
     /// The switch: the one load of a disabled call.
     enabled: AtomicBool,
     /// Advanced (under the lock) whenever a script is installed, so that services notice
@@ -177,7 +177,7 @@ pub(crate) struct Run {
     calls: AtomicU64,
 }
 
-impl Shared {
+impl Inner {
     /// The current run and its epoch.
     fn current(&self) -> (u64, Arc<Run>) {
         let run = self.run.lock().unwrap_or_else(PoisonError::into_inner);
@@ -212,7 +212,7 @@ impl ChaosHandle {
 
     fn with(script: Script, enabled: bool) -> Self {
         ChaosHandle {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Inner {
                 enabled: AtomicBool::new(enabled),
                 epoch: AtomicU64::new(0),
                 run: Mutex::new(Arc::new(Run {

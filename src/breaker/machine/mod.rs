@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::breaker::config::{BreakInfo, Config};
+use crate::breaker::config::{BreakInfo, Settings};
 use crate::breaker::lazy::Lazy;
 use crate::breaker::packed::{Probes, pack, tagged, unpack};
 use crate::breaker::shards::{Padded, SHARDS, Shard};
@@ -74,7 +74,7 @@ pub(crate) struct StateMachine {
     rejected_is_success: bool,
     /// Per thread: successes since the window was last brought up to date, and rejections.
     shards: [Padded<Shard>; SHARDS],
-    pub(crate) config: Config,
+    pub(crate) config: Settings,
     pub(crate) name: Option<Box<str>>,
     /// Told of every transition, once the lock is released: the glue turns it into an event.
     on_transition: Option<OnTransition>,
@@ -135,7 +135,7 @@ impl fmt::Debug for StateMachine {
 
 impl StateMachine {
     pub(crate) fn new(
-        config: Config,
+        config: Settings,
         name: Option<Box<str>>,
         on_transition: Option<OnTransition>,
         break_duration: Option<BreakDuration>,
