@@ -35,8 +35,8 @@ use crate::deadline::{Now, nanos_since};
 /// clock ([`live`](Self::live)), or an instant already read ([`fixed`](Self::fixed), which is
 /// how the pure core is driven without a runtime).
 ///
-/// This is the crate's one lazy clock for the failover and its routing state; the breaker
-/// keeps its own reading inside each operation.
+/// This is the glue's side of the lazy clock (the core's side, a [`Now`] read at most once
+/// per operation, is in `now.rs`): the failover and its routing state read it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LazyNow {
     at: Option<Instant>,

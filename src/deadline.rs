@@ -32,63 +32,8 @@ use std::time::{Duration, Instant};
 
 pub use crate::error::DeadlineExceeded;
 
-/// The current instant, given or read lazily: an [`Instant`], or a closure that reads a clock.
-///
-/// The pure core takes `now` through this trait so that a caller on a hot path passes a closure
-/// and pays for a clock read only when the core needs one.
-pub trait Now {
-    /// The instant.
-    fn now(self) -> Instant;
-
-    /// A cheap reading of the same clock, for decisions that tolerate a small error, or `None`
-    /// when there is nothing cheaper than [`now`](Self::now). A reading may be behind or ahead
-    /// of `now` by up to a few milliseconds (the resolution of a coarse clock); code that needs
-    /// an exact answer near a boundary calls `now` there.
-    ///
-    /// The default is `None`; an [`Instant`] is its own exact reading. The breaker uses it to
-    /// place outcomes in a time window and to reject calls while open without reading a clock.
-    #[inline]
-    fn recent(&self) -> Option<Instant> {
-        None
-    }
-
-    /// [`recent`](Self::recent) as whole nanoseconds since `origin` (0 before it, `u64::MAX`
-    /// after 584 years): what the breaker compares with its timers. The default subtracts;
-    /// a clock that can count from `origin` faster overrides it.
-    #[inline]
-    fn recent_since(&self, origin: Instant) -> Option<u64> {
-        self.recent().map(|t| nanos_since(origin, t))
-    }
-}
-
-/// Whole nanoseconds from `origin` to `t`: 0 if `t` is earlier, `u64::MAX` if too far.
-#[inline]
-pub(crate) fn nanos_since(origin: Instant, t: Instant) -> u64 {
-    let d = t.saturating_duration_since(origin);
-    d.as_secs()
-        .checked_mul(1_000_000_000)
-        .and_then(|n| n.checked_add(u64::from(d.subsec_nanos())))
-        .unwrap_or(u64::MAX)
-}
-
-impl Now for Instant {
-    #[inline]
-    fn now(self) -> Instant {
-        self
-    }
-
-    #[inline]
-    fn recent(&self) -> Option<Instant> {
-        Some(*self)
-    }
-}
-
-impl<F: FnOnce() -> Instant> Now for F {
-    #[inline]
-    fn now(self) -> Instant {
-        self()
-    }
-}
+pub use crate::now::Now;
+pub(crate) use crate::now::nanos_since;
 
 /// The instant by which a request must be done, or none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

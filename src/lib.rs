@@ -104,12 +104,13 @@
 //! | file | ring | concern |
 //! | --- | --- | --- |
 //! | `classify.rs`, `backoff.rs`, `budget.rs`, `deadline.rs`, `replay.rs`, `event.rs`, `error.rs` | core | the shared vocabulary |
+//! | `now.rs` | core | the lazy clock: `now` as the core takes it ([`deadline::Now`]), read at most once |
 //! | `retry/policy.rs` | core | retry decisions |
 //! | `breaker/state.rs` | core | a breaker's states, transition reasons, rejection, snapshot |
 //! | `breaker/config.rs`, `breaker/threshold.rs` | core | a breaker's settings and their validation |
 //! | `breaker/window.rs` | core | the sliding windows of outcomes |
 //! | `breaker/machine/` | core | the state machine: its shared state (`mod.rs`), admission (`admit.rs`), recording outcomes and the trip rules (`record.rs`), transitions (`transition.rs`), what it reports (`report.rs`) |
-//! | `breaker/packed.rs`, `breaker/shards.rs`, `breaker/ticket.rs`, `breaker/lazy.rs` | core | the machine's packed atomic words, per-thread counters, tickets of admission, and `now` read at most once |
+//! | `breaker/packed.rs`, `breaker/shards.rs`, `breaker/ticket.rs` | core | the machine's packed atomic words, per-thread counters, tickets of admission |
 //! | `failover/switch.rs` | core | the routing controls' vocabulary: a switch, who changed it, why a change was refused |
 //! | `failover/router.rs` | core | routing state shared by calls: flags, push-back, failback |
 //! | `failover/plan.rs` | core | one call's walk: every failover decision |
@@ -174,6 +175,7 @@ pub mod http;
 pub mod integrations;
 mod limit;
 pub mod messaging;
+mod now;
 #[cfg(any(feature = "reqwest", feature = "hyper"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest", feature = "hyper"))))]
 pub mod regional;

@@ -246,7 +246,6 @@
 mod config;
 mod future;
 mod layer;
-mod lazy;
 mod machine;
 mod packed;
 mod shards;

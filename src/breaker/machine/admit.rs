@@ -4,13 +4,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::breaker::config::{HalfOpenDecision, MAX_PROBES};
-use crate::breaker::lazy::Lazy;
 use crate::breaker::machine::{SLACK, StateMachine, rejected_for};
 use crate::breaker::packed::Probes;
 use crate::breaker::shards::my_shard;
 use crate::breaker::state::{BreakerState, Rejected, TransitionReason};
 use crate::breaker::ticket::{Ticket, TicketKind};
 use crate::deadline::Now;
+use crate::now::ReadOnce;
 
 impl StateMachine {
     /// Admits a call, or says why not. Closed, `now` is read only to time the call (slow-call
@@ -57,10 +57,10 @@ impl StateMachine {
                         return Err(rejected_for(at - t));
                     }
                 }
-                self.acquire_slow(Lazy::new(now), timed)
+                self.acquire_slow(ReadOnce::new(now), timed)
             }
             BreakerState::Closed | BreakerState::HalfOpen => {
-                self.acquire_slow(Lazy::new(now), timed)
+                self.acquire_slow(ReadOnce::new(now), timed)
             }
         }
     }
@@ -68,7 +68,7 @@ impl StateMachine {
     #[cold]
     pub(super) fn acquire_slow<N: Now>(
         &self,
-        mut now: Lazy<N>,
+        mut now: ReadOnce<N>,
         timed: bool,
     ) -> Result<Ticket, Rejected> {
         // A few rounds at most: each one follows a transition.
@@ -131,7 +131,7 @@ impl StateMachine {
     }
 
     /// Whether the half-open period has outlasted its maximum wait by `now`.
-    pub(super) fn waited_too_long(&self, now: &mut Lazy<impl Now>) -> bool {
+    pub(super) fn waited_too_long(&self, now: &mut ReadOnce<impl Now>) -> bool {
         let Some(max_wait) = self.half_open_max_wait else {
             return false;
         };
@@ -149,7 +149,7 @@ impl StateMachine {
     pub(super) fn renew_probe(
         &self,
         generation: u64,
-        now: &mut Lazy<impl Now>,
+        now: &mut ReadOnce<impl Now>,
     ) -> Result<Ticket, Rejected> {
         let t = self.cheap_nanos(now);
         if let Some(due) = self.renewal_due() {

@@ -7,13 +7,13 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::breaker::config::{BreakInfo, Settings};
-use crate::breaker::lazy::Lazy;
 use crate::breaker::packed::{Probes, pack, tagged, unpack};
 use crate::breaker::shards::{Padded, SHARDS, Shard};
 use crate::breaker::state::{BreakerState, Rejected, TransitionReason};
 use crate::breaker::threshold::Threshold;
 use crate::breaker::window::Window;
 use crate::deadline::{Now, nanos_since};
+use crate::now::ReadOnce;
 
 mod admit;
 mod record;
@@ -195,7 +195,7 @@ impl StateMachine {
     /// The cheap reading of `now` in nanoseconds since `base`, or the exact one when there is
     /// no cheap one.
     #[inline]
-    fn cheap_nanos(&self, now: &mut Lazy<impl Now>) -> u64 {
+    fn cheap_nanos(&self, now: &mut ReadOnce<impl Now>) -> u64 {
         match self.recent_nanos(&&mut *now) {
             Some(t) => t,
             None => self.nanos(now.read()),
@@ -203,7 +203,7 @@ impl StateMachine {
     }
 
     /// The time-window bucket of `now` (0 for a count window, which reads no clock).
-    fn bucket_of(&self, now: &mut Lazy<impl Now>) -> u64 {
+    fn bucket_of(&self, now: &mut ReadOnce<impl Now>) -> u64 {
         match self.bucket {
             0 => 0,
             len => self.cheap_nanos(now) / len,

@@ -3,7 +3,6 @@
 use std::sync::atomic::Ordering;
 
 use crate::breaker::config::{HalfOpenDecision, TripCheck};
-use crate::breaker::lazy::Lazy;
 use crate::breaker::machine::{Locked, StateMachine, duration_nanos};
 use crate::breaker::packed::{Probes, count_in, shard_count, shard_word, tagged};
 use crate::breaker::shards::my_shard;
@@ -13,11 +12,12 @@ use crate::breaker::ticket::{Ticket, TicketKind};
 use crate::breaker::window::Mark;
 use crate::classify::{BreakerEffect, Outcome};
 use crate::deadline::Now;
+use crate::now::ReadOnce;
 
 impl StateMachine {
     /// Whether the timed call of `ticket` ran longer than the slow-call threshold by `now`.
     #[inline]
-    pub(super) fn was_slow(&self, ticket: Ticket, now: &mut Lazy<impl Now>) -> bool {
+    pub(super) fn was_slow(&self, ticket: Ticket, now: &mut ReadOnce<impl Now>) -> bool {
         match (self.config.slow_call_duration, ticket.started) {
             (Some(threshold), started) if started > 0 => {
                 let ran = self.nanos(now.read()).saturating_sub(started - 1);
@@ -42,10 +42,10 @@ impl StateMachine {
         }
         match (state, ticket.kind(), effect) {
             (BreakerState::Closed, TicketKind::Closed, BreakerEffect::Success) => {
-                self.closed_success(generation, ticket, Lazy::new(now));
+                self.closed_success(generation, ticket, ReadOnce::new(now));
             }
             (BreakerState::Closed, TicketKind::Closed, BreakerEffect::Failure) => {
-                let mut now = Lazy::new(now);
+                let mut now = ReadOnce::new(now);
                 let slow = self.was_slow(ticket, &mut now);
                 self.closed_outcome(
                     generation,
@@ -60,7 +60,7 @@ impl StateMachine {
                 self.release(ticket);
             }
             (BreakerState::HalfOpen, TicketKind::Probe, effect) => {
-                let mut now = Lazy::new(now);
+                let mut now = ReadOnce::new(now);
                 let slow = self.was_slow(ticket, &mut now);
                 let mark = Mark {
                     failure: effect == BreakerEffect::Failure,
@@ -76,7 +76,7 @@ impl StateMachine {
     /// slow-call threshold, it counts as a slow call (neither a success nor a failure);
     /// otherwise it is as if the permit was dropped unused.
     pub(crate) fn abandon(&self, ticket: Ticket, now: impl Now) {
-        let mut now = Lazy::new(now);
+        let mut now = ReadOnce::new(now);
         if !self.was_slow(ticket, &mut now) {
             self.release(ticket);
             return;
@@ -101,7 +101,12 @@ impl StateMachine {
     }
 
     #[inline]
-    pub(super) fn closed_success<N: Now>(&self, generation: u64, ticket: Ticket, mut now: Lazy<N>) {
+    pub(super) fn closed_success<N: Now>(
+        &self,
+        generation: u64,
+        ticket: Ticket,
+        mut now: ReadOnce<N>,
+    ) {
         // The first success after failures ends their run (a read, no write, otherwise).
         let run = self.consecutive.load(Ordering::Relaxed);
         if count_in(run, generation).is_some_and(|n| n > 0) {
@@ -132,7 +137,7 @@ impl StateMachine {
     /// expires). True when counted (or stale: nothing to count); false when the lock path must
     /// count it.
     #[inline]
-    pub(super) fn count_success(&self, generation: u64, now: &mut Lazy<impl Now>) -> bool {
+    pub(super) fn count_success(&self, generation: u64, now: &mut ReadOnce<impl Now>) -> bool {
         let bucket = match self.bucket {
             0 => 0,
             _ => {
@@ -197,7 +202,7 @@ impl StateMachine {
     }
 
     #[cold]
-    pub(super) fn closed_outcome(&self, generation: u64, mark: Mark, now: &mut Lazy<impl Now>) {
+    pub(super) fn closed_outcome(&self, generation: u64, mark: Mark, now: &mut ReadOnce<impl Now>) {
         let bucket = self.bucket_of(now);
         let mut locked = self.lock();
         if self.state() != (generation, BreakerState::Closed) {
@@ -257,7 +262,7 @@ impl StateMachine {
     }
 
     #[cold]
-    pub(super) fn probe_outcome(&self, ticket: Ticket, mark: Mark, now: &mut Lazy<impl Now>) {
+    pub(super) fn probe_outcome(&self, ticket: Ticket, mark: Mark, now: &mut ReadOnce<impl Now>) {
         let generation = ticket.generation();
         let failed = mark.failure || mark.slow;
         // A slow probe is counted under the lock too, where a decision by rates reads it.
@@ -317,7 +322,7 @@ impl StateMachine {
 
     /// Deciding by rates, every probe is in: opens again if the failure rate or the slow-call
     /// rate among them reached its threshold, and closes otherwise.
-    pub(super) fn decide_probes(&self, generation: u64, now: &mut Lazy<impl Now>) {
+    pub(super) fn decide_probes(&self, generation: u64, now: &mut ReadOnce<impl Now>) {
         let mut locked = self.lock();
         let p = Probes::unpack(self.probes.load(Ordering::Acquire));
         if self.state() != (generation, BreakerState::HalfOpen) || p.tag != generation & 0xFFFF {
