@@ -341,7 +341,12 @@ where
                         timeout,
                         cx
                     )) {
-                        Readied::Ended(ended) => ended,
+                        Readied::Ended(ended) => {
+                            // Its endpoint did not get ready: nothing was sent, nothing is paid
+                            // for.
+                            exec.plan.not_sent(&view.env);
+                            ended
+                        }
                         Readied::Send => {
                             let fut = exec.send(&view);
                             this.phase.set(Phase::Calling { fut });
@@ -404,10 +409,6 @@ where
                     (outcome, None)
                 }
             };
-            if matches!(this.phase.as_ref().get_ref(), Phase::Readying) {
-                // Its endpoint did not get ready: nothing was sent, nothing is paid for.
-                exec.plan.not_sent(env);
-            }
             this.phase.set(Phase::Done);
             match exec.plan.finish(env, outcome, &mut now) {
                 Verdict::Final => {
@@ -497,7 +498,7 @@ where
             .field("phase", &phase)
             .field(
                 "route",
-                &if self.call.exec.plan.is_direct() {
+                &if self.call.exec.plan.on_usual_route() {
                     "direct"
                 } else {
                     "walk"

@@ -204,7 +204,7 @@ impl Router {
     /// every endpoint on fails them, they all count as available: fail open, as load balancers
     /// do).
     #[inline]
-    pub(crate) fn blocked(&self, i: usize) -> Option<Unavailable> {
+    pub(crate) fn kept_away(&self, i: usize) -> Option<Unavailable> {
         let control = self.control.load(Ordering::Relaxed);
         if control == 0 {
             return None;
@@ -271,7 +271,7 @@ impl Router {
     }
 
     /// Whether endpoint `i` is failing its health checks (whether or not that counts, see
-    /// [`blocked`](Self::blocked)).
+    /// [`kept_away`](Self::kept_away)).
     pub(crate) fn is_unhealthy(&self, i: usize) -> bool {
         self.control.load(Ordering::Relaxed) & (1u64 << (32 + i)) != 0
     }
@@ -385,7 +385,11 @@ impl Router {
     /// give back with [`end_trickle`](Self::end_trickle)). `None`: route by priority (the
     /// demoted endpoint goes last, or it was just restored). Restores an endpoint whose
     /// hold-down has passed.
-    pub(crate) fn head(&self, candidates: u32, now: &mut LazyNow) -> Option<(usize, bool)> {
+    pub(crate) fn failback_head(
+        &self,
+        candidates: u32,
+        now: &mut LazyNow,
+    ) -> Option<(usize, bool)> {
         // Failback is about endpoints ranked above the one serving: a demotion behind it means
         // nothing any more (it would only reorder later hops), so it ends.
         let serving = self.serving();
@@ -455,7 +459,7 @@ impl Router {
     /// Why endpoint `i` would not take a call at `now`, if it would not (reading its breaker's
     /// state without admitting anything).
     pub(crate) fn why_unavailable(&self, i: usize, now: Instant) -> Option<Unavailable> {
-        if let Some(why) = self.blocked(i) {
+        if let Some(why) = self.kept_away(i) {
             return Some(why);
         }
         let e = &self.endpoints[i];

@@ -126,7 +126,7 @@ fn a_healthy_primary_is_the_first_branch_sent_at_once() {
     let mut plan = w.plan();
     let action = plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
     assert_eq!(action, Action::Send(0));
-    assert!(plan.is_direct());
+    assert!(plan.on_usual_route());
     assert!(
         plan.sending(&w.env()),
         "a copy is kept: another endpoint may follow"
@@ -206,7 +206,7 @@ fn a_switched_off_primary_is_skipped_and_the_call_fails_over() {
     let mut plan = w.plan();
     let action = plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
     assert_eq!(action, Action::Send(1));
-    assert!(!plan.is_direct());
+    assert!(!plan.on_usual_route());
     assert_eq!(
         w.hook.take(),
         [
