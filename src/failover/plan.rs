@@ -278,6 +278,14 @@ impl Plan {
             }
         } else if env.router.demoted() != 0 {
             self.find_failback_head(env, now);
+        } else {
+            // The usual route: nothing demoted, nothing tried, every endpoint a candidate, so
+            // the pass starts at the primary (what `pick` answers then), whose index is known
+            // here.
+            self.tried = 1;
+            if let Some(action) = self.admit(env, 0, now) {
+                return action;
+            }
         }
         self.next_in_pass(env, now)
     }
@@ -566,26 +574,11 @@ impl Plan {
                 endpoint: &endpoint.name,
             });
         }
-        let previous = usize::from(self.current);
-        let same = self.attempts_here > 0 && previous == j;
-        if self.attempts_here > 0 {
-            let attempt = self.attempts.saturating_add(1);
-            let budget_level = env.budget.level();
-            env.hook.on_event(&if same {
-                Event::Retry {
-                    endpoint: Some(&endpoint.name),
-                    attempt,
-                    delay: Duration::ZERO,
-                    budget_level,
-                }
-            } else {
-                Event::Hop {
-                    from: &router.endpoints[previous].name,
-                    to: &endpoint.name,
-                    attempt,
-                    budget_level,
-                }
-            });
+        if self.attempts_here == 0 {
+            // The first attempt of a pass: the call's first, or a recover pass's.
+            self.attempts_here = 1;
+        } else {
+            self.retry_or_hop(env, j);
         }
         // The first endpoint a call is admitted to, other than as a probe or the trickle, is the
         // one calls go to first: the serving endpoint. Usually it already is (one compare).
@@ -597,8 +590,35 @@ impl Plan {
         {
             self.serve(env, j);
         }
-        self.attempts_here = if same { self.attempts_here + 1 } else { 1 };
         self.current = j as u8;
+    }
+
+    /// Endpoint `j` admitted an attempt that follows another in this pass: a retry where the
+    /// last one was, or a hop from there.
+    #[inline(never)]
+    fn retry_or_hop<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, j: usize) {
+        let router = env.router;
+        let previous = usize::from(self.current);
+        let attempt = self.attempts.saturating_add(1);
+        let budget_level = env.budget.level();
+        let to = &router.endpoints[j].name;
+        if previous == j {
+            self.attempts_here += 1;
+            env.hook.on_event(&Event::Retry {
+                endpoint: Some(to),
+                attempt,
+                delay: Duration::ZERO,
+                budget_level,
+            });
+        } else {
+            self.attempts_here = 1;
+            env.hook.on_event(&Event::Hop {
+                from: &router.endpoints[previous].name,
+                to,
+                attempt,
+                budget_level,
+            });
+        }
     }
 
     /// The call moves the serving endpoint to `j`: it failed over, or failed back.
