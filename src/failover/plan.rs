@@ -333,7 +333,7 @@ impl Plan {
 
     /// Records the current attempt's `outcome`: its event, its breaker, the budget, the routing
     /// state (push-back, failback hold-down).
-    #[inline]
+    #[inline(always)]
     pub(super) fn finish<H: OnEvent>(
         &mut self,
         env: &PlanEnv<'_, H>,

@@ -128,7 +128,8 @@ fn first(mask: u32) -> Option<usize> {
 
 /// A bit per endpoint: `n` endpoints.
 pub(crate) const fn all(n: usize) -> u32 {
-    if n >= 32 { u32::MAX } else { (1u32 << n) - 1 }
+    // In 64 bits, without a branch: `n` is at most `MAX_ENDPOINTS`.
+    ((1u64 << (n & 63)) - 1) as u32
 }
 
 impl Router {
