@@ -15,6 +15,16 @@
 //! the call, [`Plan::after_failure`] chooses between a retry here, a hop and the end of the
 //! pass, and [`Plan::admit`] is the one admission rule (routing control and health, push-back,
 //! the breaker, the budget) for every attempt, the first one to a healthy primary included.
+//!
+//! # The usual route
+//!
+//! A call to a healthy primary is the case the failover is built to make cheap, so the plan
+//! keeps it short without a rule of its own: its first step is the first branch of
+//! [`Plan::start`] (nothing pinned, nothing demoted: the pass starts at the primary) followed
+//! by [`Plan::admit`], and a success is recorded by [`Plan::finish`] before any of the
+//! failure's bookkeeping. The plan's own fields are what such a call needs; everything that
+//! only a call off the usual route needs (a failure, a skipped endpoint, a failback probe or
+//! trickle call, a recover pass) waits in a [`Detour`], allocated on first need.
 
 use std::time::{Duration, Instant};
 
@@ -254,8 +264,9 @@ impl Plan {
     /// configured one and its own, from the call), its replay marker, its pinned endpoint. Then
     /// the first endpoint of the first pass.
     ///
-    /// A healthy primary takes the first branch of every step here: nothing is demoted (no
-    /// failback head to find), and [`admit`](Self::admit) lets it through.
+    /// A healthy primary takes the first branch of every step here: nothing is pinned or
+    /// demoted (no failback head to find), so the pass starts at the primary, and
+    /// [`admit`](Self::admit) lets it through.
     #[inline]
     pub(super) fn start<H: OnEvent>(
         &mut self,
