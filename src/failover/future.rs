@@ -505,7 +505,7 @@ where
                 &if self.call.executor.plan.on_usual_route() {
                     "direct"
                 } else {
-                    "walk"
+                    "detour"
                 },
             )
             .field("attempts", &self.call.executor.plan.attempts())
