@@ -179,7 +179,7 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
     fn start<C, R, H: OnEvent, O: RequestOptions<Req>>(
         &mut self,
         view: &View<'_, S, C, R, H, O>,
-        now: &mut LazyNow,
+        now: &mut LazyNow<true>,
     ) -> Action {
         let Some(req) = self.request.as_ref() else {
             unreachable!("a call starts with its request")
@@ -219,7 +219,7 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
     fn after_failure<C, R: Replay<Req>, H: OnEvent, O>(
         &mut self,
         view: &View<'_, S, C, R, H, O>,
-        now: &mut LazyNow,
+        now: &mut LazyNow<true>,
     ) -> Action {
         let replay = &view.inner.replay;
         let copy = self

@@ -268,11 +268,11 @@ impl Plan {
     /// demoted (no failback head to find), so the pass starts at the primary, and
     /// [`admit`](Self::admit) lets it through.
     #[inline]
-    pub(super) fn start<H: OnEvent>(
+    pub(super) fn start<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         options: CallOptions<'_>,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) -> Action {
         self.marker = options.replay;
         if env.settings.deadline.is_some() || options.deadline.is_some() {
@@ -304,7 +304,11 @@ impl Plan {
     /// An endpoint is waiting for failback: the call may be its probe or its trickle call,
     /// sent there first.
     #[inline(never)]
-    fn find_failback_head<H>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) {
+    fn find_failback_head<H, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &mut LazyNow<LIVE>,
+    ) {
         if let Some((i, trickle)) = env.router.failback_head(self.candidates, now) {
             let i = i as u8;
             let detour = self.detour();
@@ -314,7 +318,11 @@ impl Plan {
     }
 
     /// What follows a recover sleep: the pass it started.
-    pub(super) fn resume<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) -> Action {
+    pub(super) fn resume<H: OnEvent, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &mut LazyNow<LIVE>,
+    ) -> Action {
         self.next_in_pass(env, now)
     }
 
@@ -345,11 +353,11 @@ impl Plan {
     /// Records the current attempt's `outcome`: its event, its breaker, the budget, the routing
     /// state (push-back, failback hold-down).
     #[inline(always)]
-    pub(super) fn finish<H: OnEvent>(
+    pub(super) fn finish<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) -> Verdict {
         let router = env.router;
         let j = usize::from(self.current);
@@ -410,11 +418,11 @@ impl Plan {
     /// What follows the failure just recorded: another attempt here, the next endpoint of the
     /// pass, a recover sleep, or a stop. `copy` is the request's copy, if one was kept, as a
     /// question to the replay hook: may it be sent again after this outcome?
-    pub(super) fn after_failure<H: OnEvent>(
+    pub(super) fn after_failure<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         copy: Option<impl FnOnce(&Outcome) -> bool>,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) -> Action {
         let Some(last) = self.last() else {
             unreachable!("a failure was recorded")
@@ -448,7 +456,11 @@ impl Plan {
 
     /// The next endpoint of this pass that admits the call, or what follows the pass.
     #[inline(always)]
-    fn next_in_pass<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) -> Action {
+    fn next_in_pass<H: OnEvent, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &mut LazyNow<LIVE>,
+    ) -> Action {
         loop {
             let Some(j) = env
                 .router
@@ -465,7 +477,11 @@ impl Plan {
 
     /// Every endpoint of the pass was tried or skipped: sleep before the next pass, or stop.
     #[inline(never)]
-    fn end_of_pass<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) -> Action {
+    fn end_of_pass<H: OnEvent, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &mut LazyNow<LIVE>,
+    ) -> Action {
         let (attempts, seed, sent, deadline) = (self.attempts, self.seed, self.sent, self.deadline);
         let recover = &env.settings.recover;
         let detour = self.detour();
@@ -514,7 +530,7 @@ impl Plan {
     /// request's own zero deadline; the call's first step reads no clock for it), later as of
     /// `now`. The clock is read only with a deadline.
     #[inline]
-    fn out_of_time(&self, now: &mut LazyNow) -> bool {
+    fn out_of_time<const LIVE: bool>(&self, now: &mut LazyNow<LIVE>) -> bool {
         let Some(deadline) = self.deadline.instant() else {
             return false;
         };
@@ -528,11 +544,11 @@ impl Plan {
     /// skipped, and the routing state learns why), else [`Action::Send`] with its permit held,
     /// or a stop when the deadline has passed or the budget cannot pay for the attempt.
     #[inline(always)]
-    fn admit<H: OnEvent>(
+    fn admit<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         j: usize,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) -> Option<Action> {
         let router = env.router;
         // Never an attempt once the deadline has passed.
@@ -682,11 +698,11 @@ impl Plan {
 
     /// The deadline cut the current attempt (`outcome`: timed out, or not sent): records it
     /// for the endpoint; the call ends with `DeadlineExceeded`.
-    pub(super) fn cut_by_deadline<H: OnEvent>(
+    pub(super) fn cut_by_deadline<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) {
         self.not_sent(env);
         self.attempts = self.attempts.saturating_add(1);
@@ -758,7 +774,11 @@ impl Plan {
     /// abandoned, so its breaker learns how long it ran (a slow call, with slow-call tracking
     /// on); a permit never used just gives its probe slot back.
     #[inline(never)]
-    pub(super) fn release<H>(&mut self, env: &PlanEnv<'_, H>, now: &LazyNow) {
+    pub(super) fn release<H, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &LazyNow<LIVE>,
+    ) {
         self.not_sent(env);
         self.end_trickle(env);
         if let Some(permit) = self.permit.take() {

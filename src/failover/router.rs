@@ -279,7 +279,11 @@ impl Router {
 
     /// How long endpoint `i` is still pushed back at `now`, if it is.
     #[inline]
-    pub(crate) fn pushed_back(&self, i: usize, now: &mut LazyNow) -> Option<Duration> {
+    pub(crate) fn pushed_back<const LIVE: bool>(
+        &self,
+        i: usize,
+        now: &mut LazyNow<LIVE>,
+    ) -> Option<Duration> {
         let code = self.endpoints[i].not_before.load(Ordering::Relaxed);
         if code == 0 {
             return None;
@@ -344,7 +348,7 @@ impl Router {
     /// A success at endpoint `i`: a demoted endpoint whose breaker it closed starts its
     /// hold-down now.
     #[inline]
-    pub(crate) fn succeeded(&self, i: usize, now: &mut LazyNow) {
+    pub(crate) fn succeeded<const LIVE: bool>(&self, i: usize, now: &mut LazyNow<LIVE>) {
         let e = &self.endpoints[i];
         if self.demoted() & (1 << i) != 0
             && e.breaker.state() == BreakerState::Closed
@@ -386,10 +390,10 @@ impl Router {
     /// give back with [`end_trickle`](Self::end_trickle)). `None`: route by priority (the
     /// demoted endpoint goes last, or it was just restored). Restores an endpoint whose
     /// hold-down has passed.
-    pub(crate) fn failback_head(
+    pub(crate) fn failback_head<const LIVE: bool>(
         &self,
         candidates: u32,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) -> Option<(usize, bool)> {
         // Failback is about endpoints ranked above the one serving: a demotion behind it means
         // nothing any more (it would only reorder later hops), so it ends.
