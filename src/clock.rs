@@ -37,31 +37,31 @@ use crate::deadline::{Now, nanos_since};
 ///
 /// This is the glue's side of the lazy clock (the core's side, a [`Now`] read at most once
 /// per operation, is in `now.rs`): the failover and its routing state read it.
+///
+/// Whether it is live is part of its type (`LIVE`), so that the executor's steps hand the
+/// breakers [`TokioClock`] with nothing to look at.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct LazyNow {
+pub(crate) struct LazyNow<const LIVE: bool = false> {
     at: Option<Instant>,
-    live: bool,
 }
 
-impl LazyNow {
+impl LazyNow<true> {
     /// Tokio's clock, read on first need.
     #[inline]
     pub(crate) fn live() -> Self {
-        LazyNow {
-            at: None,
-            live: true,
-        }
+        LazyNow { at: None }
     }
+}
 
+impl LazyNow<false> {
     /// An instant already read: every reading is `at`.
     #[inline]
     pub(crate) fn fixed(at: Instant) -> Self {
-        LazyNow {
-            at: Some(at),
-            live: false,
-        }
+        LazyNow { at: Some(at) }
     }
+}
 
+impl<const LIVE: bool> LazyNow<LIVE> {
     /// The instant, read now if it was not yet.
     #[inline]
     pub(crate) fn get(&mut self) -> Instant {
@@ -72,10 +72,8 @@ impl LazyNow {
     /// estimate will do) when live, the fixed instant otherwise.
     #[inline]
     pub(crate) fn breaker_clock(&self) -> BreakerClock {
-        // `live` first: the executor's clock is live by construction, so this folds to `TokioClock`
-        // whatever was read.
         match self.at {
-            _ if self.live => BreakerClock::Tokio,
+            _ if LIVE => BreakerClock::Tokio,
             Some(at) => BreakerClock::At(at),
             None => BreakerClock::Tokio,
         }

@@ -87,12 +87,12 @@ where
     O: 'static,
 {
     shared: Shared<Inner<S, C, R, H, O>>,
-    exec: Exec<S, Req>,
+    executor: Executor<S, Req>,
 }
 
 /// What the executor holds besides the shared state: the plan, and what only the executor
 /// touches.
-struct Exec<S: Service<Req>, Req> {
+struct Executor<S: Service<Req>, Req> {
     plan: Plan,
     /// The request until it is first sent; then the copy further attempts send, if any.
     request: Option<Req>,
@@ -110,8 +110,10 @@ where
 {
     #[inline]
     fn drop(&mut self) {
-        if self.exec.plan.holds_anything() {
-            self.exec.plan.release(&self.shared.env(), &LazyNow::live());
+        if self.executor.plan.holds_anything() {
+            self.executor
+                .plan
+                .release(&self.shared.env(), &LazyNow::live());
         }
     }
 }
@@ -135,7 +137,7 @@ where
             timer: None,
             call: Call {
                 shared,
-                exec: Exec {
+                executor: Executor {
                     plan,
                     request: Some(req),
                     service: None,
@@ -148,7 +150,7 @@ where
 }
 
 /// How a hop ended: an outcome (with the result, if there is one), or its limit.
-enum HopEnd<T> {
+enum AttemptEnd<T> {
     Finished(Outcome, Option<T>),
     /// The limit `cut` fired; `sent` tells whether the attempt had been sent.
     Cut {
@@ -162,7 +164,7 @@ enum Readied<T> {
     /// Ready, within the hop's limit: send the attempt.
     Send,
     /// Not sent: the service failed to get ready, or the hop's limit passed first.
-    Ended(HopEnd<T>),
+    Ended(AttemptEnd<T>),
 }
 
 /// The shared state as the executor reads it: the failover's own, and the plan's view of it.
@@ -171,13 +173,13 @@ struct View<'a, S, C, R, H, O> {
     env: PlanEnv<'a, H>,
 }
 
-impl<S: Service<Req>, Req> Exec<S, Req> {
+impl<S: Service<Req>, Req> Executor<S, Req> {
     /// Reads the request's options and routes the call.
     #[inline]
     fn start<C, R, H: OnEvent, O: RequestOptions<Req>>(
         &mut self,
         view: &View<'_, S, C, R, H, O>,
-        now: &mut LazyNow,
+        now: &mut LazyNow<true>,
     ) -> Action {
         let Some(req) = self.request.as_ref() else {
             unreachable!("a call starts with its request")
@@ -188,7 +190,7 @@ impl<S: Service<Req>, Req> Exec<S, Req> {
 
     /// Takes up what the plan admitted: endpoint `j`'s service, for a hop with its own limit.
     #[inline]
-    fn take_up<C, R, H, O>(&mut self, view: &View<'_, S, C, R, H, O>, j: usize)
+    fn take_service<C, R, H, O>(&mut self, view: &View<'_, S, C, R, H, O>, j: usize)
     where
         S: Clone,
     {
@@ -217,7 +219,7 @@ impl<S: Service<Req>, Req> Exec<S, Req> {
     fn after_failure<C, R: Replay<Req>, H: OnEvent, O>(
         &mut self,
         view: &View<'_, S, C, R, H, O>,
-        now: &mut LazyNow,
+        now: &mut LazyNow<true>,
     ) -> Action {
         let replay = &view.inner.replay;
         let copy = self
@@ -269,11 +271,13 @@ fn poll_ready<S: Service<Req>, Req>(
     };
     Poll::Ready(match service.poll_ready(cx) {
         Poll::Ready(Ok(())) => match limit.passed(timer) {
-            Some(cut) => Readied::Ended(HopEnd::Cut { cut, sent: false }),
+            Some(cut) => Readied::Ended(AttemptEnd::Cut { cut, sent: false }),
             None => Readied::Send,
         },
-        Poll::Ready(Err(e)) => Readied::Ended(HopEnd::Finished(Outcome::not_sent(), Some(Err(e)))),
-        Poll::Pending => Readied::Ended(HopEnd::Cut {
+        Poll::Ready(Err(e)) => {
+            Readied::Ended(AttemptEnd::Finished(Outcome::not_sent(), Some(Err(e))))
+        }
+        Poll::Pending => Readied::Ended(AttemptEnd::Cut {
             cut: ready!(limit.poll(timer, deadline, timeout, cx)),
             sent: false,
         }),
@@ -308,7 +312,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let Call { shared, exec } = this.call;
+        let Call { shared, executor } = this.call;
         let view = View {
             inner: shared,
             env: shared.env(),
@@ -317,9 +321,9 @@ where
             let timeout = view.inner.settings.attempt_timeout;
             let ended = match this.phase.as_mut().project() {
                 PhaseProj::Start => {
-                    let action = exec.start(&view, &mut LazyNow::live());
+                    let action = executor.start(&view, &mut LazyNow::live());
                     match carry_out(
-                        exec,
+                        executor,
                         &view,
                         action,
                         this.phase.as_mut(),
@@ -331,30 +335,35 @@ where
                     }
                 }
                 PhaseProj::Readying => {
-                    let deadline = exec.plan.deadline();
+                    let deadline = executor.plan.deadline();
                     let timer = this.timer.as_mut();
                     match ready!(poll_ready(
-                        &mut exec.service,
-                        &mut exec.limit,
+                        &mut executor.service,
+                        &mut executor.limit,
                         timer,
                         deadline,
                         timeout,
                         cx
                     )) {
-                        Readied::Ended(ended) => ended,
+                        Readied::Ended(ended) => {
+                            // Its endpoint did not get ready: nothing was sent, nothing is paid
+                            // for.
+                            executor.plan.not_sent(&view.env);
+                            ended
+                        }
                         Readied::Send => {
-                            let fut = exec.send(&view);
+                            let fut = executor.send(&view);
                             this.phase.set(Phase::Calling { fut });
                             continue;
                         }
                     }
                 }
                 PhaseProj::Calling { fut } => {
-                    let deadline = exec.plan.deadline();
+                    let deadline = executor.plan.deadline();
                     let timer = this.timer.as_mut();
                     match ready!(poll_sent(
                         fut,
-                        &mut exec.limit,
+                        &mut executor.limit,
                         timer,
                         deadline,
                         timeout,
@@ -362,18 +371,18 @@ where
                     )) {
                         Ok(result) => {
                             let outcome = outcome_of(&view.inner.classifier, &result);
-                            HopEnd::Finished(outcome, Some(result))
+                            AttemptEnd::Finished(outcome, Some(result))
                         }
-                        Err(cut) => HopEnd::Cut { cut, sent: true },
+                        Err(cut) => AttemptEnd::Cut { cut, sent: true },
                     }
                 }
                 PhaseProj::Sleeping => {
                     if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
                         ready!(sleep.poll(cx));
                     }
-                    let action = exec.plan.resume(&view.env, &mut LazyNow::live());
+                    let action = executor.plan.resume(&view.env, &mut LazyNow::live());
                     match carry_out(
-                        exec,
+                        executor,
                         &view,
                         action,
                         this.phase.as_mut(),
@@ -389,8 +398,8 @@ where
             let mut now = LazyNow::live();
             let env = &view.env;
             let (outcome, result) = match ended {
-                HopEnd::Finished(outcome, result) => (outcome, result),
-                HopEnd::Cut { cut, sent } => {
+                AttemptEnd::Finished(outcome, result) => (outcome, result),
+                AttemptEnd::Cut { cut, sent } => {
                     let outcome = if sent {
                         Outcome::timeout()
                     } else {
@@ -398,18 +407,14 @@ where
                     };
                     if cut == Limit::Deadline {
                         this.phase.set(Phase::Done);
-                        exec.plan.cut_by_deadline(env, outcome, &mut now);
+                        executor.plan.cut_by_deadline(env, outcome, &mut now);
                         return Poll::Ready(Err(DeadlineExceeded::new().into()));
                     }
                     (outcome, None)
                 }
             };
-            if matches!(this.phase.as_ref().get_ref(), Phase::Readying) {
-                // Its endpoint did not get ready: nothing was sent, nothing is paid for.
-                exec.plan.not_sent(env);
-            }
             this.phase.set(Phase::Done);
-            match exec.plan.finish(env, outcome, &mut now) {
+            match executor.plan.finish(env, outcome, &mut now) {
                 Verdict::Final => {
                     let Some(result) = result else {
                         unreachable!("a cut attempt is transient")
@@ -417,10 +422,10 @@ where
                     return Poll::Ready(result);
                 }
                 Verdict::Failed => {
-                    exec.last = Some(result);
-                    let action = exec.after_failure(&view, &mut now);
+                    executor.last = Some(result);
+                    let action = executor.after_failure(&view, &mut now);
                     if let Some(poll) = carry_out(
-                        exec,
+                        executor,
                         &view,
                         action,
                         this.phase.as_mut(),
@@ -442,7 +447,7 @@ where
 /// Carries out the plan's `action`: `Some` when the poll returns now.
 #[inline(always)]
 fn carry_out<S, Req, C, R, H, O>(
-    exec: &mut Exec<S, Req>,
+    executor: &mut Executor<S, Req>,
     view: &View<'_, S, C, R, H, O>,
     action: Action,
     mut phase: Pin<&mut Phase<S::Future>>,
@@ -458,7 +463,7 @@ where
 {
     match action {
         Action::Send(j) => {
-            exec.take_up(view, j);
+            executor.take_service(view, j);
             phase.set(Phase::Readying);
             None
         }
@@ -476,7 +481,7 @@ where
         }
         Action::Stop(reason) => {
             phase.set(Phase::Done);
-            Some(Poll::Ready(exec.stop(view, reason)))
+            Some(Poll::Ready(executor.stop(view, reason)))
         }
     }
 }
@@ -497,15 +502,15 @@ where
             .field("phase", &phase)
             .field(
                 "route",
-                &if self.call.exec.plan.is_direct() {
+                &if self.call.executor.plan.on_usual_route() {
                     "direct"
                 } else {
-                    "walk"
+                    "detour"
                 },
             )
-            .field("attempts", &self.call.exec.plan.attempts())
-            .field("pass", &self.call.exec.plan.pass())
-            .field("deadline", &self.call.exec.plan.deadline())
+            .field("attempts", &self.call.executor.plan.attempts())
+            .field("pass", &self.call.executor.plan.pass())
+            .field("deadline", &self.call.executor.plan.deadline())
             .finish_non_exhaustive()
     }
 }

@@ -15,6 +15,16 @@
 //! the call, [`Plan::after_failure`] chooses between a retry here, a hop and the end of the
 //! pass, and [`Plan::admit`] is the one admission rule (routing control and health, push-back,
 //! the breaker, the budget) for every attempt, the first one to a healthy primary included.
+//!
+//! # The usual route
+//!
+//! A call to a healthy primary is the case the failover is built to make cheap, so the plan
+//! keeps it short without a rule of its own: its first step is the first branch of
+//! [`Plan::start`] (nothing pinned, nothing demoted: the pass starts at the primary) followed
+//! by [`Plan::admit`], and a success is recorded by [`Plan::finish`] before any of the
+//! failure's bookkeeping. The plan's own fields are what such a call needs; everything that
+//! only a call off the usual route needs (a failure, a skipped endpoint, a failback probe or
+//! trickle call, a recover pass) waits in a [`Detour`], allocated on first need.
 
 use std::time::{Duration, Instant};
 
@@ -93,9 +103,16 @@ pub(super) struct Stopped {
     pub(super) retry_in: Option<Duration>,
 }
 
-/// The part of a call's walk that only a failure or a skipped endpoint brings.
-#[derive(Debug, Default)]
-struct Trouble {
+/// The part of a call's plan that only a call off the usual route needs — one that failed,
+/// skipped an endpoint, or went first to a demoted endpoint (its failback probe or trickle
+/// call) — allocated then. It keeps the plan of a call to a healthy primary small: that call
+/// builds, moves and drops only [`Plan`]'s own fields.
+#[derive(Debug)]
+struct Detour {
+    /// The recover pass the call is in (1 for the first pass).
+    pass: u32,
+    /// Attempts made before this pass: an end of pass with no more made admitted nothing.
+    attempts_before_pass: u32,
     /// The outcome of the last failure.
     last: Option<Outcome>,
     /// Every failed attempt, for the caller's error.
@@ -106,54 +123,69 @@ struct Trouble {
     serving_skipped: Option<Unavailable>,
     /// The recover schedule's cursor, from the first recover pass.
     cursor: Option<Cursor>,
-}
-
-/// One call's walk over the endpoints. See the [module docs](self).
-#[derive(Debug)]
-pub(super) struct Plan {
-    /// The endpoints this call may use (all, or the pinned one; none for an unknown name).
-    candidates: u32,
-    /// Whether the request named its endpoint.
-    pinned: bool,
-    /// Whether the call went straight to its first endpoint: routing as usual (no failback
-    /// head to find), nothing skipped.
-    direct: bool,
-    /// The request's own word on being sent again.
-    marker: Option<ReplayMarker>,
-    deadline: Deadline,
-    /// The instant of the call, if it was read: the deadline and elapsed times count from it.
-    start: Option<Instant>,
-    /// The endpoint of the current (or last) attempt.
-    current: usize,
-    /// The endpoints visited in this pass.
-    tried: u32,
-    /// The endpoint this call goes to first (a probe of, or the trickle to, a demoted endpoint).
-    head: Option<usize>,
+    /// The demoted endpoint this call goes to first (as its probe, or its trickle call), until
+    /// its attempt there is over.
+    failback_head: Option<u8>,
     /// The endpoint whose trickle slot this call holds.
-    trickle: Option<usize>,
-    /// Attempts at the current endpoint in this pass (0 at a pass's start).
-    here: u32,
-    /// Attempts made (sent, or not sent because the endpoint was not ready).
-    attempts: u32,
-    /// Attempts admitted in this pass.
-    admitted: u32,
-    pass: u32,
-    /// The seed of the recover schedule's jitter, until the first recover pass needs its
-    /// cursor.
-    seed: u64,
-    /// What only a call that failed or skipped an endpoint needs, allocated then: it keeps the
-    /// future of a call to a healthy primary small.
-    trouble: Option<Box<Trouble>>,
-    /// Whether the request has been sent (so further attempts need the replay hook's leave).
-    sent: bool,
-    /// Whether the current attempt has been sent and has no outcome yet.
-    in_flight: bool,
-    /// The current endpoint's admission.
-    permit: Option<Permit<EndpointBreaker>>,
+    trickle: Option<u8>,
     /// Tokens withdrawn for the attempt admitted, until it is sent.
     pending: Option<Withdrawal>,
     /// Tokens withdrawn for the last attempt sent: a success gives them back.
     spent: Option<Withdrawal>,
+}
+
+impl Detour {
+    fn new() -> Self {
+        Detour {
+            pass: 1,
+            attempts_before_pass: 0,
+            last: None,
+            records: Vec::new(),
+            retry_in: None,
+            serving_skipped: None,
+            cursor: None,
+            failback_head: None,
+            trickle: None,
+            pending: None,
+            spent: None,
+        }
+    }
+}
+
+/// One call's walk over the endpoints. See the [module docs](self).
+///
+/// Its own fields are what every call needs; the rest waits in a [`Detour`], allocated only
+/// when the call leaves the usual route.
+#[derive(Debug)]
+pub(super) struct Plan {
+    /// The instant of the call, if it was read: the deadline and elapsed times count from it.
+    start: Option<Instant>,
+    deadline: Deadline,
+    /// The seed of the recover schedule's jitter, until the first recover pass needs its
+    /// cursor.
+    seed: u64,
+    /// The current endpoint's admission.
+    permit: Option<Permit<EndpointBreaker>>,
+    /// What only a call off the usual route needs.
+    detour: Option<Box<Detour>>,
+    /// The endpoints this call may use (all, or the pinned one; none for an unknown name).
+    candidates: u32,
+    /// The endpoints visited in this pass.
+    tried: u32,
+    /// Attempts made (sent, or not sent because the endpoint was not ready).
+    attempts: u32,
+    /// Attempts at the current endpoint in this pass (0 at a pass's start).
+    attempts_here: u32,
+    /// The endpoint of the current (or last) attempt.
+    current: u8,
+    /// The request's own word on being sent again.
+    marker: Option<ReplayMarker>,
+    /// Whether the request named its endpoint.
+    pinned: bool,
+    /// Whether the request has been sent (so further attempts need the replay hook's leave).
+    sent: bool,
+    /// Whether the current attempt has been sent and has no outcome yet.
+    in_flight: bool,
 }
 
 impl Plan {
@@ -162,27 +194,20 @@ impl Plan {
     #[inline]
     pub(super) fn new(endpoints: usize, start: Option<Instant>, seed: u64) -> Self {
         Plan {
-            candidates: all(endpoints),
-            pinned: false,
-            direct: false,
-            marker: None,
-            deadline: Deadline::none(),
             start,
-            current: 0,
-            tried: 0,
-            head: None,
-            trickle: None,
-            here: 0,
-            attempts: 0,
-            admitted: 0,
-            pass: 1,
+            deadline: Deadline::none(),
             seed,
-            trouble: None,
+            permit: None,
+            detour: None,
+            candidates: all(endpoints),
+            tried: 0,
+            attempts: 0,
+            attempts_here: 0,
+            current: 0,
+            marker: None,
+            pinned: false,
             sent: false,
             in_flight: false,
-            permit: None,
-            pending: None,
-            spent: None,
         }
     }
 
@@ -192,14 +217,31 @@ impl Plan {
         self.deadline
     }
 
-    /// The state of a call that failed or skipped an endpoint, allocated on first need.
-    fn trouble(&mut self) -> &mut Trouble {
-        self.trouble.get_or_insert_with(Box::default)
+    /// What only a call off the usual route needs, allocated on first need.
+    fn detour(&mut self) -> &mut Detour {
+        self.detour.get_or_insert_with(|| Box::new(Detour::new()))
     }
 
     /// The outcome of the last failure, if any.
     fn last(&self) -> Option<Outcome> {
-        self.trouble.as_ref().and_then(|t| t.last)
+        self.detour.as_ref().and_then(|d| d.last)
+    }
+
+    /// The demoted endpoint this call goes to first, until its attempt there is over.
+    #[inline]
+    fn failback_head(&self) -> Option<usize> {
+        self.detour
+            .as_ref()
+            .and_then(|d| d.failback_head)
+            .map(usize::from)
+    }
+
+    /// Whether this call holds endpoint `j`'s trickle slot.
+    #[inline]
+    fn holds_trickle(&self, j: usize) -> bool {
+        self.detour
+            .as_ref()
+            .is_some_and(|d| d.trickle.map(usize::from) == Some(j))
     }
 
     /// Attempts made so far.
@@ -209,21 +251,28 @@ impl Plan {
 
     /// The recover pass the call is in (1 for the first pass).
     pub(super) fn pass(&self) -> u32 {
-        self.pass
+        self.detour.as_ref().map_or(1, |d| d.pass)
+    }
+
+    /// Whether the call has stayed on the usual route so far: nothing failed or skipped, no
+    /// failback head (so nothing was allocated for it).
+    pub(super) fn on_usual_route(&self) -> bool {
+        self.detour.is_none()
     }
 
     /// Routes the call with the request's `options`: its deadline (the earlier of the
     /// configured one and its own, from the call), its replay marker, its pinned endpoint. Then
     /// the first endpoint of the first pass.
     ///
-    /// A healthy primary takes the first branch of every step here: nothing is demoted (no
-    /// failback head to find), and [`admit`](Self::admit) lets it through.
+    /// A healthy primary takes the first branch of every step here: nothing is pinned or
+    /// demoted (no failback head to find), so the pass starts at the primary, and
+    /// [`admit`](Self::admit) lets it through.
     #[inline]
-    pub(super) fn start<H: OnEvent>(
+    pub(super) fn start<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         options: CallOptions<'_>,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) -> Action {
         self.marker = options.replay;
         if env.settings.deadline.is_some() || options.deadline.is_some() {
@@ -239,29 +288,42 @@ impl Plan {
                 return Action::Stop(GiveUpReason::NoEndpointAvailable);
             }
         } else if env.router.demoted() != 0 {
-            // An endpoint is waiting for failback: the call may be its probe or its trickle.
-            if let Some((i, trickle)) = env.router.head(self.candidates, now) {
-                self.head = Some(i);
-                self.trickle = trickle.then_some(i);
+            self.find_failback_head(env, now);
+        } else {
+            // The usual route: nothing demoted, nothing tried, every endpoint a candidate, so
+            // the pass starts at the primary (what `pick` answers then), whose index is known
+            // here.
+            self.tried = 1;
+            if let Some(action) = self.admit(env, 0, now) {
+                return action;
             }
-            return self.in_pass(env, now);
         }
-        let action = self.in_pass(env, now);
-        // One endpoint tried (`tried` has one bit: `Send` means at least one).
-        self.direct =
-            matches!(action, Action::Send(_)) && self.tried & self.tried.wrapping_sub(1) == 0;
-        action
+        self.next_in_pass(env, now)
     }
 
-    /// Whether the call went straight to its first endpoint (routing as usual, nothing
-    /// skipped): the case the failover is built to make cheap.
-    pub(super) fn is_direct(&self) -> bool {
-        self.direct
+    /// An endpoint is waiting for failback: the call may be its probe or its trickle call,
+    /// sent there first.
+    #[inline(never)]
+    fn find_failback_head<H, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &mut LazyNow<LIVE>,
+    ) {
+        if let Some((i, trickle)) = env.router.failback_head(self.candidates, now) {
+            let i = i as u8;
+            let detour = self.detour();
+            detour.failback_head = Some(i);
+            detour.trickle = trickle.then_some(i);
+        }
     }
 
     /// What follows a recover sleep: the pass it started.
-    pub(super) fn resume<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) -> Action {
-        self.in_pass(env, now)
+    pub(super) fn resume<H: OnEvent, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &mut LazyNow<LIVE>,
+    ) -> Action {
+        self.next_in_pass(env, now)
     }
 
     /// The attempt admitted is being sent: true when the request must be copied first, because
@@ -271,8 +333,10 @@ impl Plan {
         let more = self.sent || env.may_repeat(self.candidates, self.marker);
         self.sent = true;
         self.in_flight = true;
-        if let Some(w) = self.pending.take() {
-            self.spent = Some(w);
+        if let Some(detour) = self.detour.as_deref_mut() {
+            if let Some(w) = detour.pending.take() {
+                detour.spent = Some(w);
+            }
         }
         more
     }
@@ -281,49 +345,57 @@ impl Plan {
     /// stopped): the tokens withdrawn for it go back.
     #[inline]
     pub(super) fn not_sent<H>(&mut self, env: &PlanEnv<'_, H>) {
-        if let Some(w) = self.pending.take() {
+        if let Some(w) = self.detour.as_mut().and_then(|d| d.pending.take()) {
             env.budget.refund(w);
         }
     }
 
     /// Records the current attempt's `outcome`: its event, its breaker, the budget, the routing
     /// state (push-back, failback hold-down).
-    #[inline]
-    pub(super) fn finish<H: OnEvent>(
+    #[inline(always)]
+    pub(super) fn finish<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) -> Verdict {
         let router = env.router;
-        let j = self.current;
-        let endpoint = &router.endpoints[j];
+        let j = usize::from(self.current);
         self.attempts = self.attempts.saturating_add(1);
         self.in_flight = false;
         env.hook.on_event(&Event::Attempt {
-            endpoint: Some(&endpoint.name),
+            // `get`, not indexing: a hook that ignores the name costs no bounds check.
+            endpoint: router.endpoints.get(j).map(|e| &*e.name),
             attempt: self.attempts,
             outcome,
         });
         if let Some(permit) = self.permit.take() {
             permit.record(&outcome, now.breaker_clock());
         }
-        // The call's probe or trickle attempt is over: its later attempts route as any call's
-        // (so a recover pass does not go back to the demoted endpoint first without the slot).
-        if self.head == Some(j) {
-            self.head = None;
-        }
-        if self.trickle == Some(j) {
-            self.trickle = None;
-            router.end_trickle(j);
+        let mut spent = None;
+        if let Some(detour) = self.detour.as_deref_mut() {
+            // The call's probe or trickle attempt is over: its later attempts route as any
+            // call's (so a recover pass does not go back to the demoted endpoint first without
+            // the slot).
+            if detour.failback_head == Some(self.current) {
+                detour.failback_head = None;
+            }
+            if detour.trickle == Some(self.current) {
+                detour.trickle = None;
+                router.end_trickle(j);
+            }
+            if outcome.is_success() {
+                spent = detour.spent.take();
+            }
         }
         if outcome.is_success() {
-            env.budget.on_success(self.spent.take());
+            env.budget.on_success(spent);
             router.succeeded(j, now);
         }
         if !outcome.is_retryable() {
             return Verdict::Final;
         }
+        let endpoint = &router.endpoints[j];
         if outcome.breaker_effect() == BreakerEffect::Failure {
             router.failed(j);
             router.observe_breaker(j, endpoint.breaker.state());
@@ -333,24 +405,24 @@ impl Plan {
             router.push_back(j, at, hint.min(env.settings.retry_after_cap));
         }
         let start = *self.start.get_or_insert(at);
-        let trouble = self.trouble();
-        trouble.records.push(AttemptRecord {
+        let detour = self.detour();
+        detour.records.push(AttemptRecord {
             endpoint: endpoint.name.clone(),
             outcome,
             elapsed: at.saturating_duration_since(start),
         });
-        trouble.last = Some(outcome);
+        detour.last = Some(outcome);
         Verdict::Failed
     }
 
     /// What follows the failure just recorded: another attempt here, the next endpoint of the
     /// pass, a recover sleep, or a stop. `copy` is the request's copy, if one was kept, as a
     /// question to the replay hook: may it be sent again after this outcome?
-    pub(super) fn after_failure<H: OnEvent>(
+    pub(super) fn after_failure<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         copy: Option<impl FnOnce(&Outcome) -> bool>,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) -> Action {
         let Some(last) = self.last() else {
             unreachable!("a failure was recorded")
@@ -372,21 +444,28 @@ impl Plan {
                 });
             }
         }
-        let again = self.here < env.settings.attempts_per_endpoint
+        let again = self.attempts_here < env.settings.attempts_per_endpoint
             && last.transient_kind() != Some(TransientKind::Throttled);
         if again {
-            if let Some(action) = self.admit(env, self.current, now) {
+            if let Some(action) = self.admit(env, usize::from(self.current), now) {
                 return action;
             }
         }
-        self.in_pass(env, now)
+        self.next_in_pass(env, now)
     }
 
-    /// The next endpoint of this pass, or what follows the pass.
+    /// The next endpoint of this pass that admits the call, or what follows the pass.
     #[inline(always)]
-    fn in_pass<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) -> Action {
+    fn next_in_pass<H: OnEvent, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &mut LazyNow<LIVE>,
+    ) -> Action {
         loop {
-            let Some(j) = env.router.pick(self.candidates, self.tried, self.head) else {
+            let Some(j) = env
+                .router
+                .pick(self.candidates, self.tried, self.failback_head())
+            else {
                 return self.end_of_pass(env, now);
             };
             self.tried |= 1 << j;
@@ -398,14 +477,16 @@ impl Plan {
 
     /// Every endpoint of the pass was tried or skipped: sleep before the next pass, or stop.
     #[inline(never)]
-    fn end_of_pass<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, now: &mut LazyNow) -> Action {
-        let nothing_admitted = self.admitted == 0;
+    fn end_of_pass<H: OnEvent, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &mut LazyNow<LIVE>,
+    ) -> Action {
+        let (attempts, seed, sent, deadline) = (self.attempts, self.seed, self.sent, self.deadline);
         let recover = &env.settings.recover;
-        let seed = self.seed;
-        let cursor = self
-            .trouble()
-            .cursor
-            .get_or_insert_with(|| recover.cursor(seed));
+        let detour = self.detour();
+        let nothing_admitted = attempts == detour.attempts_before_pass;
+        let cursor = detour.cursor.get_or_insert_with(|| recover.cursor(seed));
         let Some(delay) = recover.next_delay(cursor) else {
             return Action::Stop(if nothing_admitted {
                 GiveUpReason::NoEndpointAvailable
@@ -416,16 +497,16 @@ impl Plan {
         let at = now.get();
         let sleep = if nothing_admitted {
             // Wait for the earliest endpoint if it comes within the delay and the deadline.
-            match self.trouble.as_ref().and_then(|t| t.retry_in) {
-                Some(wait) if wait <= delay && self.deadline.fits_after(at, wait) => wait,
+            match detour.retry_in {
+                Some(wait) if wait <= delay && deadline.fits_after(at, wait) => wait,
                 _ => return Action::Stop(GiveUpReason::NoEndpointAvailable),
             }
         } else {
-            if !self.deadline.fits_after(at, delay) {
+            if !deadline.fits_after(at, delay) {
                 return Action::Stop(GiveUpReason::Deadline);
             }
-            if let (Some(outcome), Some(level)) = (self.last(), env.budget.level()) {
-                if self.sent && level < env.budget.cost_after(&outcome) {
+            if let (Some(outcome), Some(level)) = (detour.last, env.budget.level()) {
+                if sent && level < env.budget.cost_after(&outcome) {
                     return Action::Stop(GiveUpReason::BudgetExhausted);
                 }
             }
@@ -434,15 +515,14 @@ impl Plan {
         let Some(until) = at.checked_add(sleep) else {
             return Action::Stop(GiveUpReason::DelayOutOfRange);
         };
-        self.pass = self.pass.saturating_add(1);
+        detour.pass = detour.pass.saturating_add(1);
+        detour.attempts_before_pass = attempts;
+        detour.retry_in = None;
+        let pass = detour.pass;
         self.tried = 0;
-        self.admitted = 0;
-        self.here = 0;
-        self.trouble().retry_in = None;
-        env.hook.on_event(&Event::RecoverPass {
-            pass: self.pass,
-            delay: sleep,
-        });
+        self.attempts_here = 0;
+        env.hook
+            .on_event(&Event::RecoverPass { pass, delay: sleep });
         Action::Sleep(until)
     }
 
@@ -450,12 +530,12 @@ impl Plan {
     /// request's own zero deadline; the call's first step reads no clock for it), later as of
     /// `now`. The clock is read only with a deadline.
     #[inline]
-    fn out_of_time(&self, now: &mut LazyNow) -> bool {
+    fn out_of_time<const LIVE: bool>(&self, now: &mut LazyNow<LIVE>) -> bool {
         let Some(deadline) = self.deadline.instant() else {
             return false;
         };
         match self.start {
-            Some(start) if self.pass == 1 && self.attempts == 0 => deadline <= start,
+            Some(start) if self.attempts == 0 && self.pass() == 1 => deadline <= start,
             _ => self.deadline.is_expired(now.get()),
         }
     }
@@ -464,18 +544,18 @@ impl Plan {
     /// skipped, and the routing state learns why), else [`Action::Send`] with its permit held,
     /// or a stop when the deadline has passed or the budget cannot pay for the attempt.
     #[inline(always)]
-    fn admit<H: OnEvent>(
+    fn admit<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         j: usize,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) -> Option<Action> {
         let router = env.router;
         // Never an attempt once the deadline has passed.
         if self.out_of_time(now) {
             return Some(Action::Stop(GiveUpReason::Deadline));
         }
-        if let Some(why) = router.blocked(j) {
+        if let Some(why) = router.kept_away(j) {
             self.skip(env, j, why, None);
             return None;
         }
@@ -500,11 +580,11 @@ impl Plan {
                 unreachable!("a request is sent again only after a failure")
             };
             match env.budget.try_withdraw(&outcome) {
-                Some(w) => self.pending = Some(w),
+                Some(w) => self.detour().pending = Some(w),
                 None => return Some(Action::Stop(GiveUpReason::BudgetExhausted)),
             }
         }
-        self.admitted_at(env, j, probe);
+        self.note_admission(env, j, probe);
         self.permit = Some(permit);
         Some(Action::Send(j))
     }
@@ -512,7 +592,7 @@ impl Plan {
     /// Endpoint `j` admitted the call's next attempt (`probe`: as a half-open probe): the
     /// events and routing changes that follow.
     #[inline(always)]
-    fn admitted_at<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, j: usize, probe: bool) {
+    fn note_admission<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, j: usize, probe: bool) {
         let router = env.router;
         let endpoint = &router.endpoints[j];
         // A probe is not the endpoint taking traffic again: its breaker closing is.
@@ -521,49 +601,70 @@ impl Plan {
                 endpoint: &endpoint.name,
             });
         }
-        let same = self.here > 0 && self.current == j;
-        if self.here > 0 {
-            let attempt = self.attempts.saturating_add(1);
-            let budget_level = env.budget.level();
-            env.hook.on_event(&if same {
-                Event::Retry {
-                    endpoint: Some(&endpoint.name),
-                    attempt,
-                    delay: Duration::ZERO,
-                    budget_level,
-                }
-            } else {
-                Event::Hop {
-                    from: &router.endpoints[self.current].name,
-                    to: &endpoint.name,
-                    attempt,
-                    budget_level,
-                }
-            });
+        if self.attempts_here == 0 {
+            // The first attempt of a pass: the call's first, or a recover pass's.
+            self.attempts_here = 1;
+        } else {
+            self.retry_or_hop(env, j);
         }
         // The first endpoint a call is admitted to, other than as a probe or the trickle, is the
-        // one calls go to first: the serving endpoint.
-        if self.attempts == 0 && !self.pinned && !probe && self.trickle != Some(j) {
-            if let Some(old) = router.serve(j) {
-                let from = &router.endpoints[old].name;
-                env.hook.on_event(&if j > old {
-                    Event::FailedOver {
-                        from,
-                        to: &endpoint.name,
-                        reason: self.trouble.as_ref().and_then(|t| t.serving_skipped),
-                    }
-                } else {
-                    Event::FailedBack {
-                        from,
-                        to: &endpoint.name,
-                    }
-                });
-            }
+        // one calls go to first: the serving endpoint. Usually it already is (one compare).
+        if router.serving() != j
+            && self.attempts == 0
+            && !self.pinned
+            && !probe
+            && !self.holds_trickle(j)
+        {
+            self.serve(env, j);
         }
-        self.here = if same { self.here + 1 } else { 1 };
-        self.current = j;
-        self.admitted += 1;
-        self.in_flight = false;
+        self.current = j as u8;
+    }
+
+    /// Endpoint `j` admitted an attempt that follows another in this pass: a retry where the
+    /// last one was, or a hop from there.
+    #[inline(never)]
+    fn retry_or_hop<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, j: usize) {
+        let router = env.router;
+        let previous = usize::from(self.current);
+        let attempt = self.attempts.saturating_add(1);
+        let budget_level = env.budget.level();
+        let to = &router.endpoints[j].name;
+        if previous == j {
+            self.attempts_here += 1;
+            env.hook.on_event(&Event::Retry {
+                endpoint: Some(to),
+                attempt,
+                delay: Duration::ZERO,
+                budget_level,
+            });
+        } else {
+            self.attempts_here = 1;
+            env.hook.on_event(&Event::Hop {
+                from: &router.endpoints[previous].name,
+                to,
+                attempt,
+                budget_level,
+            });
+        }
+    }
+
+    /// The call moves the serving endpoint to `j`: it failed over, or failed back.
+    #[inline(never)]
+    fn serve<H: OnEvent>(&self, env: &PlanEnv<'_, H>, j: usize) {
+        let router = env.router;
+        if let Some(old) = router.serve(j) {
+            let from = &router.endpoints[old].name;
+            let to = &router.endpoints[j].name;
+            env.hook.on_event(&if j > old {
+                Event::FailedOver {
+                    from,
+                    to,
+                    reason: self.detour.as_ref().and_then(|d| d.serving_skipped),
+                }
+            } else {
+                Event::FailedBack { from, to }
+            });
+        }
     }
 
     /// Endpoint `j` was skipped as unavailable for `reason`, for `retry_in` if known.
@@ -575,17 +676,17 @@ impl Plan {
         reason: Unavailable,
         retry_in: Option<Duration>,
     ) {
-        if let Some(r) = retry_in {
-            let trouble = self.trouble();
-            trouble.retry_in = Some(trouble.retry_in.map_or(r, |e| e.min(r)));
-        }
         let router = env.router;
-        if self.trickle == Some(j) {
-            self.trickle = None;
+        let detour = self.detour();
+        if let Some(r) = retry_in {
+            detour.retry_in = Some(detour.retry_in.map_or(r, |e| e.min(r)));
+        }
+        if detour.trickle.map(usize::from) == Some(j) {
+            detour.trickle = None;
             router.end_trickle(j);
         }
         if j == router.serving() {
-            self.trouble().serving_skipped = Some(reason);
+            detour.serving_skipped = Some(reason);
         }
         if router.mark_unavailable(j) {
             env.hook.on_event(&Event::EndpointUnavailable {
@@ -597,16 +698,16 @@ impl Plan {
 
     /// The deadline cut the current attempt (`outcome`: timed out, or not sent): records it
     /// for the endpoint; the call ends with `DeadlineExceeded`.
-    pub(super) fn cut_by_deadline<H: OnEvent>(
+    pub(super) fn cut_by_deadline<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
-        now: &mut LazyNow,
+        now: &mut LazyNow<LIVE>,
     ) {
         self.not_sent(env);
         self.attempts = self.attempts.saturating_add(1);
         self.in_flight = false;
-        let endpoint = &*env.router.endpoints[self.current].name;
+        let endpoint = &*env.router.endpoints[usize::from(self.current)].name;
         if let Some(permit) = self.permit.take() {
             permit.record(&outcome, now.breaker_clock());
         }
@@ -630,19 +731,18 @@ impl Plan {
     ) -> Stopped {
         self.not_sent(env);
         self.permit = None;
-        if let Some(i) = self.trickle.take() {
-            env.router.end_trickle(i);
-        }
+        self.end_trickle(env);
         env.hook.on_event(&Event::GaveUp {
-            endpoint: (self.attempts > 0).then(|| &*env.router.endpoints[self.current].name),
+            endpoint: (self.attempts > 0)
+                .then(|| &*env.router.endpoints[usize::from(self.current)].name),
             attempts: self.attempts,
             reason,
             budget_level: env.budget.level(),
         });
-        match self.trouble.as_deref_mut() {
-            Some(trouble) => Stopped {
-                records: std::mem::take(&mut trouble.records),
-                retry_in: trouble.retry_in,
+        match self.detour.as_deref_mut() {
+            Some(detour) => Stopped {
+                records: std::mem::take(&mut detour.records),
+                retry_in: detour.retry_in,
             },
             None => Stopped {
                 records: Vec::new(),
@@ -651,11 +751,22 @@ impl Plan {
         }
     }
 
-    /// Whether the call holds anything to give back when it is dropped: tokens, a trickle
-    /// slot, a permit.
+    /// Gives back the trickle slot the call holds, if it holds one.
+    fn end_trickle<H>(&mut self, env: &PlanEnv<'_, H>) {
+        if let Some(i) = self.detour.as_mut().and_then(|d| d.trickle.take()) {
+            env.router.end_trickle(usize::from(i));
+        }
+    }
+
+    /// Whether the call holds anything to give back when it is dropped: a permit, tokens, a
+    /// trickle slot.
     #[inline]
     pub(super) fn holds_anything(&self) -> bool {
-        self.pending.is_some() || self.trickle.is_some() || self.permit.is_some()
+        self.permit.is_some()
+            || self
+                .detour
+                .as_ref()
+                .is_some_and(|d| d.pending.is_some() || d.trickle.is_some())
     }
 
     /// Gives back everything the call holds when it is dropped (at `now`): tokens withdrawn for an
@@ -663,11 +774,13 @@ impl Plan {
     /// abandoned, so its breaker learns how long it ran (a slow call, with slow-call tracking
     /// on); a permit never used just gives its probe slot back.
     #[inline(never)]
-    pub(super) fn release<H>(&mut self, env: &PlanEnv<'_, H>, now: &LazyNow) {
+    pub(super) fn release<H, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        now: &LazyNow<LIVE>,
+    ) {
         self.not_sent(env);
-        if let Some(i) = self.trickle.take() {
-            env.router.end_trickle(i);
-        }
+        self.end_trickle(env);
         if let Some(permit) = self.permit.take() {
             if self.in_flight {
                 permit.abandon(now.breaker_clock());

@@ -128,7 +128,8 @@ fn first(mask: u32) -> Option<usize> {
 
 /// A bit per endpoint: `n` endpoints.
 pub(crate) const fn all(n: usize) -> u32 {
-    if n >= 32 { u32::MAX } else { (1u32 << n) - 1 }
+    // In 64 bits, without a branch: `n` is at most `MAX_ENDPOINTS`.
+    ((1u64 << (n & 63)) - 1) as u32
 }
 
 impl Router {
@@ -204,7 +205,7 @@ impl Router {
     /// every endpoint on fails them, they all count as available: fail open, as load balancers
     /// do).
     #[inline]
-    pub(crate) fn blocked(&self, i: usize) -> Option<Unavailable> {
+    pub(crate) fn kept_away(&self, i: usize) -> Option<Unavailable> {
         let control = self.control.load(Ordering::Relaxed);
         if control == 0 {
             return None;
@@ -271,14 +272,18 @@ impl Router {
     }
 
     /// Whether endpoint `i` is failing its health checks (whether or not that counts, see
-    /// [`blocked`](Self::blocked)).
+    /// [`kept_away`](Self::kept_away)).
     pub(crate) fn is_unhealthy(&self, i: usize) -> bool {
         self.control.load(Ordering::Relaxed) & (1u64 << (32 + i)) != 0
     }
 
     /// How long endpoint `i` is still pushed back at `now`, if it is.
     #[inline]
-    pub(crate) fn pushed_back(&self, i: usize, now: &mut LazyNow) -> Option<Duration> {
+    pub(crate) fn pushed_back<const LIVE: bool>(
+        &self,
+        i: usize,
+        now: &mut LazyNow<LIVE>,
+    ) -> Option<Duration> {
         let code = self.endpoints[i].not_before.load(Ordering::Relaxed);
         if code == 0 {
             return None;
@@ -343,7 +348,7 @@ impl Router {
     /// A success at endpoint `i`: a demoted endpoint whose breaker it closed starts its
     /// hold-down now.
     #[inline]
-    pub(crate) fn succeeded(&self, i: usize, now: &mut LazyNow) {
+    pub(crate) fn succeeded<const LIVE: bool>(&self, i: usize, now: &mut LazyNow<LIVE>) {
         let e = &self.endpoints[i];
         if self.demoted() & (1 << i) != 0
             && e.breaker.state() == BreakerState::Closed
@@ -385,7 +390,11 @@ impl Router {
     /// give back with [`end_trickle`](Self::end_trickle)). `None`: route by priority (the
     /// demoted endpoint goes last, or it was just restored). Restores an endpoint whose
     /// hold-down has passed.
-    pub(crate) fn head(&self, candidates: u32, now: &mut LazyNow) -> Option<(usize, bool)> {
+    pub(crate) fn failback_head<const LIVE: bool>(
+        &self,
+        candidates: u32,
+        now: &mut LazyNow<LIVE>,
+    ) -> Option<(usize, bool)> {
         // Failback is about endpoints ranked above the one serving: a demotion behind it means
         // nothing any more (it would only reorder later hops), so it ends.
         let serving = self.serving();
@@ -455,7 +464,7 @@ impl Router {
     /// Why endpoint `i` would not take a call at `now`, if it would not (reading its breaker's
     /// state without admitting anything).
     pub(crate) fn why_unavailable(&self, i: usize, now: Instant) -> Option<Unavailable> {
-        if let Some(why) = self.blocked(i) {
+        if let Some(why) = self.kept_away(i) {
             return Some(why);
         }
         let e = &self.endpoints[i];

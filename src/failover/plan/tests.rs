@@ -126,7 +126,7 @@ fn a_healthy_primary_is_the_first_branch_sent_at_once() {
     let mut plan = w.plan();
     let action = plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
     assert_eq!(action, Action::Send(0));
-    assert!(plan.is_direct());
+    assert!(plan.on_usual_route());
     assert!(
         plan.sending(&w.env()),
         "a copy is kept: another endpoint may follow"
@@ -206,7 +206,7 @@ fn a_switched_off_primary_is_skipped_and_the_call_fails_over() {
     let mut plan = w.plan();
     let action = plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
     assert_eq!(action, Action::Send(1));
-    assert!(!plan.is_direct());
+    assert!(!plan.on_usual_route());
     assert_eq!(
         w.hook.take(),
         [
@@ -367,6 +367,93 @@ fn a_deadline_cut_records_the_attempt_and_says_so() {
         ]
     );
     assert_eq!(plan.attempts(), 1);
+}
+
+#[test]
+fn a_primary_switched_on_again_takes_the_next_call_back() {
+    let w = World::new(&["east", "west"]);
+    w.router.switch(|_| Ok::<_, ()>(0b01)).unwrap();
+    let mut plan = w.plan();
+    assert_eq!(
+        plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0))),
+        Action::Send(1)
+    );
+    attempt(&w, &mut plan, Outcome::Success, ms(1));
+    w.hook.take();
+    w.router.switch(|_| Ok::<_, ()>(0)).unwrap();
+    let mut plan = w.plan();
+    assert_eq!(
+        plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(2))),
+        Action::Send(0)
+    );
+    assert!(plan.on_usual_route(), "nothing skipped, nothing demoted");
+    assert_eq!(w.hook.take(), ["available east", "failed back west->east"]);
+    assert_eq!(w.router.serving(), 0);
+}
+
+#[test]
+fn a_recovered_primary_gets_one_trickle_call_which_moves_no_traffic() {
+    let mut w = World::new(&["east", "west"]);
+    w.router = Router::new(
+        ["east", "west"]
+            .iter()
+            .map(|n| (Arc::from(*n), CircuitBreaker::default())),
+        Failback::After(ms(500)),
+        w.t0,
+    );
+    w.router.endpoints[0].breaker.force_open();
+    let mut plan = w.plan();
+    assert_eq!(
+        plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0))),
+        Action::Send(1)
+    );
+    attempt(&w, &mut plan, Outcome::Success, ms(1));
+    assert_eq!(w.router.serving(), 1);
+    assert_eq!(w.router.demoted(), 0b01, "an open breaker demotes east");
+    w.router.endpoints[0].breaker.reset();
+    w.hook.take();
+    // East's breaker closed again: one call at a time goes there first, as its trickle.
+    let mut trickle = w.plan();
+    assert_eq!(
+        trickle.start(&w.env(), CallOptions::new(), &mut w.at(ms(10))),
+        Action::Send(0)
+    );
+    assert!(!trickle.on_usual_route());
+    let mut other = w.plan();
+    assert_eq!(
+        other.start(&w.env(), CallOptions::new(), &mut w.at(ms(11))),
+        Action::Send(1),
+        "the slot is taken: the others go where traffic is served"
+    );
+    attempt(&w, &mut trickle, Outcome::Success, ms(12));
+    assert_eq!(w.router.serving(), 1, "a trickle call moves no traffic");
+    assert!(w.hook.take().iter().all(|e| !e.starts_with("failed")));
+    // Its slot is free again; once the hold-down has passed, all traffic returns.
+    let mut next = w.plan();
+    assert_eq!(
+        next.start(&w.env(), CallOptions::new(), &mut w.at(ms(20))),
+        Action::Send(0)
+    );
+    next.release(&w.env(), &w.at(ms(20)));
+    let mut back = w.plan();
+    assert_eq!(
+        back.start(&w.env(), CallOptions::new(), &mut w.at(ms(600))),
+        Action::Send(0)
+    );
+    assert!(back.on_usual_route(), "restored: no failback head any more");
+    assert_eq!(w.router.serving(), 0);
+}
+
+#[test]
+fn a_call_dropped_in_flight_gives_its_permit_back_and_records_nothing() {
+    let w = World::new(&["east", "west"]);
+    let mut plan = w.plan();
+    plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
+    assert!(plan.holds_anything(), "the primary's permit");
+    plan.sending(&w.env());
+    plan.release(&w.env(), &w.at(ms(5)));
+    assert!(!plan.holds_anything());
+    assert_eq!(w.hook.take(), Vec::<String>::new(), "nothing recorded");
 }
 
 /// The walk's reference model, shared with the property test through the whole stack.

@@ -39,20 +39,20 @@ fn pick_goes_by_priority_demoted_endpoints_last_unless_they_are_the_head() {
 #[test]
 fn the_switch_wins_and_health_fails_open_over_the_endpoints_switched_on() {
     let (r, _) = router(2, Failback::Immediate);
-    assert_eq!(r.blocked(0), None);
+    assert_eq!(r.kept_away(0), None);
     assert!(r.set_healthy(0, false));
     assert!(!r.set_healthy(0, false), "no change the second time");
-    assert_eq!(r.blocked(0), Some(Unavailable::Unhealthy));
+    assert_eq!(r.kept_away(0), Some(Unavailable::Unhealthy));
     r.switch(|_| Ok::<_, ()>(0b01)).unwrap();
-    assert_eq!(r.blocked(0), Some(Unavailable::SwitchedOff));
+    assert_eq!(r.kept_away(0), Some(Unavailable::SwitchedOff));
     r.switch(|_| Ok::<_, ()>(0b00)).unwrap();
     assert!(r.set_healthy(1, false));
     assert_eq!(
-        r.blocked(0),
+        r.kept_away(0),
         None,
         "every endpoint fails its checks: all count as available"
     );
-    assert_eq!(r.blocked(1), None);
+    assert_eq!(r.kept_away(1), None);
 }
 
 #[test]
@@ -98,9 +98,12 @@ fn a_recovered_endpoint_gets_one_trickle_call_until_its_hold_down_passes() {
     r.observe_breaker(0, BreakerState::Open);
     r.serve(1);
     // Its breaker closed again: the first call starts the hold-down and takes the slot.
-    assert_eq!(r.head(0b11, &mut LazyNow::fixed(t0)), Some((0, true)));
     assert_eq!(
-        r.head(0b11, &mut LazyNow::fixed(t0)),
+        r.failback_head(0b11, &mut LazyNow::fixed(t0)),
+        Some((0, true))
+    );
+    assert_eq!(
+        r.failback_head(0b11, &mut LazyNow::fixed(t0)),
         None,
         "one trickle call at a time"
     );
@@ -108,12 +111,15 @@ fn a_recovered_endpoint_gets_one_trickle_call_until_its_hold_down_passes() {
     assert_eq!(r.hold_down_left(0, t0 + ms(200)), Some(ms(300)));
     r.end_trickle(0);
     assert_eq!(
-        r.head(0b11, &mut LazyNow::fixed(t0 + ms(100))),
+        r.failback_head(0b11, &mut LazyNow::fixed(t0 + ms(100))),
         Some((0, true))
     );
     r.end_trickle(0);
     // The hold-down passed without a failure: restored, calls go by priority again.
-    assert_eq!(r.head(0b11, &mut LazyNow::fixed(t0 + ms(500))), None);
+    assert_eq!(
+        r.failback_head(0b11, &mut LazyNow::fixed(t0 + ms(500))),
+        None
+    );
     assert_eq!(r.demoted(), 0);
 }
 
@@ -122,7 +128,10 @@ fn a_failure_restarts_the_hold_down() {
     let (r, t0) = router(2, Failback::After(ms(500)));
     r.observe_breaker(0, BreakerState::Open);
     r.serve(1);
-    assert_eq!(r.head(0b11, &mut LazyNow::fixed(t0)), Some((0, true)));
+    assert_eq!(
+        r.failback_head(0b11, &mut LazyNow::fixed(t0)),
+        Some((0, true))
+    );
     r.end_trickle(0);
     r.failed(0);
     assert_eq!(
@@ -131,12 +140,12 @@ fn a_failure_restarts_the_hold_down() {
         "not started again yet"
     );
     assert_eq!(
-        r.head(0b11, &mut LazyNow::fixed(t0 + ms(400))),
+        r.failback_head(0b11, &mut LazyNow::fixed(t0 + ms(400))),
         Some((0, true))
     );
     r.end_trickle(0);
     assert_eq!(
-        r.head(0b11, &mut LazyNow::fixed(t0 + ms(600))),
+        r.failback_head(0b11, &mut LazyNow::fixed(t0 + ms(600))),
         Some((0, true))
     );
 }
@@ -146,6 +155,6 @@ fn a_demotion_behind_the_serving_endpoint_ends() {
     let (r, t0) = router(3, Failback::Manual);
     r.observe_breaker(1, BreakerState::Open);
     assert_eq!(r.serving(), 0);
-    assert_eq!(r.head(0b111, &mut LazyNow::fixed(t0)), None);
+    assert_eq!(r.failback_head(0b111, &mut LazyNow::fixed(t0)), None);
     assert_eq!(r.demoted(), 0, "endpoint 1 ranks behind the serving one");
 }
