@@ -161,6 +161,8 @@ pub mod regional;
 pub mod replay;
 pub mod retry;
 mod rng;
+mod shard;
+mod sharded_arc;
 
 pub use backoff::{Backoff, Jitter};
 

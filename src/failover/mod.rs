@@ -155,9 +155,11 @@
 //! [`Replay`] hook copies it before the first attempt, as any retry layer does. A call that
 //! fails or skips an endpoint allocates once for what only such a call needs, and the list of
 //! its failed attempts (the error reports them).
-//! Each call holds the failover's shared state by one reference count; a failover built once for
-//! the life of the process can be leaked with [`Failover::into_static`], and its calls then
-//! count nothing. `cargo bench --bench failover` measures it.
+//! Each call holds the failover's shared state and its endpoint's breaker by references counted
+//! on a cache line of the calling thread's own, so the calls of two threads never write one
+//! shared count; a failover built once for the life of the process can be leaked with
+//! [`Failover::into_static`], and its calls then count nothing at all. `cargo bench --bench
+//! failover` measures it.
 //!
 //! # The error type
 //!
@@ -245,6 +247,7 @@ pub use crate::http::HttpReplay;
 use crate::replay::{CloneReplay, Replay};
 use crate::retry::DEFAULT_RETRY_AFTER_CAP;
 use crate::rng;
+use crate::sharded_arc::ShardedArc;
 
 /// The error types a failover can return: the endpoints' own error type, able to hold this
 /// module's errors and to build the error of a walk whose every attempt failed.
@@ -293,10 +296,21 @@ impl<E: 'static> FailoverError for CallError<E> {
     }
 }
 
-/// Shared state held by an `Arc`, or leaked for the life of the process.
+/// Shared state held by a [`ShardedArc`], or leaked for the life of the process.
 enum Shared<T: 'static> {
-    Owned(Arc<T>),
+    Owned(ShardedArc<T>),
     Static(&'static T),
+}
+
+impl<T> Shared<T> {
+    /// What one call holds: a lease on the calling thread's shard, or the same reference.
+    #[inline]
+    fn for_call(&self) -> Self {
+        match self {
+            Shared::Owned(a) => Shared::Owned(a.lease()),
+            Shared::Static(r) => Shared::Static(r),
+        }
+    }
 }
 
 impl<T> Clone for Shared<T> {
@@ -481,15 +495,16 @@ impl<S, C, R, H, O> Failover<S, C, R, H, O> {
     }
 
     /// Leaks the shared state, so that calls hold it by a `'static` reference and count no
-    /// reference per call. For a failover built once and used for the life of the process (the
-    /// usual multi-region client); each call of `into_static` leaks one more copy, so call it
-    /// once, at startup.
+    /// reference per call (an owned failover's call counts two, on cache lines of its thread's
+    /// own). For a failover built once and used for the life of the process (the usual
+    /// multi-region client); each call of `into_static` leaks one more copy, so call it once, at
+    /// startup.
     pub fn into_static(self) -> Self {
         match self.shared {
             Shared::Static(_) => self,
             Shared::Owned(arc) => {
                 // The reference count is leaked with it: the state is never freed.
-                let leaked: &'static Arc<Inner<S, C, R, H, O>> = Box::leak(Box::new(arc));
+                let leaked: &'static ShardedArc<Inner<S, C, R, H, O>> = Box::leak(Box::new(arc));
                 Failover {
                     shared: Shared::Static(leaked),
                     seed: self.seed,
@@ -521,7 +536,7 @@ where
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         self.seed = self.seed.wrapping_add(1);
-        ResponseFuture::new(self.shared.clone(), req, self.seed)
+        ResponseFuture::new(self.shared.for_call(), req, self.seed)
     }
 }
 
@@ -535,7 +550,7 @@ impl<S, C, R, H, O> Failover<S, C, R, H, O> {
         O: RequestOptions<Req>,
     {
         let seed = rng::mix(self.shared.seeds.fetch_add(rng::GOLDEN, Ordering::Relaxed));
-        ResponseFuture::new(self.shared.clone(), req, seed)
+        ResponseFuture::new(self.shared.for_call(), req, seed)
     }
 }
 
@@ -1007,7 +1022,7 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         let router = Router::new(breakers, config.failback, crate::clock::now());
         let seed = config.seed.unwrap_or_else(rng::entropy_seed);
         Ok(Failover {
-            shared: Shared::Owned(Arc::new(Inner {
+            shared: Shared::Owned(ShardedArc::new(Inner {
                 router: Arc::new(router),
                 services: services.into_boxed_slice(),
                 settings,

@@ -58,10 +58,11 @@
 //! # Performance
 //!
 //! A call on the happy path allocates nothing, takes no lock and, without a deadline or attempt
-//! timeout, reads no clock. Each call holds a clone of the policy (one reference-count
-//! increment), so that a call that outlives its service (as with `ServiceExt::oneshot`) still
-//! retries. A policy defined once for the process can be passed as `&'static RetryPolicy`
-//! instead (see [`PolicyRef`]): then calls reference-count nothing. The inner service is cloned
+//! timeout, reads no clock. Each call holds a reference on the policy, so that a call that
+//! outlives its service (as with `ServiceExt::oneshot`) still retries; it is counted on a cache
+//! line of the calling thread's own ([`PolicyRef::for_call`]), so the calls of two threads never
+//! write one shared count. A policy defined once for the process can be passed as
+//! `&'static RetryPolicy` instead (see [`PolicyRef`]): then calls count nothing at all. The inner service is cloned
 //! per call, as tower's own `Retry` does, and the request is copied before each attempt that may
 //! be followed by another (`Replay`). `cargo bench --bench retry` measures all of it against
 //! tower's `Retry` and tower-resilience's retry.
@@ -284,7 +285,7 @@ where
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
         self.seed = self.seed.wrapping_add(1);
-        ResponseFuture::start(ready, req, self.policy.clone(), self.seed)
+        ResponseFuture::start(ready, req, self.policy.for_call(), self.seed)
     }
 }
 
@@ -315,7 +316,7 @@ impl<C, R, H> RetryPolicy<C, R, H> {
         H: OnEvent,
         E: 'static,
     {
-        ResponseFuture::lazy(FnService(f), (), self.clone(), self.next_seed())
+        ResponseFuture::lazy(FnService(f), (), self.for_call(), self.next_seed())
     }
 }
 
