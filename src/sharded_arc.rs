@@ -132,7 +132,7 @@ mod tests {
 
     /// The shard a lease counts on (`None` for a handle).
     fn shard_of<T>(a: &ShardedArc<T>) -> Option<*const Shard<T>> {
-        a.table.is_none().then(|| Arc::as_ptr(&a.shard))
+        a.table.is_none().then_some(Arc::as_ptr(&a.shard))
     }
 
     /// The count of the handles' table, or of the lease's shard.
