@@ -278,7 +278,9 @@ mod tests {
         /// exactly while one of them is, and dropped once; a lease always counts on the shard
         /// it was given, and a lease of a lease on its shard.
         #[test]
-        fn the_value_lives_exactly_as_long_as_a_reference(ops in prop::collection::vec(op(), 0..64)) {
+        fn the_value_lives_exactly_as_long_as_a_reference(
+            ops in prop::collection::vec(op(), 0..64),
+        ) {
             let (handle, drops) = tracked(3);
             let mut live: Vec<ShardedArc<Tracked>> = vec![handle];
             for op in ops {

@@ -438,8 +438,9 @@ impl CircuitBreaker {
 /// The layer's response future holds its permit, and so its breaker, for as long as the call
 /// runs, which may be longer than the service that made it (`ServiceExt::oneshot`): it holds
 /// what [`for_call`](Self::for_call) gives. For an owned breaker, that is a reference counted on
-/// a cache line of the calling thread's own, so that the calls of different threads never
-/// write one shared count; a `&'static` reference counts nothing at all.
+/// one of 8 cache lines, the calling thread's (the first 8 threads to call each have one of
+/// their own), so that calls on different threads do not share one count; a `&'static`
+/// reference counts nothing at all.
 pub trait BreakerRef {
     /// The breaker.
     fn breaker(&self) -> &CircuitBreaker;

@@ -59,13 +59,14 @@
 //!
 //! A call on the happy path allocates nothing, takes no lock and, without a deadline or attempt
 //! timeout, reads no clock. Each call holds a reference on the policy, so that a call that
-//! outlives its service (as with `ServiceExt::oneshot`) still retries; it is counted on a cache
-//! line of the calling thread's own ([`PolicyRef::for_call`]), so the calls of two threads never
-//! write one shared count. A policy defined once for the process can be passed as
-//! `&'static RetryPolicy` instead (see [`PolicyRef`]): then calls count nothing at all. The inner service is cloned
-//! per call, as tower's own `Retry` does, and the request is copied before each attempt that may
-//! be followed by another (`Replay`). `cargo bench --bench retry` measures all of it against
-//! tower's `Retry` and tower-resilience's retry.
+//! outlives its service (as with `ServiceExt::oneshot`) still retries; it is counted on one of 8
+//! cache lines, the calling thread's (the first 8 threads to call each have one of their own;
+//! [`PolicyRef::for_call`]), so that calls on different threads do not share one count. A policy
+//! defined once for the process can be passed as `&'static RetryPolicy` instead (see
+//! [`PolicyRef`]): then calls count nothing at all. The inner service is cloned per call, as
+//! tower's own `Retry` does, and the request is copied before each attempt that may be followed
+//! by another (`Replay`). `cargo bench --bench retry` measures all of it against tower's `Retry`
+//! and tower-resilience's retry.
 //!
 //! Jitter is drawn from a seed per service (distinct for every clone and every
 //! [`run`](RetryPolicy::run)), advanced per call, so a fleet of clients, and the calls of one

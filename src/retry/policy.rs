@@ -38,9 +38,9 @@ pub const DEFAULT_RETRY_AFTER_CAP: Duration = Duration::from_secs(20);
 /// Clones share everything (the budget, the jitter seed stream, the classifier and the hooks),
 /// and cloning one is a reference-count increment, allocating nothing. Each call holds a
 /// reference too, so the policy lives as long as any call that may still retry, even when the
-/// service that made it is gone (as with `ServiceExt::oneshot`); a call's is counted on a cache
-/// line of its thread's own ([`PolicyRef::for_call`]), so that calls on different threads never
-/// write one shared count.
+/// service that made it is gone (as with `ServiceExt::oneshot`); a call's is counted on one of 8
+/// cache lines, its thread's ([`PolicyRef::for_call`]), so that calls on different threads do
+/// not share one count.
 pub struct RetryPolicy<C = DefaultClassifier, R = CloneReplay, H = ()> {
     inner: ShardedArc<Inner<C, R, H>>,
 }
