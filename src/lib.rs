@@ -182,6 +182,8 @@ pub mod regional;
 pub mod replay;
 pub mod retry;
 mod rng;
+mod shard;
+mod sharded_arc;
 
 pub use backoff::{Backoff, Jitter};
 

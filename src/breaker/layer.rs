@@ -234,7 +234,7 @@ where
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
         let admission = self
             .admission
-            .get_or_insert_with(|| Permit::admit(self.breaker.clone(), TokioClock, false));
+            .get_or_insert_with(|| Permit::admit_call(&self.breaker, TokioClock, false));
         if admission.is_err() {
             // Rejected: `call` fails at once, without the inner service.
             return Poll::Ready(Ok(()));
@@ -254,7 +254,7 @@ where
         let admission = self
             .admission
             .take()
-            .unwrap_or_else(|| Permit::admit(self.breaker.clone(), TokioClock, false));
+            .unwrap_or_else(|| Permit::admit_call(&self.breaker, TokioClock, false));
         match admission {
             Ok(mut permit) => {
                 // A timed call starts here, not at admission: waiting for the inner service to

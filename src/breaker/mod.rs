@@ -255,7 +255,6 @@ mod ticket;
 mod window;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use self::config::{BreakInfo, HalfOpenDecision, MAX_PROBES, TripCheck};
@@ -274,6 +273,7 @@ use crate::deadline::Now;
 pub use crate::error::BreakerOpen;
 use crate::error::ConfigError;
 use crate::event::{Event, OnEvent};
+use crate::sharded_arc::ShardedArc;
 
 /// A circuit breaker. See the [module docs](self).
 ///
@@ -283,7 +283,7 @@ use crate::event::{Event, OnEvent};
 /// dependency its own breaker, and one breaker to every service that calls that dependency.
 #[derive(Clone)]
 pub struct CircuitBreaker {
-    shared: Arc<StateMachine>,
+    shared: ShardedArc<StateMachine>,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -296,7 +296,7 @@ impl Default for CircuitBreaker {
     /// A breaker with every default (see [`CircuitBreaker::builder`]).
     fn default() -> Self {
         CircuitBreaker {
-            shared: Arc::new(StateMachine::new(DEFAULT, None, None, None)),
+            shared: ShardedArc::new(StateMachine::new(DEFAULT, None, None, None)),
         }
     }
 }
@@ -431,17 +431,42 @@ impl CircuitBreaker {
     }
 }
 
-/// How a permit (and the breaker layer) holds its breaker: an owned [`CircuitBreaker`] (one
-/// reference count per call), or a reference, such as a `&'static CircuitBreaker` (none).
+/// How a permit (and the breaker layer) holds its breaker: an owned [`CircuitBreaker`], or a
+/// reference, such as a `&'static CircuitBreaker`.
+///
+/// The layer's response future holds its permit, and so its breaker, for as long as the call
+/// runs, which may be longer than the service that made it (`ServiceExt::oneshot`): it holds
+/// what [`for_call`](Self::for_call) gives. For an owned breaker, that is a reference counted on
+/// one of 8 cache lines, the calling thread's (the first 8 threads to call each have one of
+/// their own), so that calls on different threads do not share one count; a `&'static`
+/// reference counts nothing at all.
 pub trait BreakerRef {
     /// The breaker.
     fn breaker(&self) -> &CircuitBreaker;
+
+    /// What one call holds: a clone unless the implementation knows a cheaper way to keep the
+    /// breaker for the call.
+    #[inline]
+    fn for_call(&self) -> Self
+    where
+        Self: Sized + Clone,
+    {
+        self.clone()
+    }
 }
 
 impl BreakerRef for CircuitBreaker {
     #[inline]
     fn breaker(&self) -> &CircuitBreaker {
         self
+    }
+
+    /// A clone counted on the calling thread's own shard of the breaker's reference count.
+    #[inline]
+    fn for_call(&self) -> Self {
+        CircuitBreaker {
+            shared: self.shared.lease(),
+        }
     }
 }
 
@@ -478,6 +503,20 @@ impl<B: BreakerRef> Permit<B> {
     pub(crate) fn admit(breaker: B, now: impl Now, timed: bool) -> Result<Self, Rejected> {
         let ticket = breaker.breaker().shared.acquire(now, timed)?;
         Ok(Permit { breaker, ticket })
+    }
+
+    /// Like [`admit`](Self::admit), holding the breaker as a call does
+    /// ([`BreakerRef::for_call`]), taken only once the call is admitted.
+    #[inline(always)]
+    pub(crate) fn admit_call(breaker: &B, now: impl Now, timed: bool) -> Result<Self, Rejected>
+    where
+        B: Clone,
+    {
+        let ticket = breaker.breaker().shared.acquire(now, timed)?;
+        Ok(Permit {
+            breaker: breaker.for_call(),
+            ticket,
+        })
     }
 
     /// Starts timing the call now (slow-call tracking on; otherwise `now` is not read).
@@ -780,7 +819,7 @@ impl CircuitBreakerBuilder {
             ConfigError::check_name("breaker name", name)?;
         }
         Ok(CircuitBreaker {
-            shared: Arc::new(StateMachine::new(
+            shared: ShardedArc::new(StateMachine::new(
                 self.config,
                 self.name.clone(),
                 self.hook.map(|hook| transition_events(hook, self.name)),

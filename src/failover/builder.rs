@@ -15,6 +15,7 @@ use crate::error::ConfigError;
 use crate::replay::CloneReplay;
 use crate::retry::DEFAULT_RETRY_AFTER_CAP;
 use crate::rng;
+use crate::sharded_arc::ShardedArc;
 
 impl Failover<()> {
     /// A builder with every default; add endpoints in priority order with
@@ -347,7 +348,7 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         let router = Router::new(breakers, parts.failback, crate::clock::now());
         let seed = parts.seed.unwrap_or_else(rng::entropy_seed);
         Ok(Failover {
-            shared: Shared::Owned(Arc::new(Inner {
+            shared: Shared::Owned(ShardedArc::new(Inner {
                 router: Arc::new(router),
                 services: services.into_boxed_slice(),
                 settings,

@@ -155,9 +155,11 @@
 //! [`Replay`] hook copies it before the first attempt, as any retry layer does. A call that
 //! fails or skips an endpoint allocates once for what only such a call needs, and the list of
 //! its failed attempts (the error reports them).
-//! Each call holds the failover's shared state by one reference count; a failover built once for
-//! the life of the process can be leaked with [`Failover::into_static`], and its calls then
-//! count nothing. `cargo bench --bench failover` measures it.
+//! Each call holds the failover's shared state and its endpoint's breaker by references counted
+//! on one of 8 cache lines each, the calling thread's, so that calls on different threads do not
+//! share one count; a failover built once for the life of the process can be leaked with
+//! [`Failover::into_static`], and its calls then count nothing at all. `cargo bench --bench
+//! failover` measures it.
 //!
 //! # The error type
 //!

@@ -32,7 +32,7 @@ use super::options::{CallOptions, ReplayMarker};
 use super::router::{Router, Unavailable, all};
 use super::{EndpointBreaker, Settings};
 use crate::backoff::Cursor;
-use crate::breaker::{BreakerState, Permit};
+use crate::breaker::{BreakerRef, BreakerState, Permit};
 use crate::budget::{RetryBudget, Withdrawal};
 use crate::classify::{BreakerEffect, Outcome, TransientKind};
 use crate::clock::LazyNow;
@@ -58,7 +58,7 @@ impl<H> PlanEnv<'_, H> {
     fn breaker(&self, j: usize) -> EndpointBreaker {
         match self.leaked {
             Some(router) => EndpointBreaker::Static(&router.endpoints[j].breaker),
-            None => EndpointBreaker::Owned(self.router.endpoints[j].breaker.clone()),
+            None => EndpointBreaker::Owned(self.router.endpoints[j].breaker.for_call()),
         }
     }
 

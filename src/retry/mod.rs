@@ -58,13 +58,15 @@
 //! # Performance
 //!
 //! A call on the happy path allocates nothing, takes no lock and, without a deadline or attempt
-//! timeout, reads no clock. Each call holds a clone of the policy (one reference-count
-//! increment), so that a call that outlives its service (as with `ServiceExt::oneshot`) still
-//! retries. A policy defined once for the process can be passed as `&'static RetryPolicy`
-//! instead (see [`PolicyRef`]): then calls reference-count nothing. The inner service is cloned
-//! per call, as tower's own `Retry` does, and the request is copied before each attempt that may
-//! be followed by another (`Replay`). `cargo bench --bench retry` measures all of it against
-//! tower's `Retry` and tower-resilience's retry.
+//! timeout, reads no clock. Each call holds a reference on the policy, so that a call that
+//! outlives its service (as with `ServiceExt::oneshot`) still retries; it is counted on one of 8
+//! cache lines, the calling thread's (the first 8 threads to call each have one of their own;
+//! [`PolicyRef::for_call`]), so that calls on different threads do not share one count. A policy
+//! defined once for the process can be passed as `&'static RetryPolicy` instead (see
+//! [`PolicyRef`]): then calls count nothing at all. The inner service is cloned per call, as
+//! tower's own `Retry` does, and the request is copied before each attempt that may be followed
+//! by another (`Replay`). `cargo bench --bench retry` measures all of it against tower's `Retry`
+//! and tower-resilience's retry.
 //!
 //! Jitter is drawn from a seed per service (distinct for every clone and every
 //! [`run`](RetryPolicy::run)), advanced per call, so a fleet of clients, and the calls of one
@@ -284,7 +286,7 @@ where
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
         self.seed = self.seed.wrapping_add(1);
-        ResponseFuture::start(ready, req, self.policy.clone(), self.seed)
+        ResponseFuture::start(ready, req, self.policy.for_call(), self.seed)
     }
 }
 
@@ -315,7 +317,7 @@ impl<C, R, H> RetryPolicy<C, R, H> {
         H: OnEvent,
         E: 'static,
     {
-        ResponseFuture::lazy(FnService(f), (), self.clone(), self.next_seed())
+        ResponseFuture::lazy(FnService(f), (), self.for_call(), self.next_seed())
     }
 }
 

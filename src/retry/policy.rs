@@ -1,7 +1,6 @@
 //! The retry policy: validated configuration, and the pure rule deciding what follows an attempt.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use crate::error::ConfigError;
 use crate::event::GiveUpReason;
 use crate::replay::CloneReplay;
 use crate::rng;
+use crate::sharded_arc::ShardedArc;
 
 /// The plain settings of a policy (the rest are the budget, the seed stream and the hooks).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,12 +35,14 @@ pub const DEFAULT_RETRY_AFTER_CAP: Duration = Duration::from_secs(20);
 ///
 /// # Clone
 ///
-/// A policy is one shared allocation: clones share everything (the budget, the jitter seed
-/// stream, the classifier and the hooks), and cloning one is a reference-count increment. Each
-/// call holds a clone, so the policy lives as long as any call that may still retry, even when
-/// the service that made it is gone (as with `ServiceExt::oneshot`).
+/// Clones share everything (the budget, the jitter seed stream, the classifier and the hooks),
+/// and cloning one is a reference-count increment, allocating nothing. Each call holds a
+/// reference too, so the policy lives as long as any call that may still retry, even when the
+/// service that made it is gone (as with `ServiceExt::oneshot`); a call's is counted on one of 8
+/// cache lines, its thread's ([`PolicyRef::for_call`]), so that calls on different threads do
+/// not share one count.
 pub struct RetryPolicy<C = DefaultClassifier, R = CloneReplay, H = ()> {
-    inner: Arc<Inner<C, R, H>>,
+    inner: ShardedArc<Inner<C, R, H>>,
 }
 
 struct Inner<C, R, H> {
@@ -289,7 +291,7 @@ impl<C, R, H> RetryPolicyBuilder<C, R, H> {
         ConfigError::check_retry_after_cap("retry retry_after_cap", s.retry_after_cap)?;
         ConfigError::check_duration("retry backoff delay", s.backoff.cap())?;
         Ok(RetryPolicy {
-            inner: Arc::new(Inner {
+            inner: ShardedArc::new(Inner {
                 settings: self.settings,
                 budget: self.budget.unwrap_or_default(),
                 seeds: AtomicU64::new(self.seed.unwrap_or_else(rng::entropy_seed)),
@@ -301,9 +303,9 @@ impl<C, R, H> RetryPolicyBuilder<C, R, H> {
     }
 }
 
-/// How a service and its calls hold a [`RetryPolicy`]: an owned clone (each call adds one
-/// reference count, so the policy lives as long as any call), or a `&'static` reference (no
-/// per-call cost at all, for a policy defined once at startup).
+/// How a service and its calls hold a [`RetryPolicy`]: an owned clone (each call holds a
+/// reference counted on its thread's own cache line, so the policy lives as long as any call),
+/// or a `&'static` reference (no count at all, for a policy defined once at startup).
 ///
 /// ```
 /// use std::sync::LazyLock;
@@ -323,6 +325,13 @@ pub trait PolicyRef: Clone {
 
     /// The policy.
     fn policy(&self) -> &RetryPolicy<Self::Classifier, Self::Replay, Self::Hook>;
+
+    /// What one call holds: a clone unless the implementation knows a cheaper way to keep the
+    /// policy for the call.
+    #[inline]
+    fn for_call(&self) -> Self {
+        self.clone()
+    }
 }
 
 impl<C, R, H> PolicyRef for RetryPolicy<C, R, H> {
@@ -333,6 +342,14 @@ impl<C, R, H> PolicyRef for RetryPolicy<C, R, H> {
     #[inline]
     fn policy(&self) -> &RetryPolicy<C, R, H> {
         self
+    }
+
+    /// A clone counted on the calling thread's own shard of the policy's reference count.
+    #[inline]
+    fn for_call(&self) -> Self {
+        RetryPolicy {
+            inner: self.inner.lease(),
+        }
     }
 }
 

@@ -668,6 +668,55 @@ fn absurd_durations_never_panic() {
 
 // ---------------------------------------------------------------- the layer, paused time
 
+/// A call holds its own reference on the breaker: with the service, the layer and every handle
+/// dropped, it still records its outcome when it finishes, on another thread; then the breaker
+/// (and its hook) is freed.
+#[test]
+fn a_call_outliving_every_handle_records_its_outcome_then_frees_the_breaker() {
+    let (breaker, log) = recorded(CircuitBreaker::builder().consecutive_failures(1));
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let released = Mutex::new(Some(released));
+    let svc = tower::service_fn(move |_: u32| {
+        let released = released.lock().unwrap().take().expect("one call");
+        async move {
+            released.await.unwrap();
+            Err::<u32, BoxError>("down".into())
+        }
+    });
+    let mut svc = CircuitBreakerLayer::new(breaker).layer(svc);
+    let waker = std::task::Waker::noop();
+    let ready = svc.poll_ready(&mut std::task::Context::from_waker(waker));
+    assert!(matches!(ready, std::task::Poll::Ready(Ok(()))));
+    let fut = svc.call(1);
+    drop(svc); // the service, its layer's breaker: the only handle
+    assert!(log.lock().unwrap().is_empty());
+    let result = std::thread::spawn(move || {
+        release.send(()).unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(fut)
+    })
+    .join()
+    .unwrap();
+    assert!(result.is_err());
+    assert_eq!(
+        *log.lock().unwrap(),
+        [(
+            BreakerState::Closed,
+            BreakerState::Open,
+            TransitionReason::ConsecutiveFailures,
+            1
+        )]
+    );
+    assert_eq!(
+        Arc::strong_count(&log),
+        1,
+        "the breaker and its hook are freed"
+    );
+}
+
 async fn layer_call(
     svc: &mut impl Service<u32, Response = Resp, Error = BoxError>,
 ) -> Result<Resp, BoxError> {
