@@ -153,6 +153,9 @@ pub mod health;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 pub mod integrations;
+#[cfg(feature = "lab")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lab")))]
+pub mod lab;
 mod limit;
 pub mod messaging;
 #[cfg(any(feature = "reqwest", feature = "hyper"))]

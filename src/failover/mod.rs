@@ -210,9 +210,9 @@
 
 mod control;
 mod future;
-mod options;
-mod plan;
-mod router;
+pub(crate) mod options;
+pub(crate) mod plan;
+pub(crate) mod router;
 
 use std::fmt;
 use std::ops::Deref;
@@ -358,12 +358,12 @@ impl BreakerRef for EndpointBreaker {
 
 /// The plain settings of a failover.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Settings {
-    attempts_per_endpoint: u32,
-    recover: Backoff,
-    deadline: Option<Duration>,
-    attempt_timeout: Option<Duration>,
-    retry_after_cap: Duration,
+pub(crate) struct Settings {
+    pub(crate) attempts_per_endpoint: u32,
+    pub(crate) recover: Backoff,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) retry_after_cap: Duration,
 }
 
 impl Settings {
