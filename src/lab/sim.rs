@@ -264,7 +264,7 @@ pub fn run_with_progress(
     progress: impl FnMut(f64),
 ) -> Result<RunResult, LabError> {
     scenario.validate()?;
-    Sim::new(scenario, policy, seed)?.run(progress)
+    Sim::new(scenario, policy, seed, Instant::now())?.run(progress)
 }
 
 struct Sim<'a> {
@@ -291,9 +291,15 @@ struct Sim<'a> {
 }
 
 impl<'a> Sim<'a> {
-    fn new(scenario: &'a Scenario, policy: &'a PolicyConfig, seed: u64) -> Result<Self, LabError> {
+    /// The simulation of `policy` under `scenario` from `seed`, virtual time zero at `base`.
+    fn new(
+        scenario: &'a Scenario,
+        policy: &'a PolicyConfig,
+        seed: u64,
+        base: Instant,
+    ) -> Result<Self, LabError> {
         let log = Arc::new(Log::default());
-        let clock = Clock::new(Instant::now());
+        let clock = Clock::new(base);
         let backoff = policy.backoff.build()?;
         let budget_config = policy
             .budget
@@ -778,4 +784,36 @@ fn incident_windows(scenario: &Scenario) -> Vec<(u64, u64)> {
         .collect();
     windows.sort_unstable();
     windows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::shipped;
+
+    /// Every decision driven reads only the virtual instants: a run whose virtual zero is a
+    /// month away from the real clock gives the same bytes as one that starts now. A rule that
+    /// read the real clock (the breaker's coarse clock, tokio's) would see a month's difference.
+    #[test]
+    fn no_decision_reads_the_real_clock() {
+        let mut scenario = shipped::scenario("flapping-primary").unwrap();
+        scenario.clients = 3;
+        let month = Duration::from_secs(30 * 86_400);
+        for name in [
+            "failover-after-30s",
+            "preset-3x500ms-breaker",
+            "exp-decorrelated",
+        ] {
+            let policy = shipped::policy_named(name).unwrap();
+            let run = |base| {
+                let result = Sim::new(&scenario, &policy, 5, base)
+                    .unwrap()
+                    .run(|_| {})
+                    .unwrap();
+                serde_json::to_string(&result).unwrap()
+            };
+            let now = Instant::now();
+            assert_eq!(run(now), run(now + month), "{name}");
+        }
+    }
 }
