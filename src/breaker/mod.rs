@@ -246,8 +246,13 @@
 mod config;
 mod future;
 mod layer;
+mod lazy;
+mod machine;
+mod packed;
+mod shards;
 mod state;
 mod threshold;
+mod ticket;
 mod window;
 
 use std::fmt;
@@ -259,8 +264,9 @@ pub use self::config::{BreakInfo, HalfOpenDecision, MAX_PROBES, TripCheck};
 use self::config::{Config, DEFAULT, HalfOpenWait};
 pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
-use self::state::{BreakDuration, Shared, Ticket};
+use self::machine::{BreakDuration, Shared};
 pub use self::state::{BreakerState, Rejected, Snapshot, TransitionReason};
+use self::ticket::Ticket;
 pub use self::window::{
     DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, Mark, OutcomeWindow, SlidingWindow, Tally,
 };

@@ -26,7 +26,7 @@ use crate::clock::LazyNow;
 use crate::deadline::Deadline;
 use crate::event::{GiveUpReason, OnEvent};
 use crate::failover::Failback;
-use crate::failover::Settings;
+use crate::failover::service::Settings;
 use crate::failover::options::CallOptions;
 use crate::failover::plan::{Action, Plan, PlanEnv, Verdict};
 use crate::failover::router::Router;

@@ -1,0 +1,364 @@
+//! The failover's builder: endpoints, breakers, settings, hooks.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use super::router::{Failback, MAX_ENDPOINTS, Router};
+use super::service::{Failover, Inner, Settings, Shared};
+use crate::backoff::Backoff;
+use crate::breaker::{CircuitBreaker, CircuitBreakerBuilder};
+use crate::budget::RetryBudget;
+use crate::classify::DefaultClassifier;
+use crate::error::ConfigError;
+use crate::replay::CloneReplay;
+use crate::retry::DEFAULT_RETRY_AFTER_CAP;
+use crate::rng;
+
+impl Failover<()> {
+    /// A builder with every default; add endpoints in priority order with
+    /// [`endpoint`](FailoverBuilder::endpoint).
+    ///
+    /// # The default classifier counts every `Ok` as a success
+    ///
+    /// Unless [`classifier`](FailoverBuilder::classifier) is given,
+    /// [`DefaultClassifier`] judges each attempt: every `Err`
+    /// is a transient failure, and **every `Ok` is a success — including an HTTP response with
+    /// status 503, 500 or 429**, which HTTP clients return as `Ok`. Over an HTTP client such a
+    /// failover never fails over on a status: it never sees a failing server fail. Give it a
+    /// classifier that reads the status: the ready HTTP classifier of the `steadfast::http` module
+    /// (feature `http`), or a closure of your own returning an
+    /// [`Outcome`](crate::classify::Outcome).
+    pub fn builder<S>() -> FailoverBuilder<S> {
+        FailoverBuilder {
+            config: Config {
+                endpoints: Vec::new(),
+                breakers: None,
+                settings: Settings {
+                    attempts_per_endpoint: 1,
+                    recover: Backoff::default(),
+                    deadline: None,
+                    attempt_timeout: None,
+                    retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
+                },
+                failback: Failback::Immediate,
+                budget: None,
+                seed: None,
+            },
+            classifier: DefaultClassifier,
+            replay: CloneReplay,
+            hook: (),
+            options: (),
+        }
+    }
+}
+
+/// Names region `region`'s breaker after it: a name the configuration gave (the same for every
+/// region) becomes its prefix, `"{name}/{region}"`, so that events tell the regions apart.
+fn region_breaker(
+    builder: CircuitBreakerBuilder,
+    region: &str,
+) -> Result<CircuitBreakerBuilder, ConfigError> {
+    match builder.given_name() {
+        Some(given) if given != region => {
+            ConfigError::check_name("breaker name", given)?;
+            let name = format!("{given}/{region}");
+            Ok(builder.name(name))
+        }
+        _ => Ok(builder.name(region)),
+    }
+}
+
+/// Builds a [`Failover`]; every setter documents its default.
+pub struct FailoverBuilder<S, C = DefaultClassifier, R = CloneReplay, H = (), O = ()> {
+    pub(super) config: Config<S>,
+    pub(super) classifier: C,
+    pub(super) replay: R,
+    pub(super) hook: H,
+    pub(super) options: O,
+}
+
+/// What a builder holds besides its hooks.
+pub(super) struct Config<S> {
+    pub(super) endpoints: Vec<(Arc<str>, S)>,
+    pub(super) breakers: Option<Box<dyn Fn(CircuitBreakerBuilder) -> CircuitBreakerBuilder>>,
+    pub(super) settings: Settings,
+    pub(super) failback: Failback,
+    pub(super) budget: Option<RetryBudget>,
+    pub(super) seed: Option<u64>,
+}
+
+impl<S, C, R, H, O> fmt::Debug for FailoverBuilder<S, C, R, H, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("FailoverBuilder")
+            .field(
+                "endpoints",
+                &c.endpoints.iter().map(|e| &*e.0).collect::<Vec<_>>(),
+            )
+            .field("settings", &c.settings)
+            .field("failback", &c.failback)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
+    /// The endpoints' services added so far, in order.
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn endpoint_services(&self) -> impl Iterator<Item = &S> {
+        self.config.endpoints.iter().map(|(_, service)| service)
+    }
+
+    /// Adds an endpoint, after those added before it (the first is the primary). Its name is
+    /// not empty, has no leading or trailing whitespace, and differs from every other
+    /// endpoint's ignoring ASCII case ([`build`](Self::build) checks).
+    pub fn endpoint(mut self, name: impl Into<String>, service: S) -> Self {
+        self.config.endpoints.push((name.into().into(), service));
+        self
+    }
+
+    /// Configures every endpoint's breaker: `f` gets a builder with the defaults, named after
+    /// the endpoint, and returns it configured. A breaker is always named after its endpoint:
+    /// a name `f` gives (the same for every endpoint) becomes a prefix, so
+    /// `breakers(|b| b.name("orders"))` names them `orders/us-east-2`, `orders/us-west-1`, ….
+    /// Default: [`CircuitBreaker::builder`]'s defaults.
+    pub fn breakers(
+        mut self,
+        f: impl Fn(CircuitBreakerBuilder) -> CircuitBreakerBuilder + 'static,
+    ) -> Self {
+        self.config.breakers = Some(Box::new(f));
+        self
+    }
+
+    /// How many attempts a pass makes at each endpoint before hopping (no sleep between them).
+    /// Default 1.
+    pub fn attempts_per_endpoint(mut self, attempts: u32) -> Self {
+        self.config.settings.attempts_per_endpoint = attempts;
+        self
+    }
+
+    /// The schedule between passes when every endpoint failed: each delay starts a recover
+    /// pass. Default: [`Backoff::default()`] (standard, equal jitter: 3 recover passes).
+    /// [`Backoff::none()`] makes one pass.
+    pub fn recover(mut self, schedule: Backoff) -> Self {
+        self.config.settings.recover = schedule;
+        self
+    }
+
+    /// The deadline of the whole call, measured from the call. Default: none.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.config.settings.deadline = Some(deadline);
+        self
+    }
+
+    /// The longest one hop (readying its endpoint's service, and the attempt) may take.
+    /// Default: none.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.config.settings.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// No deadline: the call takes as long as its passes do (the default of
+    /// [`Failover::builder`]; the [regional](crate::regional) builders start with one).
+    pub fn no_deadline(mut self) -> Self {
+        self.config.settings.deadline = None;
+        self
+    }
+
+    /// No attempt timeout: a hop takes as long as its endpoint does (the default of
+    /// [`Failover::builder`]; the [regional](crate::regional) builders start with one).
+    pub fn no_attempt_timeout(mut self) -> Self {
+        self.config.settings.attempt_timeout = None;
+        self
+    }
+
+    /// The longest push-back (`Retry-After`) honoured: a throttled endpoint is skipped for its
+    /// hint, up to this. At most [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP) (1 hour);
+    /// [`FailoverHandle::clear_push_back`](super::FailoverHandle::clear_push_back) ends a push-back early. Default 20 s.
+    pub fn retry_after_cap(mut self, cap: Duration) -> Self {
+        self.config.settings.retry_after_cap = cap;
+        self
+    }
+
+    /// When traffic returns to a recovered higher-priority endpoint. Default
+    /// [`Failback::Immediate`].
+    pub fn failback(mut self, failback: Failback) -> Self {
+        self.config.failback = failback;
+        self
+    }
+
+    /// The budget further attempts draw from; pass clones of one budget to share it. Default: a
+    /// fresh [`RetryBudget::standard()`].
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.config.budget = Some(budget);
+        self
+    }
+
+    /// The seed of the recover schedule's jitter. Default: a seed drawn per process.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    /// The classifier of attempts. Default: [`DefaultClassifier`], which counts every `Ok` as a
+    /// success, an HTTP 503 response included (see [`Failover::builder`]): over an HTTP client,
+    /// give a classifier that reads the status. Whatever it is, this library's own errors are
+    /// `Local`: never failed over.
+    pub fn classifier<C2>(self, classifier: C2) -> FailoverBuilder<S, C2, R, H, O> {
+        let FailoverBuilder {
+            config,
+            replay,
+            hook,
+            options,
+            ..
+        } = self;
+        FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        }
+    }
+
+    /// How a request is copied for another attempt, and whether the copy may be sent after a
+    /// given failure ([`Replay`](crate::replay::Replay)). Default: [`CloneReplay`], which needs a request type that is
+    /// `Clone`; for any other (such as `reqwest::Request`) this step is required, for example
+    /// `.replay(|r: &reqwest::Request| r.try_clone())`, or `.replay(|_: &MyRequest| None)` to
+    /// send each request once to one endpoint. See
+    /// [the replay module](crate::replay#a-request-type-that-is-not-clone) for the compile error
+    /// that says so.
+    pub fn replay<R2>(self, replay: R2) -> FailoverBuilder<S, C, R2, H, O> {
+        let FailoverBuilder {
+            config,
+            classifier,
+            hook,
+            options,
+            ..
+        } = self;
+        FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        }
+    }
+
+    /// The hook that receives [`Event`](crate::event::Event)s. Default: `()`.
+    pub fn on_event<H2>(self, hook: H2) -> FailoverBuilder<S, C, R, H2, O> {
+        let FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            options,
+            ..
+        } = self;
+        FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        }
+    }
+
+    /// The hook that reads each request's [`CallOptions`](super::CallOptions). Default: `()`, none.
+    pub fn options<O2>(self, options: O2) -> FailoverBuilder<S, C, R, H, O2> {
+        let FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            ..
+        } = self;
+        FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        }
+    }
+
+    /// The validated failover, every breaker closed.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when there is no endpoint or more than [`MAX_ENDPOINTS`], a name is
+    /// empty or padded with whitespace, two endpoints' names are equal ignoring ASCII case,
+    /// `attempts_per_endpoint` is zero, the deadline or the attempt timeout is zero, a duration
+    /// is longer than [`MAX_DURATION`](crate::MAX_DURATION), the `retry_after_cap` is above
+    /// [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP), or a breaker's configuration is
+    /// invalid.
+    pub fn build(self) -> Result<Failover<S, C, R, H, O>, ConfigError> {
+        let FailoverBuilder {
+            config,
+            classifier,
+            replay,
+            hook,
+            options,
+        } = self;
+        let n = config.endpoints.len();
+        if n == 0 || n > MAX_ENDPOINTS {
+            return Err(ConfigError::invalid(
+                "failover endpoint count",
+                n,
+                "at least 1 and at most 32",
+            ));
+        }
+        for (i, (name, _)) in config.endpoints.iter().enumerate() {
+            ConfigError::check_name("failover endpoint name", name)?;
+            if config.endpoints[..i]
+                .iter()
+                .any(|(other, _)| other.eq_ignore_ascii_case(name))
+            {
+                return Err(ConfigError::invalid(
+                    "failover endpoint name",
+                    name,
+                    "a name given to one endpoint only (ignoring ASCII case)",
+                ));
+            }
+        }
+        let settings = config.settings;
+        if settings.attempts_per_endpoint == 0 {
+            return Err(ConfigError::invalid(
+                "failover attempts per endpoint",
+                0,
+                "at least 1",
+            ));
+        }
+        ConfigError::check_limit("failover deadline", settings.deadline)?;
+        ConfigError::check_limit("failover attempt timeout", settings.attempt_timeout)?;
+        ConfigError::check_retry_after_cap("failover retry_after_cap", settings.retry_after_cap)?;
+        ConfigError::check_duration("failover recover delay", settings.recover.cap())?;
+        let mut breakers = Vec::with_capacity(n);
+        let mut services = Vec::with_capacity(n);
+        for (name, service) in config.endpoints {
+            let builder = CircuitBreaker::builder().name(&*name);
+            let builder = match &config.breakers {
+                Some(f) => region_breaker(f(builder), &name)?,
+                None => builder,
+            };
+            breakers.push((name, builder.build()?));
+            services.push(service);
+        }
+        let router = Router::new(breakers, config.failback, crate::clock::now());
+        let seed = config.seed.unwrap_or_else(rng::entropy_seed);
+        Ok(Failover {
+            shared: Shared::Owned(Arc::new(Inner {
+                router: Arc::new(router),
+                services: services.into_boxed_slice(),
+                settings,
+                budget: config.budget.unwrap_or_default(),
+                seeds: AtomicU64::new(rng::mix(seed)),
+                classifier,
+                replay,
+                hook,
+                options,
+            })),
+            seed,
+        })
+    }
+}
