@@ -26,10 +26,10 @@ use crate::clock::LazyNow;
 use crate::deadline::Deadline;
 use crate::event::{GiveUpReason, OnEvent};
 use crate::failover::Failback;
-use crate::failover::service::Settings;
 use crate::failover::options::CallOptions;
 use crate::failover::plan::{Action, Plan, PlanEnv, Verdict};
 use crate::failover::router::Router;
+use crate::failover::service::Settings;
 use crate::retry::RetryPolicy;
 use crate::retry::policy::{Decision, decide};
 
@@ -61,6 +61,8 @@ impl Clock {
 
 /// What one simulated client's policy is made of: built once per client, as an application
 /// builds its layers once per process.
+// One per simulated client, built once: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Client<H> {
     /// Retries at one endpoint (the first region) by the retry policy's decision, each attempt
     /// through the breaker's permit when there is one.

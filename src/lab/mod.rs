@@ -74,11 +74,11 @@ pub fn policies_from_json(json: &str) -> Result<Vec<PolicyConfig>, LabError> {
     #[serde(untagged)]
     enum OneOrMany {
         Many(Vec<PolicyConfig>),
-        One(PolicyConfig),
+        One(Box<PolicyConfig>),
     }
     let policies = match from_json::<OneOrMany>(json)? {
         OneOrMany::Many(p) => p,
-        OneOrMany::One(p) => vec![p],
+        OneOrMany::One(p) => vec![*p],
     };
     for p in &policies {
         p.backoff.build()?;
