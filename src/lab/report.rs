@@ -43,7 +43,7 @@ fn chart(
     title: &str,
     y_label: &str,
     runs: &[RunResult],
-    values: impl Fn(&RunResult) -> &[f64],
+    values: impl Fn(&RunResult) -> Vec<f64>,
 ) -> Result<String, String> {
     let mut svg = String::new();
     {
@@ -53,11 +53,13 @@ fn chart(
             return Ok(String::new());
         };
         let bucket_s = first.series.bucket_ms as f64 / 1000.0;
-        let points = values(first).len();
+        let series: Vec<Vec<f64>> = runs.iter().map(&values).collect();
+        let points = series[0].len();
         let x_max = (points as f64 * bucket_s).max(bucket_s);
-        let y_max = runs
+        let y_max = series
             .iter()
-            .flat_map(|r| values(r).iter().copied())
+            .flatten()
+            .copied()
             .fold(0.0f64, f64::max)
             .max(1.0)
             * 1.05;
@@ -83,11 +85,11 @@ fn chart(
                 )
             }))
             .map_err(|e| e.to_string())?;
-        for (i, run) in runs.iter().enumerate() {
+        for (i, (run, values)) in runs.iter().zip(&series).enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             chart
                 .draw_series(LineSeries::new(
-                    values(run)
+                    values
                         .iter()
                         .enumerate()
                         .map(|(b, &v)| ((b as f64 + 0.5) * bucket_s, v)),
@@ -278,16 +280,31 @@ pub fn html(scenario: &Scenario, runs: &[RunResult]) -> Result<String, String> {
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n<h2>Over time</h2>\n");
-    let charts = [
+    let mut charts = vec![
         chart("Success rate", "share succeeded", runs, |r| {
-            &r.series.success_rate
+            r.series.success_rate.clone()
         })?,
         chart("Load amplification", "attempts per request", runs, |r| {
-            &r.series.amplification
+            r.series.amplification.clone()
         })?,
-        chart("Latency p99", "ms", runs, |r| &r.series.p99_ms)?,
-        chart("Latency p50", "ms", runs, |r| &r.series.p50_ms)?,
+        chart("Latency p99", "ms", runs, |r| r.series.p99_ms.clone())?,
+        chart("Latency p50", "ms", runs, |r| r.series.p50_ms.clone())?,
     ];
+    // Each region's share of the load: where the failover sent it, and when it came back.
+    for (i, region) in scenario.regions.iter().enumerate() {
+        charts.push(chart(
+            &format!("Attempts per request sent to {}", region.name),
+            "attempts per request",
+            runs,
+            |r| {
+                r.series.attempts_per_region[i]
+                    .iter()
+                    .zip(&r.series.requests)
+                    .map(|(&sent, &n)| super::results::ratio(sent, n, 0.0))
+                    .collect()
+            },
+        )?);
+    }
     for svg in charts {
         out.push_str("<div class=\"chart\">\n");
         // The SVG backend writes an XML document; inline, the prolog is dropped.
