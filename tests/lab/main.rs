@@ -315,21 +315,78 @@ fn attempt_bound(p: &PolicyConfig, regions: usize) -> u64 {
     }
 }
 
+fn jitter() -> impl Strategy<Value = JitterConfig> {
+    prop_oneof![
+        Just(JitterConfig::None),
+        Just(JitterConfig::Full),
+        Just(JitterConfig::Equal),
+        Just(JitterConfig::Decorrelated),
+    ]
+}
+
+/// Any policy within the settings' ranges: a shipped one, or one drawn setting by setting.
+fn any_policy() -> impl Strategy<Value = PolicyConfig> {
+    let drawn = (
+        (0u64..500, 1.0f64..3.0, 0u64..3_000, 0u32..6, jitter()),
+        proptest::option::of((1u32..600, 1u32..20, 1u32..20)),
+        proptest::option::of((1u32..10, 0u64..10_000)),
+        proptest::option::of(prop_oneof![
+            Just(FailbackConfig::Immediate),
+            Just(FailbackConfig::Manual),
+            (0u64..60_000).prop_map(|h| FailbackConfig::After(ms(h))),
+        ]),
+    )
+        .prop_map(
+            |((base, factor, extra, retries, jitter), budget, breaker, failover)| PolicyConfig {
+                name: "drawn".into(),
+                backoff: BackoffConfig::Exponential {
+                    base: ms(base),
+                    factor,
+                    cap: ms(base + extra),
+                    retries,
+                    jitter: Some(jitter),
+                },
+                budget: Some(match budget {
+                    None => BudgetConfig::Unlimited(Unlimited::Unlimited),
+                    Some((capacity, retry_cost, timeout_cost)) => {
+                        BudgetConfig::Bucket(steadfast::config::BucketConfig {
+                            capacity: Some(capacity),
+                            retry_cost: Some(retry_cost),
+                            timeout_cost: Some(timeout_cost),
+                            success_deposit: None,
+                        })
+                    }
+                }),
+                breaker: breaker.map(|(failures, open)| BreakerConfig {
+                    consecutive_failures: Some(steadfast::config::ConsecutiveFailures::After(
+                        failures,
+                    )),
+                    open_duration: Some(ms(open)),
+                    ..BreakerConfig::default()
+                }),
+                failover,
+            },
+        );
+    let policies = shipped::policies();
+    prop_oneof![
+        (0..policies.len()).prop_map(move |i| policies[i].clone()),
+        drawn,
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
     fn any_scenario_and_policy_runs_to_completion_with_bounded_events(
         scenario in scenario(),
-        which in 0usize..14,
+        p in any_policy(),
         seed in any::<u64>(),
     ) {
-        let policies = shipped::policies();
-        let p = &policies[which % policies.len()];
-        let result = lab::run(&scenario, p, seed).unwrap();
+        let result = lab::run(&scenario, &p, seed).unwrap();
         let sm = &result.summary;
         prop_assert!(sm.succeeded <= sm.requests);
-        let per_request = attempt_bound(p, scenario.regions.len());
+        let per_request = attempt_bound(&p, scenario.regions.len());
         prop_assert!(sm.attempts <= sm.requests * per_request);
         // Per request: its arrival; per attempt, its arrival at the region, its service, its
         // reply, its timeout and the wake before it.
