@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! cargo run --release --features lab --example lab -- --scenario regional-outage --policies all
-//! cargo run --release --features lab --example lab -- --scenario my-incident.json \
-//!     --policies my-policies.json --report report.html --json results.json
+//! cargo run --release --features lab --example lab -- --scenario examples/lab/incident.json \
+//!     --policies examples/lab/policies.json --report report.html --json results.json
 //! cargo run --release --features lab --example lab -- --scenario contention
 //! ```
 //!

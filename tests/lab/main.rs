@@ -228,6 +228,22 @@ fn scenarios_and_policies_read_from_json() {
     assert!(lab::scenario_from_json(&text).is_err());
 }
 
+#[test]
+fn the_example_files_read_and_run() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/lab/");
+    let read = |name: &str| std::fs::read_to_string(format!("{dir}{name}")).unwrap();
+    let mut scenario = lab::scenario_from_json(&read("incident.json")).unwrap();
+    assert_eq!(scenario.regions[1].throttling[0].retry_after, s(1));
+    let policies = lab::policies_from_json(&read("policies.json")).unwrap();
+    assert_eq!(policies.len(), 3);
+    assert_eq!(policies[2].failover, Some(FailbackConfig::After(s(30))));
+    scenario.clients = 3;
+    for p in &policies {
+        let result = lab::run(&scenario, p, 1).unwrap();
+        assert!(result.summary.requests > 0, "{}", p.name);
+    }
+}
+
 fn window() -> impl Strategy<Value = WindowConfig> {
     (0u64..30_000, 0u64..30_000, 0u8..4, 0.0f64..=1.0).prop_map(|(a, b, kind, rate)| {
         let (from, to) = (ms(a.min(b)), ms(a.max(b)));
