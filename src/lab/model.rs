@@ -83,6 +83,12 @@ pub struct Region {
     pub network: Duration,
     /// The faults, in the chaos module's vocabulary (outage, brownout, hangs, slowdown, base
     /// rates), relative to the start of the run. Its seed is mixed with the run's.
+    ///
+    /// A call the script fails is answered after the script's delay without taking a server;
+    /// a call it hangs takes no server and is never answered (its client times out); a call it
+    /// slows is served for its service time plus the delay. A throttled call is answered at
+    /// once. A call whose client timed out is still served when its turn comes: a server does
+    /// not know the client gave up, which is what makes a queue beyond the timeout collapse.
     #[serde(default)]
     pub faults: ScriptConfig,
     /// Throttling windows: refused calls carry a `Retry-After` hint.
