@@ -101,6 +101,7 @@
 //! | `retry/future.rs`, `breaker/layer.rs`, `failover/future.rs`, `chaos/` | glue | the layers' futures |
 //! | `failover/mod.rs`, `failover/options.rs` | glue | the failover service, its builder and handle, per-request options |
 //! | `http/`, `regional/`, `integrations/` | edge | HTTP, the regional clients, the routing file |
+//! | `lab/` | edge | the policy lab: a simulator driving the core with virtual instants (`lab/drive.rs` is its one adapter) |
 //!
 //! # Feature flags
 //!
@@ -121,6 +122,9 @@
 //!   (`integrations::routing_etcd::EtcdRouting`); building it needs `protoc`.
 //! - `metrics`: an event hook recording counters, gauges and a histogram through the `metrics`
 //!   facade (`integrations::metrics::MetricsEvents`).
+//! - `lab`: the policy lab (`lab`): deterministic virtual-time simulations of outages that
+//!   drive the failover's planner, the breakers, the budget and the retry decision for a fleet
+//!   of clients; scenarios and policies from JSON; an offline HTML report (plotters, SVG only).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
