@@ -25,11 +25,12 @@ use crate::classify::Outcome;
 use crate::clock::LazyNow;
 use crate::deadline::Deadline;
 use crate::event::{GiveUpReason, OnEvent};
-use crate::failover::Failback;
 use crate::failover::options::CallOptions;
 use crate::failover::plan::{Action, Plan, PlanEnv, Verdict};
 use crate::failover::router::Router;
 use crate::failover::service::Settings;
+use crate::failover::{Failback, RoutingControl, Switch};
+use crate::lab::model::RoutingAction;
 use crate::retry::RetryPolicy;
 use crate::retry::policy::{Decision, decide};
 
@@ -72,7 +73,7 @@ pub(crate) enum Client<H> {
     },
     /// A failover over every region in order, by the planner.
     Failover {
-        router: Router,
+        router: Arc<Router>,
         settings: Settings,
         budget: RetryBudget,
         hook: H,
@@ -134,11 +135,11 @@ impl<H: OnEvent> Client<H> {
         hook: H,
     ) -> Self {
         Client::Failover {
-            router: Router::new(
+            router: Arc::new(Router::new(
                 regions.iter().map(|name| (name.clone(), breaker())),
                 failback,
                 clock.at(0),
-            ),
+            )),
             settings: Settings {
                 attempts_per_endpoint: 1,
                 recover,
@@ -163,6 +164,23 @@ impl<H: OnEvent> Client<H> {
             budget,
             settings,
             hook,
+        }
+    }
+
+    /// An operator's routing change, through the failover's routing control (a change it
+    /// refuses changes nothing); nothing for a client without failover.
+    pub(crate) fn route(&self, action: &RoutingAction) {
+        let Client::Failover { router, .. } = self else {
+            return;
+        };
+        match action {
+            RoutingAction::SwitchOff(name) => {
+                let _ = RoutingControl::new(router.clone()).set(name, Switch::Off);
+            }
+            RoutingAction::SwitchOn(name) => {
+                let _ = RoutingControl::new(router.clone()).set(name, Switch::On);
+            }
+            RoutingAction::FailBack => router.fail_back(),
         }
     }
 

@@ -47,7 +47,9 @@ mod results;
 pub mod shipped;
 mod sim;
 
-pub use self::model::{Load, PolicyConfig, Region, Scenario, Throttle, limits};
+pub use self::model::{
+    Load, PolicyConfig, Region, RoutingAction, RoutingChange, Scenario, Throttle, limits,
+};
 pub use self::results::{Count, RegionLoad, RunResult, Series, Summary};
 pub use self::sim::{LabError, MAX_EVENTS, run, run_with_progress};
 

@@ -32,6 +32,10 @@ pub struct Scenario {
     /// The regions, in the failover's priority order: the first is the primary (and the only
     /// one a policy without failover calls).
     pub regions: Vec<Region>,
+    /// An operator's routing changes, applied to every client's failover at their instant
+    /// (policies without failover ignore them). Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routing: Vec<RoutingChange>,
     /// The width of one point of the time series.
     #[serde(with = "humantime_serde", default = "default_bucket")]
     pub bucket: Duration,
@@ -112,6 +116,31 @@ pub struct Throttle {
     /// The hint they carry.
     #[serde(with = "humantime_serde")]
     pub retry_after: Duration,
+}
+
+/// An operator's routing change at an instant of the run, made through the failover's own
+/// routing control (so a change that would switch off the last endpoint on is refused, as
+/// there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingChange {
+    /// When, from the start of the run.
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    /// What.
+    pub action: RoutingAction,
+}
+
+/// What an operator does to the routing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RoutingAction {
+    /// Switches the region off: calls skip it.
+    SwitchOff(String),
+    /// Switches the region on again.
+    SwitchOn(String),
+    /// Ends every failback hold-down (the only way back under `Failback::Manual`).
+    FailBack,
 }
 
 /// The policy every client of a run uses.
@@ -208,6 +237,24 @@ impl Scenario {
                 ));
             }
             _ => {}
+        }
+        for change in &self.routing {
+            if change.at > limits::MAX_DURATION {
+                return Err(ConfigError::invalid(
+                    "lab routing change",
+                    change.at,
+                    "at most a day after the start",
+                ));
+            }
+            if let RoutingAction::SwitchOff(name) | RoutingAction::SwitchOn(name) = &change.action {
+                if !self.regions.iter().any(|r| &r.name == name) {
+                    return Err(ConfigError::invalid(
+                        "lab routing change",
+                        name,
+                        "the name of a region of the scenario",
+                    ));
+                }
+            }
         }
         for region in &self.regions {
             if region.concurrency == 0 {

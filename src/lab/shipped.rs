@@ -138,6 +138,7 @@ pub fn scenario(name: &str) -> Option<Scenario> {
             primary,
             region("secondary", ms(20), ScriptConfig::default()),
         ],
+        routing: Vec::new(),
         bucket: s(10),
     })
 }

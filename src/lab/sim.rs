@@ -63,6 +63,8 @@ enum Kind {
     Timeout(Key),
     /// A request's sleep ends.
     Wake(Key),
+    /// The scenario's routing change `i`.
+    Routing(usize),
 }
 
 struct Ev {
@@ -421,6 +423,9 @@ impl<'a> Sim<'a> {
                 self.schedule(first, Kind::Arrival(c));
             }
         }
+        for (i, change) in self.scenario.routing.iter().enumerate() {
+            self.schedule(nanos(change.at), Kind::Routing(i));
+        }
         let mut next_report = self.buckets.width;
         while let Some(ev) = self.heap.pop() {
             self.events += 1;
@@ -439,6 +444,13 @@ impl<'a> Sim<'a> {
                 Kind::Reply(key, outcome) => self.reply(key, outcome, ev.t),
                 Kind::Timeout(key) => self.reply(key, Outcome::timeout(), ev.t),
                 Kind::Wake(key) => self.wake(key, ev.t),
+                Kind::Routing(i) => {
+                    let action = &self.scenario.routing[i].action;
+                    for (c, client) in self.clients.iter().enumerate() {
+                        self.log.client.store(c as u32, AtomicOrdering::Relaxed);
+                        client.route(action);
+                    }
+                }
             }
         }
         progress(1.0);

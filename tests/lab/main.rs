@@ -8,7 +8,9 @@ use steadfast::config::{
     BackoffConfig, BreakerConfig, BudgetConfig, FailbackConfig, JitterConfig, ScriptConfig,
     Unlimited, WindowConfig,
 };
-use steadfast::lab::{self, Load, PolicyConfig, Region, Scenario, Throttle, shipped};
+use steadfast::lab::{
+    self, Load, PolicyConfig, Region, RoutingAction, RoutingChange, Scenario, Throttle, shipped,
+};
 
 mod report;
 
@@ -81,6 +83,7 @@ fn one_request_against_an_outage(backoff: BackoffConfig) -> lab::RunResult {
             },
             throttling: Vec::new(),
         }],
+        routing: Vec::new(),
         bucket: ms(1),
     };
     let policy = PolicyConfig {
@@ -229,6 +232,48 @@ fn scenarios_and_policies_read_from_json() {
 }
 
 #[test]
+fn an_operator_switches_the_primary_off_and_on_through_the_routing_control() {
+    let mut scenario = small("regional-outage", 4);
+    scenario.regions[0].faults = ScriptConfig::default();
+    scenario.duration = s(180);
+    scenario.routing = vec![
+        RoutingChange {
+            at: s(60),
+            action: RoutingAction::SwitchOff("primary".into()),
+        },
+        // Refused: the last region on stays on.
+        RoutingChange {
+            at: s(70),
+            action: RoutingAction::SwitchOff("secondary".into()),
+        },
+        RoutingChange {
+            at: s(120),
+            action: RoutingAction::SwitchOn("primary".into()),
+        },
+    ];
+    let result = lab::run(&scenario, &policy("failover-immediate"), 2).unwrap();
+    let [primary, secondary] = &result.series.attempts_per_region[..] else {
+        panic!("two regions")
+    };
+    // Buckets of 10 s: the primary before 60 s and from 120 s, the secondary in between.
+    assert!(primary[..6].iter().all(|&n| n > 0) && secondary[..6].iter().all(|&n| n == 0));
+    assert!(primary[6..12].iter().all(|&n| n == 0), "{primary:?}");
+    assert!(secondary[6..12].iter().all(|&n| n > 0), "{secondary:?}");
+    assert!(primary[12..18].iter().all(|&n| n > 0) && secondary[12..18].iter().all(|&n| n == 0));
+    assert_eq!(result.summary.success_rate, 1.0);
+    // Without failover, the switch means nothing.
+    let single = lab::run(&scenario, &policy("preset-3x500ms"), 2).unwrap();
+    assert!(
+        single.series.attempts_per_region[0][6..12]
+            .iter()
+            .all(|&n| n > 0)
+    );
+    let mut unknown = scenario.clone();
+    unknown.routing[0].action = RoutingAction::SwitchOff("nowhere".into());
+    assert!(lab::run(&unknown, &policy("failover-immediate"), 2).is_err());
+}
+
+#[test]
 fn the_example_files_read_and_run() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/lab/");
     let read = |name: &str| std::fs::read_to_string(format!("{dir}{name}")).unwrap();
@@ -309,17 +354,32 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         ],
         10u64..2_000,
         proptest::collection::vec(region(), 1..4),
+        proptest::collection::vec((0u64..30_000, 0u8..3), 0..3),
     )
-        .prop_map(|(clients, secs, load, timeout, regions)| Scenario {
-            name: "any".into(),
-            description: String::new(),
-            duration: s(secs),
-            clients,
-            load,
-            attempt_timeout: ms(timeout),
-            regions,
-            bucket: s(1),
-        })
+        .prop_map(
+            |(clients, secs, load, timeout, regions, changes)| Scenario {
+                name: "any".into(),
+                description: String::new(),
+                duration: s(secs),
+                clients,
+                load,
+                attempt_timeout: ms(timeout),
+                regions,
+                // Every drawn region is named "r": a switch acts on the first.
+                routing: changes
+                    .into_iter()
+                    .map(|(at, kind)| RoutingChange {
+                        at: ms(at),
+                        action: match kind {
+                            0 => RoutingAction::SwitchOff("r".into()),
+                            1 => RoutingAction::SwitchOn("r".into()),
+                            _ => RoutingAction::FailBack,
+                        },
+                    })
+                    .collect(),
+                bucket: s(1),
+            },
+        )
 }
 
 /// Attempts one request may make under a shipped policy over `regions` regions.
