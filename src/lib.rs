@@ -121,6 +121,7 @@
 //! | `retry/future.rs`, `breaker/layer.rs`, `breaker/future.rs`, `failover/future.rs`, `chaos/` | glue | the layers and their futures |
 //! | `failover/service.rs`, `failover/builder.rs`, `failover/handle.rs`, `failover/error.rs`, `failover/options.rs` | glue | the failover service, its builder, the operators' handle and status, its error trait, per-request options |
 //! | `http/`, `regional/`, `integrations/`, `aws/`, `messaging/`, `config/` | edge | HTTP, the regional clients, routing sources and metrics, the AWS SDK, messaging, policies from configuration |
+//! | `lab/` | edge | the policy lab: a simulator driving the core with virtual instants (`lab/drive.rs` is its one adapter) |
 //!
 //! # Feature flags
 //!
@@ -141,6 +142,9 @@
 //!   (`integrations::routing_etcd::EtcdRouting`); building it needs `protoc`.
 //! - `metrics`: an event hook recording counters, gauges and a histogram through the `metrics`
 //!   facade (`integrations::metrics::MetricsEvents`).
+//! - `lab`: the policy lab (`lab`): deterministic virtual-time simulations of outages that
+//!   drive the failover's planner, the breakers, the budget and the retry decision for a fleet
+//!   of clients; scenarios and policies from JSON; an offline HTML report (plotters, SVG only).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
@@ -173,6 +177,9 @@ pub mod health;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 pub mod integrations;
+#[cfg(feature = "lab")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lab")))]
+pub mod lab;
 mod limit;
 pub mod messaging;
 mod now;

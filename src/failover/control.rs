@@ -105,7 +105,7 @@ impl fmt::Debug for RoutingControl {
 }
 
 impl RoutingControl {
-    pub(super) fn new(router: Arc<Router>) -> Self {
+    pub(crate) fn new(router: Arc<Router>) -> Self {
         RoutingControl { router, hook: None }
     }
 

@@ -225,10 +225,10 @@ mod control;
 mod error;
 mod future;
 mod handle;
-mod options;
-mod plan;
-mod router;
-mod service;
+pub(crate) mod options;
+pub(crate) mod plan;
+pub(crate) mod router;
+pub(crate) mod service;
 mod switch;
 
 pub use self::builder::FailoverBuilder;

@@ -41,15 +41,15 @@ use crate::error::AttemptRecord;
 use crate::event::{Event, GiveUpReason, OnEvent};
 
 /// What a plan consults at each step: the state every call of one failover shares.
-pub(super) struct PlanEnv<'a, H> {
+pub(crate) struct PlanEnv<'a, H> {
     /// The routing state: endpoints, breakers, flags.
-    pub(super) router: &'a Router,
+    pub(crate) router: &'a Router,
     /// The same router when it lives for the process (`into_static`): permits then hold their
     /// breaker by reference, and count nothing.
-    pub(super) leaked: Option<&'static Router>,
-    pub(super) budget: &'a RetryBudget,
-    pub(super) settings: &'a Settings,
-    pub(super) hook: &'a H,
+    pub(crate) leaked: Option<&'static Router>,
+    pub(crate) budget: &'a RetryBudget,
+    pub(crate) settings: &'a Settings,
+    pub(crate) hook: &'a H,
 }
 
 impl<H> PlanEnv<'_, H> {
@@ -74,7 +74,7 @@ impl<H> PlanEnv<'_, H> {
 
 /// What the call does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Action {
+pub(crate) enum Action {
     /// Endpoint `i` admitted the attempt (the plan holds its permit): ready its service and
     /// send.
     Send(usize),
@@ -86,7 +86,7 @@ pub(super) enum Action {
 
 /// What a finished attempt settles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Verdict {
+pub(crate) enum Verdict {
     /// The call's result: return it (a success, or a failure that is not retried).
     Final,
     /// A retryable failure: keep its result as the last one, and ask
@@ -96,11 +96,11 @@ pub(super) enum Verdict {
 
 /// What a call that stopped hands its caller besides its last result.
 #[derive(Debug)]
-pub(super) struct Stopped {
+pub(crate) struct Stopped {
     /// Every attempt that failed, in order.
-    pub(super) records: Vec<AttemptRecord>,
+    pub(crate) records: Vec<AttemptRecord>,
     /// The earliest an endpoint skipped in the last pass becomes available, if known.
-    pub(super) retry_in: Option<Duration>,
+    pub(crate) retry_in: Option<Duration>,
 }
 
 /// The part of a call's plan that only a call off the usual route needs — one that failed,
@@ -157,7 +157,7 @@ impl Detour {
 /// Its own fields are what every call needs; the rest waits in a [`Detour`], allocated only
 /// when the call leaves the usual route.
 #[derive(Debug)]
-pub(super) struct Plan {
+pub(crate) struct Plan {
     /// The instant of the call, if it was read: the deadline and elapsed times count from it.
     start: Option<Instant>,
     deadline: Deadline,
@@ -192,7 +192,7 @@ impl Plan {
     /// The plan of a call over `endpoints` endpoints made at `start` (if the clock was read),
     /// jittering its recover sleeps from `seed`.
     #[inline]
-    pub(super) fn new(endpoints: usize, start: Option<Instant>, seed: u64) -> Self {
+    pub(crate) fn new(endpoints: usize, start: Option<Instant>, seed: u64) -> Self {
         Plan {
             start,
             deadline: Deadline::none(),
@@ -213,7 +213,7 @@ impl Plan {
 
     /// The call's deadline.
     #[inline]
-    pub(super) fn deadline(&self) -> Deadline {
+    pub(crate) fn deadline(&self) -> Deadline {
         self.deadline
     }
 
@@ -245,18 +245,18 @@ impl Plan {
     }
 
     /// Attempts made so far.
-    pub(super) fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.attempts
     }
 
     /// The recover pass the call is in (1 for the first pass).
-    pub(super) fn pass(&self) -> u32 {
+    pub(crate) fn pass(&self) -> u32 {
         self.detour.as_ref().map_or(1, |d| d.pass)
     }
 
     /// Whether the call has stayed on the usual route so far: nothing failed or skipped, no
     /// failback head (so nothing was allocated for it).
-    pub(super) fn on_usual_route(&self) -> bool {
+    pub(crate) fn on_usual_route(&self) -> bool {
         self.detour.is_none()
     }
 
@@ -268,7 +268,7 @@ impl Plan {
     /// demoted (no failback head to find), so the pass starts at the primary, and
     /// [`admit`](Self::admit) lets it through.
     #[inline]
-    pub(super) fn start<H: OnEvent, const LIVE: bool>(
+    pub(crate) fn start<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         options: CallOptions<'_>,
@@ -318,7 +318,7 @@ impl Plan {
     }
 
     /// What follows a recover sleep: the pass it started.
-    pub(super) fn resume<H: OnEvent, const LIVE: bool>(
+    pub(crate) fn resume<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         now: &mut LazyNow<LIVE>,
@@ -329,7 +329,7 @@ impl Plan {
     /// The attempt admitted is being sent: true when the request must be copied first, because
     /// another attempt may follow.
     #[inline]
-    pub(super) fn sending<H>(&mut self, env: &PlanEnv<'_, H>) -> bool {
+    pub(crate) fn sending<H>(&mut self, env: &PlanEnv<'_, H>) -> bool {
         let more = self.sent || env.may_repeat(self.candidates, self.marker);
         self.sent = true;
         self.in_flight = true;
@@ -344,7 +344,7 @@ impl Plan {
     /// The attempt admitted was never sent (its endpoint did not get ready, or the call
     /// stopped): the tokens withdrawn for it go back.
     #[inline]
-    pub(super) fn not_sent<H>(&mut self, env: &PlanEnv<'_, H>) {
+    pub(crate) fn not_sent<H>(&mut self, env: &PlanEnv<'_, H>) {
         if let Some(w) = self.detour.as_mut().and_then(|d| d.pending.take()) {
             env.budget.refund(w);
         }
@@ -353,7 +353,7 @@ impl Plan {
     /// Records the current attempt's `outcome`: its event, its breaker, the budget, the routing
     /// state (push-back, failback hold-down).
     #[inline(always)]
-    pub(super) fn finish<H: OnEvent, const LIVE: bool>(
+    pub(crate) fn finish<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
@@ -418,7 +418,7 @@ impl Plan {
     /// What follows the failure just recorded: another attempt here, the next endpoint of the
     /// pass, a recover sleep, or a stop. `copy` is the request's copy, if one was kept, as a
     /// question to the replay hook: may it be sent again after this outcome?
-    pub(super) fn after_failure<H: OnEvent, const LIVE: bool>(
+    pub(crate) fn after_failure<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         copy: Option<impl FnOnce(&Outcome) -> bool>,
@@ -698,7 +698,7 @@ impl Plan {
 
     /// The deadline cut the current attempt (`outcome`: timed out, or not sent): records it
     /// for the endpoint; the call ends with `DeadlineExceeded`.
-    pub(super) fn cut_by_deadline<H: OnEvent, const LIVE: bool>(
+    pub(crate) fn cut_by_deadline<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
@@ -724,7 +724,7 @@ impl Plan {
 
     /// The end of a call that makes no further attempt, for `reason`: gives back what it
     /// holds, reports it, and hands over the attempts' records.
-    pub(super) fn give_up<H: OnEvent>(
+    pub(crate) fn give_up<H: OnEvent>(
         &mut self,
         env: &PlanEnv<'_, H>,
         reason: GiveUpReason,
@@ -761,7 +761,7 @@ impl Plan {
     /// Whether the call holds anything to give back when it is dropped: a permit, tokens, a
     /// trickle slot.
     #[inline]
-    pub(super) fn holds_anything(&self) -> bool {
+    pub(crate) fn holds_anything(&self) -> bool {
         self.permit.is_some()
             || self
                 .detour
@@ -774,7 +774,7 @@ impl Plan {
     /// abandoned, so its breaker learns how long it ran (a slow call, with slow-call tracking
     /// on); a permit never used just gives its probe slot back.
     #[inline(never)]
-    pub(super) fn release<H, const LIVE: bool>(
+    pub(crate) fn release<H, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         now: &LazyNow<LIVE>,

@@ -99,12 +99,12 @@ impl BreakerRef for EndpointBreaker {
 
 /// The plain settings of a failover.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Settings {
-    pub(super) attempts_per_endpoint: u32,
-    pub(super) recover: Backoff,
-    pub(super) deadline: Option<Duration>,
-    pub(super) attempt_timeout: Option<Duration>,
-    pub(super) retry_after_cap: Duration,
+pub(crate) struct Settings {
+    pub(crate) attempts_per_endpoint: u32,
+    pub(crate) recover: Backoff,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) retry_after_cap: Duration,
 }
 
 impl Settings {

@@ -152,7 +152,7 @@
 
 mod future;
 mod layer;
-mod policy;
+pub(crate) mod policy;
 
 use std::fmt;
 use std::future::Future;
