@@ -161,6 +161,7 @@ pub mod regional;
 pub mod replay;
 pub mod retry;
 mod rng;
+mod stopwatch;
 
 pub use backoff::{Backoff, Jitter};
 

@@ -25,6 +25,7 @@ use crate::error::{AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable};
 use crate::event::{GiveUpReason, OnEvent};
 use crate::limit::{Limit, arm};
 use crate::replay::Replay;
+use crate::stopwatch::Stopwatch;
 
 pin_project! {
     /// The response future of [`Failover`](super::Failover).
@@ -102,6 +103,8 @@ struct Exec<S: Service<Req>, Req> {
     limit: Limit,
     /// The last failure's result: `Some(None)` when the limit cut it.
     last: Option<Option<ServiceResult<S, Req>>>,
+    /// When the call was made and its attempt began, for a hook that asks for durations.
+    watch: Stopwatch,
 }
 
 impl<S, Req, C, R, H, O> Drop for Call<S, Req, C, R, H, O>
@@ -119,6 +122,7 @@ where
 impl<S, Req, C, R, H, O> ResponseFuture<S, Req, C, R, H, O>
 where
     S: Service<Req>,
+    H: OnEvent,
     O: RequestOptions<Req>,
 {
     /// A call of `req`; the clock is read now only if a deadline or attempt timeout is
@@ -130,6 +134,7 @@ where
         let limited = settings.deadline.is_some() || settings.attempt_timeout.is_some();
         let start = (limited || O::DEADLINES).then(now);
         let plan = Plan::new(shared.services.len(), start, seed);
+        let watch = Stopwatch::start(&shared.hook);
         ResponseFuture {
             phase: Phase::Start,
             timer: None,
@@ -141,6 +146,7 @@ where
                     service: None,
                     limit: Limit::Unarmed,
                     last: None,
+                    watch,
                 },
             },
         }
@@ -194,6 +200,7 @@ impl<S: Service<Req>, Req> Exec<S, Req> {
     {
         self.service = Some(view.inner.services[j].clone());
         self.limit = Limit::Unarmed;
+        self.watch.attempt();
     }
 
     /// Sends the attempt on the (ready) service, keeping a copy of the request if the plan says
@@ -210,6 +217,7 @@ impl<S: Service<Req>, Req> Exec<S, Req> {
         let Some(mut service) = self.service.take() else {
             unreachable!("an attempt is sent on its endpoint's service")
         };
+        self.watch.attempt();
         service.call(req)
     }
 
@@ -237,7 +245,8 @@ impl<S: Service<Req>, Req> Exec<S, Req> {
     where
         S::Error: FailoverError,
     {
-        let Stopped { records, retry_in } = self.plan.give_up(&view.env, reason);
+        let elapsed = self.watch.lap().call;
+        let Stopped { records, retry_in } = self.plan.give_up(&view.env, reason, elapsed);
         match self.last.take() {
             Some(Some(Ok(response))) => Ok(response),
             Some(Some(Err(e))) => Err(S::Error::all_endpoints_failed(records, e)),
@@ -398,7 +407,8 @@ where
                     };
                     if cut == Limit::Deadline {
                         this.phase.set(Phase::Done);
-                        exec.plan.cut_by_deadline(env, outcome, &mut now);
+                        exec.plan
+                            .cut_by_deadline(env, outcome, exec.watch.lap(), &mut now);
                         return Poll::Ready(Err(DeadlineExceeded::new().into()));
                     }
                     (outcome, None)
@@ -409,7 +419,7 @@ where
                 exec.plan.not_sent(env);
             }
             this.phase.set(Phase::Done);
-            match exec.plan.finish(env, outcome, &mut now) {
+            match exec.plan.finish(env, outcome, exec.watch.lap(), &mut now) {
                 Verdict::Final => {
                     let Some(result) = result else {
                         unreachable!("a cut attempt is transient")

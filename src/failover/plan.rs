@@ -28,7 +28,8 @@ use crate::classify::{BreakerEffect, Outcome, TransientKind};
 use crate::clock::LazyNow;
 use crate::deadline::Deadline;
 use crate::error::AttemptRecord;
-use crate::event::{Event, GiveUpReason, OnEvent};
+use crate::event::{Event, GiveUpReason, Layer, OnEvent};
+use crate::stopwatch::Lap;
 
 /// What a plan consults at each step: the state every call of one failover shares.
 pub(super) struct PlanEnv<'a, H> {
@@ -287,12 +288,14 @@ impl Plan {
     }
 
     /// Records the current attempt's `outcome`: its event, its breaker, the budget, the routing
-    /// state (push-back, failback hold-down).
+    /// state (push-back, failback hold-down). `lap` is how long the attempt and the call took,
+    /// as the executor measured them for a hook that asks.
     #[inline]
     pub(super) fn finish<H: OnEvent>(
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
+        lap: Lap,
         now: &mut LazyNow,
     ) -> Verdict {
         let router = env.router;
@@ -304,6 +307,7 @@ impl Plan {
             endpoint: Some(&endpoint.name),
             attempt: self.attempts,
             outcome,
+            elapsed: lap.attempt,
         });
         if let Some(permit) = self.permit.take() {
             permit.record(&outcome, now.breaker_clock());
@@ -322,6 +326,7 @@ impl Plan {
             router.succeeded(j, now);
         }
         if !outcome.is_retryable() {
+            self.finished(env, Some(outcome), lap.call);
             return Verdict::Final;
         }
         if outcome.breaker_effect() == BreakerEffect::Failure {
@@ -601,6 +606,7 @@ impl Plan {
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
+        lap: Lap,
         now: &mut LazyNow,
     ) {
         self.not_sent(env);
@@ -614,11 +620,13 @@ impl Plan {
             endpoint: Some(endpoint),
             attempt: self.attempts,
             outcome,
+            elapsed: lap.attempt,
         });
         env.hook.on_event(&Event::DeadlineExceeded {
             endpoint: Some(endpoint),
             attempt: self.attempts,
         });
+        self.finished(env, Some(outcome), lap.call);
     }
 
     /// The end of a call that makes no further attempt, for `reason`: gives back what it
@@ -627,6 +635,7 @@ impl Plan {
         &mut self,
         env: &PlanEnv<'_, H>,
         reason: GiveUpReason,
+        elapsed: Option<Duration>,
     ) -> Stopped {
         self.not_sent(env);
         self.permit = None;
@@ -639,6 +648,7 @@ impl Plan {
             reason,
             budget_level: env.budget.level(),
         });
+        self.finished(env, self.last(), elapsed);
         match self.trouble.as_deref_mut() {
             Some(trouble) => Stopped {
                 records: std::mem::take(&mut trouble.records),
@@ -649,6 +659,23 @@ impl Plan {
                 retry_in: None,
             },
         }
+    }
+
+    /// Reports the end of the call: `outcome` settled it (`None`: no attempt did), after
+    /// `elapsed`.
+    fn finished<H: OnEvent>(
+        &self,
+        env: &PlanEnv<'_, H>,
+        outcome: Option<Outcome>,
+        elapsed: Option<Duration>,
+    ) {
+        env.hook.on_event(&Event::CallFinished {
+            layer: Layer::Failover,
+            endpoint: (self.attempts > 0).then(|| &*env.router.endpoints[self.current].name),
+            attempts: self.attempts,
+            outcome,
+            elapsed,
+        });
     }
 
     /// Whether the call holds anything to give back when it is dropped: tokens, a trickle
