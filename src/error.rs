@@ -41,11 +41,13 @@ pub enum ConfigError {
         /// What is wrong, as the format's parser put it.
         message: String,
     },
-    /// A setting of a configuration document is invalid (feature `serde`): the section it is
-    /// in, and the error its builder gave.
+    /// A setting of a configuration document is invalid (feature `serde`): its key in the
+    /// document, and the error its builder gave.
     #[error("{path}: {error}")]
     At {
-        /// The section, as `failover.breaker`.
+        /// The key of the bad setting, as `failover.breaker.failure_rate` or
+        /// `chaos.windows[2].rate`; its section (`failover.breaker`) when the rule broken
+        /// relates two settings of it.
         path: String,
         /// The builder's error.
         error: Box<ConfigError>,
@@ -105,6 +107,15 @@ impl ConfigError {
             Err(ConfigError::invalid(setting, cap, "at most 1 hour"))
         } else {
             Ok(())
+        }
+    }
+
+    /// The setting an [`Invalid`](ConfigError::Invalid) error names, wherever it was placed.
+    pub(crate) fn setting(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::Invalid { setting, .. } => Some(setting),
+            ConfigError::At { error, .. } => error.setting(),
+            ConfigError::Malformed { .. } => None,
         }
     }
 

@@ -49,6 +49,29 @@ pub enum Event<'a> {
         attempt: u32,
         /// What it meant.
         outcome: Outcome,
+        /// How long it took, from when it was sent (or, not sent, from when its service was
+        /// asked to be ready), for a hook that asks for durations ([`OnEvent::timed`]); `None`
+        /// otherwise.
+        elapsed: Option<Duration>,
+    },
+    /// A call through a retry layer or a failover ended: its result is returned now. Reported
+    /// once per call, after the call's last [`Attempt`](Event::Attempt) (and its
+    /// [`GaveUp`](Event::GaveUp) or [`DeadlineExceeded`](Event::DeadlineExceeded), if any).
+    #[non_exhaustive]
+    CallFinished {
+        /// The layer the call went through.
+        layer: Layer,
+        /// The endpoint of the last attempt, when the layer knows endpoints by name and an
+        /// attempt was made.
+        endpoint: Option<&'a str>,
+        /// How many attempts were made.
+        attempts: u32,
+        /// What the last attempt meant; `None` when the call made none (no endpoint was
+        /// available, or the first service failed to become ready).
+        outcome: Option<Outcome>,
+        /// How long the whole call took, from when it was made, for a hook that asks for
+        /// durations ([`OnEvent::timed`]); `None` otherwise.
+        elapsed: Option<Duration>,
     },
     /// Another attempt is scheduled after `delay`; its tokens are already withdrawn.
     #[non_exhaustive]
@@ -235,6 +258,26 @@ pub enum Event<'a> {
     },
 }
 
+/// The layer a call went through, in [`Event::CallFinished`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Layer {
+    /// [`Retry`](crate::retry::Retry), or [`RetryPolicy::run`](crate::retry::RetryPolicy::run).
+    Retry,
+    /// [`Failover`](crate::failover::Failover).
+    Failover,
+}
+
+impl Layer {
+    /// Its name in snake case: `retry`, `failover`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Retry => "retry",
+            Layer::Failover => "failover",
+        }
+    }
+}
+
 /// Why a call with a retryable failure makes no further attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -278,11 +321,55 @@ impl fmt::Display for GiveUpReason {
 pub trait OnEvent {
     /// Called inline for every event.
     fn on_event(&self, event: &Event<'_>);
+
+    /// Whether this hook wants durations. When it does, the retry layer and the failover read
+    /// the clock when a call is made and when each attempt is sent, and report how long each
+    /// attempt and each call took ([`Event::Attempt`] and [`Event::CallFinished`]'s
+    /// `elapsed`). When it does not (the default), they read no clock for it and report
+    /// `None`: a hook that only counts costs no clock reading. Wrap a closure in [`timed`] to
+    /// ask for durations.
+    #[inline(always)]
+    fn timed(&self) -> bool {
+        false
+    }
 }
 
 impl OnEvent for () {
     #[inline(always)]
     fn on_event(&self, _: &Event<'_>) {}
+}
+
+/// `hook`, asking for durations ([`OnEvent::timed`]): attempts and calls report how long they
+/// took.
+///
+/// ```
+/// use steadfast::event::{Event, timed};
+///
+/// let hook = timed(|event: &Event<'_>| {
+///     if let Event::CallFinished { elapsed: Some(elapsed), .. } = event {
+///         println!("call took {elapsed:?}");
+///     }
+/// });
+/// # let _ = hook;
+/// ```
+pub fn timed<H: OnEvent>(hook: H) -> Timed<H> {
+    Timed(hook)
+}
+
+/// A hook that asks for durations: see [`timed`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timed<H>(pub H);
+
+impl<H: OnEvent> OnEvent for Timed<H> {
+    #[inline]
+    fn on_event(&self, event: &Event<'_>) {
+        self.0.on_event(event)
+    }
+
+    #[inline(always)]
+    fn timed(&self) -> bool {
+        true
+    }
 }
 
 impl<F> OnEvent for F

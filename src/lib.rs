@@ -191,6 +191,7 @@ pub mod retry;
 mod rng;
 mod shard;
 mod sharded_arc;
+mod stopwatch;
 
 pub use backoff::{Backoff, Jitter};
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::at;
 use crate::ConfigError;
 use crate::chaos::{Latency, Script};
 
@@ -155,5 +156,18 @@ impl ScriptConfig {
             };
         }
         b.build()
+    }
+
+    /// Checks the script as [`build`](Self::build) does, placing an error under `path`: at the
+    /// window it is in (`chaos.windows[2].rate`), or at the setting.
+    pub(super) fn check(&self, path: &str) -> Result<(), ConfigError> {
+        for (i, window) in self.windows.iter().enumerate() {
+            let alone = ScriptConfig {
+                windows: vec![*window],
+                ..ScriptConfig::default()
+            };
+            at(path, &format!("windows[{i}]"), alone.build())?;
+        }
+        at(path, "", self.build()).map(drop)
     }
 }

@@ -51,7 +51,7 @@
 //! let config = ClientConfig::from_deserializer(&mut serde_json::Deserializer::from_str(bad))?;
 //! assert_eq!(
 //!     config.validate().unwrap_err().to_string(),
-//!     "failover.breaker: breaker failure rate is 1.5, expected a share in (0, 1] of at least one basis point (0.0001)"
+//!     "failover.breaker.failure_rate: breaker failure rate is 1.5, expected a share in (0, 1] of at least one basis point (0.0001)"
 //! );
 //! # Ok(())
 //! # }
@@ -62,6 +62,7 @@ mod breaker;
 mod budget;
 mod chaos;
 mod failover;
+mod fields;
 mod health;
 mod retry;
 
@@ -117,8 +118,9 @@ impl ClientConfig {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::At`] with the path of the first invalid setting's section (`retry`,
-    /// `retry.backoff`, `failover.breaker`, `health`, `chaos`, …) and the builder's error.
+    /// [`ConfigError::At`] with the key of the first invalid setting (`retry.deadline`,
+    /// `failover.breaker.failure_rate`, `chaos.windows[2].rate`, …; its section, as
+    /// `failover.breaker`, for a rule that relates two settings) and the builder's error.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(retry) = &self.retry {
             retry.build("retry")?;
@@ -135,24 +137,32 @@ impl ClientConfig {
             at("health", "", health.validate())?;
         }
         if let Some(chaos) = &self.chaos {
-            at("chaos", "", chaos.build())?;
+            chaos.check("chaos")?;
         }
         Ok(())
     }
 }
 
-/// `result`'s error, if any, placed at `path.section` (or `path` for an empty section). An
-/// error already placed keeps its (deeper) place.
+/// `result`'s error, if any, placed at `path.section` (or `path` for an empty section), and at
+/// the setting's own key within it when the error names one ([`fields`]). An error already
+/// placed keeps its (deeper) place.
 fn at<T>(path: &str, section: &str, result: Result<T, ConfigError>) -> Result<T, ConfigError> {
     result.map_err(|error| match error {
         placed @ (ConfigError::At { .. } | ConfigError::Malformed { .. }) => placed,
-        error => ConfigError::At {
-            path: if section.is_empty() {
-                path.to_owned()
-            } else {
-                format!("{path}.{section}")
-            },
-            error: Box::new(error),
-        },
+        error => {
+            let mut place = path.to_owned();
+            for part in [Some(section), error.setting().and_then(fields::field_of)]
+                .into_iter()
+                .flatten()
+                .filter(|part| !part.is_empty())
+            {
+                place.push('.');
+                place.push_str(part);
+            }
+            ConfigError::At {
+                path: place,
+                error: Box::new(error),
+            }
+        }
     })
 }

@@ -25,6 +25,7 @@ use crate::error::{AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable};
 use crate::event::{GiveUpReason, OnEvent};
 use crate::limit::{Limit, arm};
 use crate::replay::Replay;
+use crate::stopwatch::Stopwatch;
 
 pin_project! {
     /// The response future of [`Failover`](super::Failover).
@@ -102,6 +103,8 @@ struct Executor<S: Service<Req>, Req> {
     limit: Limit,
     /// The last failure's result: `Some(None)` when the limit cut it.
     last: Option<Option<ServiceResult<S, Req>>>,
+    /// When the call was made and its attempt began, for a hook that asks for durations.
+    watch: Stopwatch,
 }
 
 impl<S, Req, C, R, H, O> Drop for Call<S, Req, C, R, H, O>
@@ -121,6 +124,7 @@ where
 impl<S, Req, C, R, H, O> ResponseFuture<S, Req, C, R, H, O>
 where
     S: Service<Req>,
+    H: OnEvent,
     O: RequestOptions<Req>,
 {
     /// A call of `req`; the clock is read now only if a deadline or attempt timeout is
@@ -132,6 +136,7 @@ where
         let limited = settings.deadline.is_some() || settings.attempt_timeout.is_some();
         let start = (limited || O::DEADLINES).then(now);
         let plan = Plan::new(shared.services.len(), start, seed);
+        let watch = Stopwatch::start(&shared.hook);
         ResponseFuture {
             phase: Phase::Start,
             timer: None,
@@ -143,6 +148,7 @@ where
                     service: None,
                     limit: Limit::Unarmed,
                     last: None,
+                    watch,
                 },
             },
         }
@@ -196,6 +202,7 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
     {
         self.service = Some(view.inner.services[j].clone());
         self.limit = Limit::Unarmed;
+        self.watch.attempt();
     }
 
     /// Sends the attempt on the (ready) service, keeping a copy of the request if the plan says
@@ -212,6 +219,7 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
         let Some(mut service) = self.service.take() else {
             unreachable!("an attempt is sent on its endpoint's service")
         };
+        self.watch.attempt();
         service.call(req)
     }
 
@@ -239,7 +247,8 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
     where
         S::Error: FailoverError,
     {
-        let Stopped { records, retry_in } = self.plan.give_up(&view.env, reason);
+        let elapsed = self.watch.lap().call;
+        let Stopped { records, retry_in } = self.plan.give_up(&view.env, reason, elapsed);
         match self.last.take() {
             Some(Some(Ok(response))) => Ok(response),
             Some(Some(Err(e))) => Err(S::Error::all_endpoints_failed(records, e)),
@@ -407,14 +416,19 @@ where
                     };
                     if cut == Limit::Deadline {
                         this.phase.set(Phase::Done);
-                        executor.plan.cut_by_deadline(env, outcome, &mut now);
+                        executor
+                            .plan
+                            .cut_by_deadline(env, outcome, executor.watch.lap(), &mut now);
                         return Poll::Ready(Err(DeadlineExceeded::new().into()));
                     }
                     (outcome, None)
                 }
             };
             this.phase.set(Phase::Done);
-            match executor.plan.finish(env, outcome, &mut now) {
+            match executor
+                .plan
+                .finish(env, outcome, executor.watch.lap(), &mut now)
+            {
                 Verdict::Final => {
                     let Some(result) = result else {
                         unreachable!("a cut attempt is transient")

@@ -38,7 +38,8 @@ use crate::classify::{BreakerEffect, Outcome, TransientKind};
 use crate::clock::LazyNow;
 use crate::deadline::Deadline;
 use crate::error::AttemptRecord;
-use crate::event::{Event, GiveUpReason, OnEvent};
+use crate::event::{Event, GiveUpReason, Layer, OnEvent};
+use crate::stopwatch::Lap;
 
 /// What a plan consults at each step: the state every call of one failover shares.
 pub(crate) struct PlanEnv<'a, H> {
@@ -351,12 +352,14 @@ impl Plan {
     }
 
     /// Records the current attempt's `outcome`: its event, its breaker, the budget, the routing
-    /// state (push-back, failback hold-down).
+    /// state (push-back, failback hold-down). `lap` is how long the attempt and the call took,
+    /// as the executor measured them for a hook that asks (see [`OnEvent::timed`]).
     #[inline(always)]
     pub(crate) fn finish<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
+        lap: Lap,
         now: &mut LazyNow<LIVE>,
     ) -> Verdict {
         let router = env.router;
@@ -368,6 +371,7 @@ impl Plan {
             endpoint: router.endpoints.get(j).map(|e| &*e.name),
             attempt: self.attempts,
             outcome,
+            elapsed: lap.attempt,
         });
         if let Some(permit) = self.permit.take() {
             permit.record(&outcome, now.breaker_clock());
@@ -393,6 +397,7 @@ impl Plan {
             router.succeeded(j, now);
         }
         if !outcome.is_retryable() {
+            self.finished(env, Some(outcome), lap.call);
             return Verdict::Final;
         }
         let endpoint = &router.endpoints[j];
@@ -702,6 +707,7 @@ impl Plan {
         &mut self,
         env: &PlanEnv<'_, H>,
         outcome: Outcome,
+        lap: Lap,
         now: &mut LazyNow<LIVE>,
     ) {
         self.not_sent(env);
@@ -715,11 +721,13 @@ impl Plan {
             endpoint: Some(endpoint),
             attempt: self.attempts,
             outcome,
+            elapsed: lap.attempt,
         });
         env.hook.on_event(&Event::DeadlineExceeded {
             endpoint: Some(endpoint),
             attempt: self.attempts,
         });
+        self.finished(env, Some(outcome), lap.call);
     }
 
     /// The end of a call that makes no further attempt, for `reason`: gives back what it
@@ -728,6 +736,7 @@ impl Plan {
         &mut self,
         env: &PlanEnv<'_, H>,
         reason: GiveUpReason,
+        elapsed: Option<Duration>,
     ) -> Stopped {
         self.not_sent(env);
         self.permit = None;
@@ -739,6 +748,7 @@ impl Plan {
             reason,
             budget_level: env.budget.level(),
         });
+        self.finished(env, self.last(), elapsed);
         match self.detour.as_deref_mut() {
             Some(detour) => Stopped {
                 records: std::mem::take(&mut detour.records),
@@ -749,6 +759,24 @@ impl Plan {
                 retry_in: None,
             },
         }
+    }
+
+    /// Reports the end of the call: `outcome` settled it (`None`: no attempt did), after
+    /// `elapsed`.
+    fn finished<H: OnEvent>(
+        &self,
+        env: &PlanEnv<'_, H>,
+        outcome: Option<Outcome>,
+        elapsed: Option<Duration>,
+    ) {
+        env.hook.on_event(&Event::CallFinished {
+            layer: Layer::Failover,
+            endpoint: (self.attempts > 0)
+                .then(|| &*env.router.endpoints[usize::from(self.current)].name),
+            attempts: self.attempts,
+            outcome,
+            elapsed,
+        });
     }
 
     /// Gives back the trickle slot the call holds, if it holds one.

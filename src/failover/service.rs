@@ -236,6 +236,7 @@ impl<S, C, R, H, O> Failover<S, C, R, H, O> {
     pub(crate) fn call_shared<Req>(&self, req: Req) -> ResponseFuture<S, Req, C, R, H, O>
     where
         S: Service<Req>,
+        H: OnEvent,
         O: RequestOptions<Req>,
     {
         let seed = rng::mix(self.shared.seeds.fetch_add(rng::GOLDEN, Ordering::Relaxed));

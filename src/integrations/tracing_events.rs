@@ -3,8 +3,10 @@
 use crate::event::{Event, OnEvent};
 
 /// Emits every event as a `tracing` event with structured fields, under the target
-/// `steadfast`: attempts at `DEBUG` (`WARN` for a failure), retries and injected faults at
-/// `INFO`, giving up, deadline cuts and breaker transitions at `WARN`.
+/// `steadfast`: attempts at `DEBUG` (`WARN` for a failure), the end of each call at `DEBUG`,
+/// retries and injected faults at `INFO`, giving up, deadline cuts and breaker transitions at
+/// `WARN`. It asks for no durations; wrap it in [`timed`](crate::event::timed) to log how long
+/// attempts and calls took.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingEvents;
 
@@ -16,12 +18,22 @@ impl OnEvent for TracingEvents {
                 endpoint,
                 attempt,
                 outcome,
+                elapsed,
             } => {
                 if outcome.is_retryable() {
-                    warn!(target: "steadfast", endpoint, attempt, ?outcome, "attempt failed");
+                    warn!(target: "steadfast", endpoint, attempt, ?outcome, ?elapsed, "attempt failed");
                 } else {
-                    debug!(target: "steadfast", endpoint, attempt, ?outcome, "attempt finished");
+                    debug!(target: "steadfast", endpoint, attempt, ?outcome, ?elapsed, "attempt finished");
                 }
+            }
+            Event::CallFinished {
+                layer,
+                endpoint,
+                attempts,
+                outcome,
+                elapsed,
+            } => {
+                debug!(target: "steadfast", layer = layer.as_str(), endpoint, attempts, ?outcome, ?elapsed, "call finished");
             }
             Event::Retry {
                 endpoint,

@@ -33,6 +33,7 @@ use crate::failover::{Failback, RoutingControl, Switch};
 use crate::lab::model::RoutingAction;
 use crate::retry::RetryPolicy;
 use crate::retry::policy::{Decision, decide};
+use crate::stopwatch::Lap;
 
 /// The longest `Retry-After` a simulated client honours.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(20);
@@ -235,7 +236,7 @@ impl<H: OnEvent> Client<H> {
             }
             Action::Sleep(until) => Step::Sleep(clock.of(until)),
             Action::Stop(reason) => {
-                plan.give_up(env, reason);
+                plan.give_up(env, reason, None);
                 Step::Failed(Some(reason))
             }
         }
@@ -282,7 +283,7 @@ impl<H: OnEvent> Client<H> {
             ) => {
                 let env = Self::env(router, settings, budget, hook);
                 let mut lazy = LazyNow::fixed(now);
-                match plan.finish(&env, outcome, &mut lazy) {
+                match plan.finish(&env, outcome, Lap::default(), &mut lazy) {
                     Verdict::Final if outcome.is_success() => Step::Succeeded,
                     Verdict::Final => Step::Failed(None),
                     Verdict::Failed => {

@@ -17,9 +17,10 @@ use crate::classify::{Classify, Outcome, outcome_of};
 use crate::clock::now;
 use crate::deadline::Deadline;
 use crate::error::{AttemptTimedOut, CallError, DeadlineExceeded};
-use crate::event::{Event, GiveUpReason, OnEvent};
+use crate::event::{Event, GiveUpReason, Layer, OnEvent};
 use crate::limit::{Limit, arm};
 use crate::replay::Replay;
+use crate::stopwatch::Stopwatch;
 
 /// The error a retried call returns when its attempts fail with `E`: `E` itself when it can hold
 /// this library's timeout errors (the [`Retry`](super::Retry) layer's case), or
@@ -100,6 +101,8 @@ struct Call<S, Req, P: PolicyRef> {
     /// What the timer is armed for in the current phase (readiness, or the attempt in flight).
     limit: Limit,
     tokens: Tokens,
+    /// When the call was made and its attempt began, for a hook that asks for durations.
+    watch: Stopwatch,
 }
 
 /// What ended a step: a result to classify, or a limit that fired.
@@ -139,6 +142,7 @@ where
     S: Service<Req>,
     P: PolicyRef,
     P::Replay: Replay<Req>,
+    P::Hook: OnEvent,
 {
     /// Sends the first attempt on `service`, which must be ready.
     pub(crate) fn start(service: S, req: Req, handle: P, seed: u64) -> Self {
@@ -170,13 +174,17 @@ where
     S: Service<Req>,
     P: PolicyRef,
 {
-    fn new(service: S, handle: P, seed: u64) -> Self {
+    fn new(service: S, handle: P, seed: u64) -> Self
+    where
+        P::Hook: OnEvent,
+    {
         let policy = handle.policy();
         let deadline = match policy.deadline() {
             Some(d) => Deadline::after(now(), d),
             None => Deadline::none(),
         };
         let cursor = policy.backoff().cursor(seed);
+        let watch = Stopwatch::start(policy.hook());
         Call {
             service,
             request: None,
@@ -186,6 +194,7 @@ where
             attempt: 0,
             limit: Limit::Unarmed,
             tokens: Tokens::default(),
+            watch,
         }
     }
 
@@ -204,6 +213,7 @@ where
         }
         self.attempt = self.attempt.saturating_add(1);
         self.limit = Limit::Unarmed;
+        self.watch.attempt();
         self.service.call(req)
     }
 
@@ -223,13 +233,16 @@ where
         let attempt = self.attempt;
         let policy = self.policy.policy();
         let budget = policy.budget();
+        let lap = self.watch.lap();
         policy.hook().on_event(&Event::Attempt {
             endpoint: None,
             attempt,
             outcome,
+            elapsed: lap.attempt,
         });
         if outcome.is_success() {
             budget.on_success(self.tokens.spent.take());
+            self.finished(Some(outcome), lap.call);
             return None;
         }
         let can_replay = self
@@ -244,7 +257,10 @@ where
             self.deadline,
             now,
         ) {
-            Decision::Return => None,
+            Decision::Return => {
+                self.finished(Some(outcome), lap.call);
+                None
+            }
             Decision::GiveUp(reason) => {
                 policy.hook().on_event(&Event::GaveUp {
                     endpoint: None,
@@ -252,6 +268,7 @@ where
                     reason,
                     budget_level: budget.level(),
                 });
+                self.finished(Some(outcome), lap.call);
                 None
             }
             Decision::Retry {
@@ -269,6 +286,21 @@ where
                 Some(Instant::from_std(until))
             }
         }
+    }
+
+    /// Reports the end of the call: `outcome` settled it (`None`: no attempt did), after
+    /// `elapsed`.
+    fn finished(&self, outcome: Option<Outcome>, elapsed: Option<std::time::Duration>)
+    where
+        P::Hook: OnEvent,
+    {
+        self.policy.policy().hook().on_event(&Event::CallFinished {
+            layer: Layer::Retry,
+            endpoint: None,
+            attempts: self.attempt,
+            outcome,
+            elapsed,
+        });
     }
 
     /// The error for an attempt cut by its timeout (or not ready within it), when no retry
@@ -308,6 +340,7 @@ where
                         ready!(sleep.poll(cx));
                     }
                     call.limit = Limit::Unarmed;
+                    call.watch.attempt();
                     this.state.set(State::Readying);
                     continue;
                 }
@@ -332,6 +365,7 @@ where
                             reason: GiveUpReason::NotReady,
                             budget_level: policy.budget().level(),
                         });
+                        call.finished(None, call.watch.lap().call);
                         this.state.set(State::Done);
                         return Poll::Ready(Err(O::from_attempt(e)));
                     }
@@ -360,15 +394,18 @@ where
                     if cut == Limit::Deadline {
                         let hook = call.policy.policy().hook();
                         let attempt = call.attempt;
+                        let lap = call.watch.lap();
                         hook.on_event(&Event::Attempt {
                             endpoint: None,
                             attempt,
                             outcome,
+                            elapsed: lap.attempt,
                         });
                         hook.on_event(&Event::DeadlineExceeded {
                             endpoint: None,
                             attempt,
                         });
+                        call.finished(Some(outcome), lap.call);
                         this.state.set(State::Done);
                         return Poll::Ready(Err(DeadlineExceeded::new().into()));
                     }
@@ -389,6 +426,7 @@ where
                         // No sleep: go straight to readiness, but yield first so that a service
                         // failing at once with zero delays cannot hold the thread.
                         call.limit = Limit::Unarmed;
+                        call.watch.attempt();
                         this.state.set(State::Readying);
                         cx.waker().wake_by_ref();
                         return Poll::Pending;

@@ -324,34 +324,200 @@ fn a_malformed_toml_value_names_its_path_too() {
 }
 
 #[test]
-fn an_invalid_setting_names_its_section_and_the_builders_error() {
+fn an_invalid_setting_names_its_exact_key_and_the_builders_error() {
+    // One bad value per setting the builders check: the error names the key to edit.
+    let ep = r#""endpoints": ["a"]"#;
     let cases = [
         (
             r#"{ "retry": { "backoff": { "kind": "exponential", "base": "1s", "factor": 0.5, "cap": "2s", "retries": 1 } } }"#,
-            "retry.backoff: backoff factor is 0.5, expected a finite number of at least 1",
+            "retry.backoff.factor: backoff factor is 0.5, expected a finite number of at least 1",
+        ),
+        (
+            r#"{ "retry": { "backoff": { "kind": "exponential", "base": "2s", "factor": 2.0, "cap": "1s", "retries": 1 } } }"#,
+            "retry.backoff.cap: ",
+        ),
+        (
+            r#"{ "retry": { "backoff": { "kind": "list", "delays": ["1s","1s","1s","1s","1s","1s","1s","1s","1s"] } } }"#,
+            "retry.backoff.delays: backoff delay list length is 9",
+        ),
+        (
+            r#"{ "retry": { "backoff": { "kind": "constant", "delay": "400d", "retries": 1 } } }"#,
+            "retry.backoff: retry backoff delay is ",
         ),
         (
             r#"{ "retry": { "deadline": "0s" } }"#,
-            "retry: retry deadline is 0ns, expected more than zero",
+            "retry.deadline: retry deadline is 0ns, expected more than zero",
         ),
         (
-            r#"{ "failover": { "endpoints": ["a"], "breaker": { "consecutive_failures": true } } }"#,
-            "failover.breaker: consecutive failures is true, expected a number of failures, or false to turn the rule off",
+            r#"{ "retry": { "attempt_timeout": "0s" } }"#,
+            "retry.attempt_timeout: ",
         ),
         (
-            r#"{ "failover": { "endpoints": ["a"], "breaker": { "buckets": 4 } } }"#,
-            "failover.breaker: breaker buckets is 4, expected a time_window beside them",
+            r#"{ "retry": { "retry_after_cap": "2h" } }"#,
+            "retry.retry_after_cap: ",
+        ),
+        (
+            r#"{ "retry": { "budget": { "capacity": 0 } } }"#,
+            "retry.budget.capacity: budget capacity is 0",
         ),
         (
             r#"{ "failover": { "endpoints": [] } }"#,
-            "failover: failover endpoint count is 0, expected at least 1 and at most 32",
+            "failover.endpoints: failover endpoint count is 0, expected at least 1 and at most 32",
         ),
         (
-            r#"{ "failover": { "endpoints": ["a"], "budget": { "capacity": 0 } } }"#,
-            "failover.budget: ",
+            r#"{ "failover": { "endpoints": [" a"] } }"#,
+            "failover.endpoints: failover endpoint name is",
         ),
-        (r#"{ "health": { "unhealthy_after": 0 } }"#, "health: "),
-        (r#"{ "chaos": { "error_rate": 2.0 } }"#, "chaos: "),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "attempts_per_endpoint": 0 }} }}"#),
+            "failover.attempts_per_endpoint: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "deadline": "0s" }} }}"#),
+            "failover.deadline: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "attempt_timeout": "0s" }} }}"#),
+            "failover.attempt_timeout: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "retry_after_cap": "2h" }} }}"#),
+            "failover.retry_after_cap: ",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "recover": {{ "kind": "constant", "delay": "400d", "retries": 1 }} }} }}"#
+            ),
+            "failover.recover: failover recover delay is ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "budget": {{ "capacity": 0 }} }} }}"#),
+            "failover.budget.capacity: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "failure_rate": 1.5 }} }} }}"#),
+            "failover.breaker.failure_rate: breaker failure rate is 1.5",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "window": 0 }} }} }}"#),
+            "failover.breaker.window: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "time_window": "400d" }} }} }}"#),
+            "failover.breaker.time_window: ",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "breaker": {{ "time_window": "10s", "buckets": 0 }} }} }}"#
+            ),
+            "failover.breaker.buckets: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "buckets": 4 }} }} }}"#),
+            "failover.breaker.buckets: breaker buckets is 4, expected a time_window beside them",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "breaker": {{ "slow_call_duration": "0s" }} }} }}"#
+            ),
+            "failover.breaker.slow_call_duration: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "slow_call_rate": 2.0 }} }} }}"#),
+            "failover.breaker.slow_call_rate: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "minimum_calls": 0 }} }} }}"#),
+            "failover.breaker.minimum_calls: ",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "breaker": {{ "consecutive_failures": true }} }} }}"#
+            ),
+            "failover.breaker.consecutive_failures: consecutive failures is true, expected a number of failures, or false to turn the rule off",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "consecutive_failures": 0 }} }} }}"#),
+            "failover.breaker.consecutive_failures: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "open_duration": "400d" }} }} }}"#),
+            "failover.breaker.open_duration: ",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "breaker": {{ "open_growth": {{ "factor": 0.5, "max": "1m" }} }} }} }}"#
+            ),
+            "failover.breaker.open_growth.factor: ",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "breaker": {{ "open_growth": {{ "factor": 2.0, "max": "400d" }} }} }} }}"#
+            ),
+            "failover.breaker.open_growth.max: ",
+        ),
+        (
+            // A rule over two settings is reported at its section.
+            &format!(
+                r#"{{ "failover": {{ {ep}, "breaker": {{ "probes": 1, "required_successes": 2 }} }} }}"#
+            ),
+            "failover.breaker: breaker probes and required successes is (1, 2)",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "breaker": {{ "half_open_max_wait": "0s" }} }} }}"#
+            ),
+            "failover.breaker.half_open_max_wait: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "name": "" }} }} }}"#),
+            "failover.breaker.name: ",
+        ),
+        (r#"{ "health": { "interval": "0s" } }"#, "health.interval: "),
+        (r#"{ "health": { "timeout": "400d" } }"#, "health.timeout: "),
+        (
+            r#"{ "health": { "unhealthy_after": 0 } }"#,
+            "health.unhealthy_after: health check unhealthy_after is 0, expected at least 1",
+        ),
+        (
+            r#"{ "health": { "healthy_after": 0 } }"#,
+            "health.healthy_after: ",
+        ),
+        (
+            r#"{ "chaos": { "error_rate": 2.0 } }"#,
+            "chaos.error_rate: chaos error rate is 2.0, expected a number in [0, 1]",
+        ),
+        (r#"{ "chaos": { "hang_rate": -1.0 } }"#, "chaos.hang_rate: "),
+        (
+            r#"{ "chaos": { "latency": { "min": "2s", "max": "1s" } } }"#,
+            "chaos.latency: ",
+        ),
+        (
+            r#"{ "chaos": { "latency": { "min": "1s", "max": "2s", "tail": { "share": 1.5, "min": "1s", "max": "2s" } } } }"#,
+            "chaos.latency.tail.share: ",
+        ),
+        (
+            r#"{ "chaos": { "latency": { "min": "1s", "max": "2s", "tail": { "share": 0.5, "min": "3s", "max": "2s" } } } }"#,
+            "chaos.latency.tail: ",
+        ),
+        (
+            r#"{ "chaos": { "windows": [
+                { "kind": "outage", "from": "0s", "to": "1s" },
+                { "kind": "hangs", "from": "5s", "to": "2s" } ] } }"#,
+            "chaos.windows[1]: chaos window is ",
+        ),
+        (
+            r#"{ "chaos": { "windows": [
+                { "kind": "outage", "from": "0s", "to": "1s" },
+                { "kind": "outage", "from": "1s", "to": "2s" },
+                { "kind": "brownout", "from": "2s", "to": "3s", "rate": 1.5 } ] } }"#,
+            "chaos.windows[2].rate: chaos brownout rate is 1.5",
+        ),
+        (
+            r#"{ "chaos": { "windows": [
+                { "kind": "slowdown", "from": "0s", "to": "1s", "latency": { "min": "2s", "max": "1s" } } ] } }"#,
+            "chaos.windows[0].latency: chaos latency is ",
+        ),
     ];
     for (text, message) in cases {
         let config = json(text).unwrap();

@@ -507,3 +507,118 @@ async fn a_recover_pass_and_its_hops_are_counted() {
     assert_eq!(v.gauge("steadfast.budget.tokens", &[]), 485.0);
     assert_eq!(v.total("steadfast.give_ups"), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_layer_records_each_attempts_and_the_calls_duration() {
+    let m = recorded(|| MetricsEvents::builder("orders").build());
+    let policy = RetryPolicy::builder()
+        .backoff(exact(Backoff::constant(ms(100), 2)))
+        .classifier(support::classify as Classifier)
+        .on_event(m.hook.clone())
+        .build()
+        .unwrap();
+    // 503 after 30 ms, a 100 ms sleep, then 200 after 50 ms: the call takes 180 ms.
+    let inner = Scripted::new([
+        Step::After(ms(30), Box::new(Step::Status(503))),
+        Step::After(ms(50), Box::new(Step::Status(200))),
+    ]);
+    let svc = RetryLayer::new(policy).layer(inner.clone());
+    let started = Instant::now();
+    assert_eq!(call(&svc, 1).await.unwrap().status, 200);
+    assert_eq!(started.elapsed(), ms(180));
+    let none = ("steadfast.endpoint", "");
+    let v = m.read();
+    assert_eq!(
+        v.histogram(
+            "steadfast.attempt.duration",
+            &attempts(none, "transient", "failed")
+        ),
+        [0.03]
+    );
+    assert_eq!(
+        v.histogram("steadfast.attempt.duration", &attempts(none, "success", "")),
+        [0.05]
+    );
+    let call_labels = [
+        none,
+        ("steadfast.layer", "retry"),
+        ("steadfast.outcome", "success"),
+        ("error.type", ""),
+    ];
+    assert_eq!(v.counter("steadfast.calls", &call_labels), 1);
+    assert_eq!(v.total("steadfast.calls"), 1);
+    assert_eq!(v.histogram("steadfast.call.duration", &call_labels), [0.18]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failover_records_durations_per_endpoint_and_a_call_that_no_attempt_settled() {
+    let m = recorded(|| {
+        MetricsEvents::builder("orders")
+            .endpoints(["east", "west"])
+            .build()
+    });
+    let east = Scripted::new([Step::After(ms(40), Box::new(Step::Status(503)))]);
+    let west = Scripted::new([Step::After(ms(25), Box::new(Step::Status(200)))]);
+    let f = failover(&m.hook, &east, &west);
+    let started = Instant::now();
+    assert_eq!(call(&f, 1).await.unwrap().status, 200);
+    assert_eq!(started.elapsed(), ms(65));
+    // Both endpoints switched off is refused, so make every endpoint unavailable another way:
+    // the east breaker is open; switch west off.
+    f.handle().routing().set("west", Switch::Off).unwrap();
+    assert!(call(&f, 2).await.is_err());
+    let v = m.read();
+    assert_eq!(
+        v.histogram(
+            "steadfast.attempt.duration",
+            &attempts(EAST, "transient", "failed")
+        ),
+        [0.04]
+    );
+    assert_eq!(
+        v.histogram("steadfast.attempt.duration", &attempts(WEST, "success", "")),
+        [0.025]
+    );
+    let finished = |endpoint, outcome| {
+        [
+            endpoint,
+            ("steadfast.layer", "failover"),
+            ("steadfast.outcome", outcome),
+            ("error.type", ""),
+        ]
+    };
+    assert_eq!(
+        v.histogram("steadfast.call.duration", &finished(WEST, "success")),
+        [0.065]
+    );
+    // The second call found no endpoint: no attempt, no endpoint, outcome `none`, at once.
+    let unsettled = finished(("steadfast.endpoint", ""), "none");
+    assert_eq!(v.counter("steadfast.calls", &unsettled), 1);
+    assert_eq!(v.histogram("steadfast.call.duration", &unsettled), [0.0]);
+    assert_eq!(v.total("steadfast.calls"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_durations_the_counters_are_kept_and_no_histogram_is_recorded() {
+    let m = recorded(|| MetricsEvents::builder("orders").durations(false).build());
+    let policy = RetryPolicy::builder()
+        .backoff(Backoff::none())
+        .classifier(support::classify as Classifier)
+        .on_event(m.hook.clone())
+        .build()
+        .unwrap();
+    let inner = Scripted::new([Step::After(ms(30), Box::new(Step::Status(200)))]);
+    let svc = RetryLayer::new(policy).layer(inner);
+    assert_eq!(call(&svc, 1).await.unwrap().status, 200);
+    let none = ("steadfast.endpoint", "");
+    let v = m.read();
+    assert_eq!(
+        v.counter("steadfast.attempts", &attempts(none, "success", "")),
+        1
+    );
+    assert_eq!(v.total("steadfast.calls"), 1);
+    assert!(
+        v.histogram("steadfast.attempt.duration", &attempts(none, "success", ""))
+            .is_empty()
+    );
+}

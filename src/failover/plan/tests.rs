@@ -36,6 +36,9 @@ impl OnEvent for Recorder {
             }
             Event::EndpointAvailable { endpoint } => format!("available {endpoint}"),
             Event::DeadlineExceeded { .. } => "deadline".to_owned(),
+            Event::CallFinished {
+                endpoint, attempts, ..
+            } => format!("finished {} after {attempts}", endpoint.unwrap_or("-")),
             other => format!("{other:?}"),
         };
         self.0.borrow_mut().push(line);
@@ -110,7 +113,7 @@ fn replayable() -> Option<impl FnOnce(&Outcome) -> bool> {
 /// Sends the admitted attempt and finishes it with `outcome` at `at`.
 fn attempt(w: &World, plan: &mut Plan, outcome: Outcome, at: Duration) -> Verdict {
     plan.sending(&w.env());
-    plan.finish(&w.env(), outcome, &mut w.at(at))
+    plan.finish(&w.env(), outcome, Lap::default(), &mut w.at(at))
 }
 
 /// Sends the admitted attempt, fails it at `at` (a server failure), and asks what follows, the
@@ -131,9 +134,12 @@ fn a_healthy_primary_is_the_first_branch_sent_at_once() {
         plan.sending(&w.env()),
         "a copy is kept: another endpoint may follow"
     );
-    let verdict = plan.finish(&w.env(), Outcome::Success, &mut w.at(ms(3)));
+    let verdict = plan.finish(&w.env(), Outcome::Success, Lap::default(), &mut w.at(ms(3)));
     assert_eq!(verdict, Verdict::Final);
-    assert_eq!(w.hook.take(), ["attempt east Success"]);
+    assert_eq!(
+        w.hook.take(),
+        ["attempt east Success", "finished east after 1"]
+    );
     assert_eq!(
         w.budget.level(),
         Some(500),
@@ -166,7 +172,8 @@ fn a_transient_failure_hops_at_once_and_pays_for_the_hop() {
         [
             "attempt east Transient { kind: Failed, retry_after: None }",
             "hop east->west",
-            "attempt west Success"
+            "attempt west Success",
+            "finished west after 2"
         ]
     );
 }
@@ -180,7 +187,7 @@ fn a_copy_the_replay_hook_refuses_stops_the_call() {
     let refused = Some(|_: &Outcome| false);
     let action = plan.after_failure(&w.env(), refused, &mut w.at(ms(5)));
     assert_eq!(action, Action::Stop(GiveUpReason::NotReplayable));
-    let stopped = plan.give_up(&w.env(), GiveUpReason::NotReplayable);
+    let stopped = plan.give_up(&w.env(), GiveUpReason::NotReplayable, None);
     assert_eq!(stopped.records.len(), 1);
     assert_eq!(&*stopped.records[0].endpoint, "east");
     assert_eq!(stopped.records[0].elapsed, ms(5));
@@ -193,7 +200,12 @@ fn a_request_marked_once_is_never_copied_nor_sent_again() {
     let options = CallOptions::new().replay(ReplayMarker::Once);
     plan.start(&w.env(), options, &mut w.at(ms(0)));
     assert!(!plan.sending(&w.env()), "no copy for a request sent once");
-    plan.finish(&w.env(), Outcome::not_sent(), &mut w.at(ms(1)));
+    plan.finish(
+        &w.env(),
+        Outcome::not_sent(),
+        Lap::default(),
+        &mut w.at(ms(1)),
+    );
     let no_copy: Option<fn(&Outcome) -> bool> = None;
     let action = plan.after_failure(&w.env(), no_copy, &mut w.at(ms(1)));
     assert_eq!(action, Action::Stop(GiveUpReason::NotReplayable));
@@ -230,7 +242,7 @@ fn a_failed_pass_sleeps_the_recover_delay_then_walks_again_then_stops() {
     assert_eq!(fail(&w, &mut plan, ms(103)), Action::Send(1));
     let action = fail(&w, &mut plan, ms(104));
     assert_eq!(action, Action::Stop(GiveUpReason::RetriesExhausted));
-    let stopped = plan.give_up(&w.env(), GiveUpReason::RetriesExhausted);
+    let stopped = plan.give_up(&w.env(), GiveUpReason::RetriesExhausted, None);
     let elapsed: Vec<_> = stopped.records.iter().map(|r| r.elapsed).collect();
     assert_eq!(elapsed, [ms(1), ms(2), ms(103), ms(104)]);
     assert_eq!(plan.attempts(), 4);
@@ -262,7 +274,7 @@ fn an_unknown_pinned_endpoint_stops_with_none_available() {
     let options = CallOptions::new().endpoint("north");
     let action = plan.start(&w.env(), options, &mut w.at(ms(0)));
     assert_eq!(action, Action::Stop(GiveUpReason::NoEndpointAvailable));
-    let stopped = plan.give_up(&w.env(), GiveUpReason::NoEndpointAvailable);
+    let stopped = plan.give_up(&w.env(), GiveUpReason::NoEndpointAvailable, None);
     assert!(stopped.records.is_empty());
 }
 
@@ -358,12 +370,18 @@ fn a_deadline_cut_records_the_attempt_and_says_so() {
     let mut plan = w.plan();
     plan.start(&w.env(), CallOptions::new(), &mut w.at(ms(0)));
     plan.sending(&w.env());
-    plan.cut_by_deadline(&w.env(), Outcome::timeout(), &mut w.at(ms(9)));
+    plan.cut_by_deadline(
+        &w.env(),
+        Outcome::timeout(),
+        Lap::default(),
+        &mut w.at(ms(9)),
+    );
     assert_eq!(
         w.hook.take(),
         [
             "attempt east Transient { kind: Timeout, retry_after: None }",
-            "deadline"
+            "deadline",
+            "finished east after 1"
         ]
     );
     assert_eq!(plan.attempts(), 1);
@@ -515,7 +533,8 @@ mod walk_model {
                     next[j] += 1;
                     sent += 1;
                     let mut now = LazyNow::fixed(*clock);
-                    if plan.finish(&w.env(), outcome(a), &mut now) == Verdict::Final {
+                    if plan.finish(&w.env(), outcome(a), Lap::default(), &mut now) == Verdict::Final
+                    {
                         return (result(a), sent, sleeps);
                     }
                     last = Some(a);
@@ -527,7 +546,7 @@ mod walk_model {
                     action = plan.resume(&w.env(), &mut LazyNow::fixed(until));
                 }
                 Action::Stop(reason) => {
-                    plan.give_up(&w.env(), reason);
+                    plan.give_up(&w.env(), reason, None);
                     let last = last.expect("every stop here follows a failure");
                     return (result(last), sent, sleeps);
                 }
