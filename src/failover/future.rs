@@ -219,7 +219,6 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
         let Some(mut service) = self.service.take() else {
             unreachable!("an attempt is sent on its endpoint's service")
         };
-        self.watch.attempt();
         service.call(req)
     }
 

@@ -213,7 +213,6 @@ where
         }
         self.attempt = self.attempt.saturating_add(1);
         self.limit = Limit::Unarmed;
-        self.watch.attempt();
         self.service.call(req)
     }
 
