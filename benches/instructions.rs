@@ -14,10 +14,22 @@
 //! Instructions per call are the difference of the two totals (`callgrind_annotate` prints
 //! them as `PROGRAM TOTALS`) divided by 10 000: setting up and tearing down cancel out.
 //!
+//! Built as above, one program holds every case, and how the compiler inlines the library's
+//! code into one case depends on the others (adding a case moved another by 12 %). For counts
+//! to compare across builds, build one program per case, with the cfg `instructions_case` set
+//! to `PATH/FORM` (the other cases are then left out); `scripts/perf-tables.sh` does:
+//!
+//! ```sh
+//! cargo rustc --profile bench --bench instructions -- --cfg 'instructions_case="failover/owned"'
+//! ```
+//!
 //! Paths: `breaker-closed` (the default count window), `breaker-open` (rejecting, the default
 //! `BoxError`), `retry` (the happy path, default budget), `failover` (two regions, the primary
-//! healthy). Forms: `owned` (a handle, as the README's code holds it) or `static` (a
+//! healthy), `failover-hop` (two regions, the primary failing every call behind a breaker that
+//! never trips, so that every call fails once, hops and is answered by the secondary). Forms: `owned` (a handle, as the README's code holds it) or `static` (a
 //! `&'static` breaker or policy, `Failover::into_static`).
+
+#![cfg_attr(instructions_case, allow(dead_code, unused_imports))]
 
 mod support;
 
@@ -63,9 +75,51 @@ fn two_regions() -> Failover<Floor> {
         .unwrap()
 }
 
+/// An always-ready region that answers every call at once, or fails every call at once.
+#[derive(Clone, Copy)]
+struct Region {
+    failing: bool,
+}
+
+impl Service<u64> for Region {
+    type Response = u64;
+    type Error = steadfast::BoxError;
+    type Future = std::future::Ready<Result<u64, steadfast::BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), steadfast::BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, x: u64) -> Self::Future {
+        std::future::ready(if black_box(self.failing) {
+            Err("connection reset".into())
+        } else {
+            Ok(x)
+        })
+    }
+}
+
+/// Two regions, the primary failing every call; the breakers never trip.
+fn failing_primary() -> Failover<Region> {
+    Failover::builder()
+        .endpoint("us-east-2", Region { failing: true })
+        .endpoint("us-west-1", Region { failing: false })
+        .breakers(|b| {
+            b.consecutive_failures(None)
+                .window(100_000)
+                .minimum_calls(100_000)
+        })
+        .build()
+        .unwrap()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: instructions breaker-closed|breaker-open|retry|failover owned|static CALLS";
+    let usage = "usage: instructions breaker-closed|breaker-open|retry|failover|failover-hop \
+                 owned|static CALLS";
     let [path, form, calls] = &args[..] else {
         panic!("{usage}")
     };
@@ -76,35 +130,47 @@ fn main() {
         _ => panic!("{usage}"),
     };
     match (path.as_str(), owned) {
+        #[cfg(any(not(instructions_case), instructions_case = "breaker-closed/owned"))]
         ("breaker-closed", true) => run(
             CircuitBreakerLayer::new(CircuitBreaker::default()).layer(Floor),
             calls,
             true,
         ),
+        #[cfg(any(not(instructions_case), instructions_case = "breaker-closed/static"))]
         ("breaker-closed", false) => {
             let breaker: &'static CircuitBreaker = Box::leak(Box::default());
             run(CircuitBreakerLayer::new(breaker).layer(Floor), calls, true)
         }
+        #[cfg(any(not(instructions_case), instructions_case = "breaker-open/owned"))]
         ("breaker-open", true) => run(
             CircuitBreakerLayer::new(open_breaker()).layer(Floor),
             calls,
             false,
         ),
+        #[cfg(any(not(instructions_case), instructions_case = "breaker-open/static"))]
         ("breaker-open", false) => {
             let breaker: &'static CircuitBreaker = Box::leak(Box::new(open_breaker()));
             run(CircuitBreakerLayer::new(breaker).layer(Floor), calls, false)
         }
+        #[cfg(any(not(instructions_case), instructions_case = "retry/owned"))]
         ("retry", true) => run(
             RetryLayer::new(RetryPolicy::default()).layer(Floor),
             calls,
             true,
         ),
+        #[cfg(any(not(instructions_case), instructions_case = "retry/static"))]
         ("retry", false) => {
             let policy: &'static RetryPolicy = Box::leak(Box::default());
             run(RetryLayer::new(policy).layer(Floor), calls, true)
         }
+        #[cfg(any(not(instructions_case), instructions_case = "failover/owned"))]
         ("failover", true) => run(two_regions(), calls, true),
+        #[cfg(any(not(instructions_case), instructions_case = "failover/static"))]
         ("failover", false) => run(two_regions().into_static(), calls, true),
+        #[cfg(any(not(instructions_case), instructions_case = "failover-hop/owned"))]
+        ("failover-hop", true) => run(failing_primary(), calls, true),
+        #[cfg(any(not(instructions_case), instructions_case = "failover-hop/static"))]
+        ("failover-hop", false) => run(failing_primary().into_static(), calls, true),
         _ => panic!("{usage}"),
     }
 }

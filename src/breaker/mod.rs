@@ -264,7 +264,7 @@ pub use self::future::ResponseFuture;
 pub use self::layer::{CircuitBreakerLayer, CircuitBreakerService};
 use self::machine::{BreakDuration, OnTransition, StateMachine, Transition};
 pub use self::state::{BreakerState, Rejected, Snapshot, TransitionReason};
-use self::ticket::Ticket;
+pub(crate) use self::ticket::Ticket;
 pub use self::window::{
     DEFAULT_BUCKETS, MAX_BUCKETS, MAX_WINDOW, MIN_BUCKET, Mark, OutcomeWindow, SlidingWindow, Tally,
 };
@@ -321,6 +321,17 @@ impl CircuitBreaker {
     #[inline]
     pub fn try_acquire(&self, now: impl Now) -> Result<Permit<&CircuitBreaker>, Rejected> {
         Permit::acquire(self, now)
+    }
+
+    /// Admits a call as [`try_acquire`](Self::try_acquire) does (a timed call starts now),
+    /// handing over the ticket alone:
+    /// for a holder that keeps the breaker alive by other means (a failover's call holds its
+    /// whole shared state, the breakers with it) and so needs no reference of the permit's own.
+    /// The holder gives the ticket back to this breaker with [`Permit::resume`], then records,
+    /// abandons or drops that permit; a ticket dropped on its own keeps a probe slot taken.
+    #[inline(always)]
+    pub(crate) fn acquire_ticket(&self, now: impl Now) -> Result<Ticket, Rejected> {
+        self.shared.acquire(now, true)
     }
 
     /// The state as the breaker last recorded it: one load, no clock. The timed transitions
@@ -517,6 +528,12 @@ impl<B: BreakerRef> Permit<B> {
             breaker: breaker.for_call(),
             ticket,
         })
+    }
+
+    /// The permit of a ticket from [`CircuitBreaker::acquire_ticket`] on `breaker`.
+    #[inline(always)]
+    pub(crate) fn resume(breaker: B, ticket: Ticket) -> Self {
+        Permit { breaker, ticket }
     }
 
     /// Starts timing the call now (slow-call tracking on; otherwise `now` is not read).

@@ -239,7 +239,7 @@ pub use self::handle::{EndpointStatus, FailedOver, FailoverHandle, Serving};
 pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 pub use self::service::Failover;
-use self::service::{EndpointBreaker, Inner, Settings, Shared};
+use self::service::{Inner, Settings, Shared};
 pub use self::switch::{Refused, RoutingSource, Switch};
 /// The HTTP request options, defined in [`crate::http`].
 #[cfg(feature = "http")]

@@ -28,11 +28,11 @@
 
 use std::time::{Duration, Instant};
 
+use super::Settings;
 use super::options::{CallOptions, ReplayMarker};
 use super::router::{Router, Unavailable, all};
-use super::{EndpointBreaker, Settings};
 use crate::backoff::Cursor;
-use crate::breaker::{BreakerRef, BreakerState, Permit};
+use crate::breaker::{BreakerState, CircuitBreaker, Permit, Ticket};
 use crate::budget::{RetryBudget, Withdrawal};
 use crate::classify::{BreakerEffect, Outcome, TransientKind};
 use crate::clock::LazyNow;
@@ -43,24 +43,19 @@ use crate::stopwatch::Lap;
 
 /// What a plan consults at each step: the state every call of one failover shares.
 pub(crate) struct PlanEnv<'a, H> {
-    /// The routing state: endpoints, breakers, flags.
+    /// The routing state: endpoints, breakers, flags. Whoever drives the plan keeps it alive
+    /// for the whole call (the plan holds its breakers' tickets, not references to them).
     pub(crate) router: &'a Router,
-    /// The same router when it lives for the process (`into_static`): permits then hold their
-    /// breaker by reference, and count nothing.
-    pub(crate) leaked: Option<&'static Router>,
     pub(crate) budget: &'a RetryBudget,
     pub(crate) settings: &'a Settings,
     pub(crate) hook: &'a H,
 }
 
 impl<H> PlanEnv<'_, H> {
-    /// Endpoint `j`'s breaker, as a permit holds it.
+    /// The permit of `ticket`, from endpoint `j`'s breaker.
     #[inline(always)]
-    fn breaker(&self, j: usize) -> EndpointBreaker {
-        match self.leaked {
-            Some(router) => EndpointBreaker::Static(&router.endpoints[j].breaker),
-            None => EndpointBreaker::Owned(self.router.endpoints[j].breaker.for_call()),
-        }
+    fn permit(&self, j: usize, ticket: Ticket) -> Permit<&CircuitBreaker> {
+        Permit::resume(&self.router.endpoints[j].breaker, ticket)
     }
 
     /// Whether a call over `candidates` may send its request more than once: its bound on
@@ -165,8 +160,10 @@ pub(crate) struct Plan {
     /// The seed of the recover schedule's jitter, until the first recover pass needs its
     /// cursor.
     seed: u64,
-    /// The current endpoint's admission.
-    permit: Option<Permit<EndpointBreaker>>,
+    /// The current endpoint's admission: its breaker's ticket, given back to that breaker
+    /// (through the router) when the attempt is recorded, abandoned or not made. A call holds
+    /// no reference of its own on the breaker: its driver keeps the router alive.
+    ticket: Option<Ticket>,
     /// What only a call off the usual route needs.
     detour: Option<Box<Detour>>,
     /// The endpoints this call may use (all, or the pinned one; none for an unknown name).
@@ -198,7 +195,7 @@ impl Plan {
             start,
             deadline: Deadline::none(),
             seed,
-            permit: None,
+            ticket: None,
             detour: None,
             candidates: all(endpoints),
             tried: 0,
@@ -373,8 +370,8 @@ impl Plan {
             outcome,
             elapsed: lap.attempt,
         });
-        if let Some(permit) = self.permit.take() {
-            permit.record(&outcome, now.breaker_clock());
+        if let Some(ticket) = self.ticket.take() {
+            env.permit(j, ticket).record(&outcome, now.breaker_clock());
         }
         let mut spent = None;
         if let Some(detour) = self.detour.as_deref_mut() {
@@ -568,15 +565,18 @@ impl Plan {
             self.skip(env, j, Unavailable::PushedBack, Some(left));
             return None;
         }
-        let permit = match Permit::acquire(env.breaker(j), now.breaker_clock()) {
-            Ok(permit) => permit,
+        let ticket = match router.endpoints[j]
+            .breaker
+            .acquire_ticket(now.breaker_clock())
+        {
+            Ok(ticket) => ticket,
             Err(rejected) => {
                 router.observe_breaker(j, router.endpoints[j].breaker.state());
                 self.skip(env, j, Unavailable::BreakerOpen, rejected.retry_in);
                 return None;
             }
         };
-        let probe = permit.is_probe();
+        let probe = ticket.is_probe();
         if probe {
             router.observe_breaker(j, BreakerState::HalfOpen);
         }
@@ -586,11 +586,15 @@ impl Plan {
             };
             match env.budget.try_withdraw(&outcome) {
                 Some(w) => self.detour().pending = Some(w),
-                None => return Some(Action::Stop(GiveUpReason::BudgetExhausted)),
+                None => {
+                    // Not made: a probe slot goes back.
+                    drop(env.permit(j, ticket));
+                    return Some(Action::Stop(GiveUpReason::BudgetExhausted));
+                }
             }
         }
         self.note_admission(env, j, probe);
-        self.permit = Some(permit);
+        self.ticket = Some(ticket);
         Some(Action::Send(j))
     }
 
@@ -713,9 +717,11 @@ impl Plan {
         self.not_sent(env);
         self.attempts = self.attempts.saturating_add(1);
         self.in_flight = false;
-        let endpoint = &*env.router.endpoints[usize::from(self.current)].name;
-        if let Some(permit) = self.permit.take() {
-            permit.record(&outcome, now.breaker_clock());
+        let current = usize::from(self.current);
+        let endpoint = &*env.router.endpoints[current].name;
+        if let Some(ticket) = self.ticket.take() {
+            env.permit(current, ticket)
+                .record(&outcome, now.breaker_clock());
         }
         env.hook.on_event(&Event::Attempt {
             endpoint: Some(endpoint),
@@ -739,7 +745,10 @@ impl Plan {
         elapsed: Option<Duration>,
     ) -> Stopped {
         self.not_sent(env);
-        self.permit = None;
+        if let Some(ticket) = self.ticket.take() {
+            // Not made: a probe slot goes back.
+            drop(env.permit(usize::from(self.current), ticket));
+        }
         self.end_trickle(env);
         env.hook.on_event(&Event::GaveUp {
             endpoint: (self.attempts > 0)
@@ -790,7 +799,7 @@ impl Plan {
     /// trickle slot.
     #[inline]
     pub(crate) fn holds_anything(&self) -> bool {
-        self.permit.is_some()
+        self.ticket.is_some()
             || self
                 .detour
                 .as_ref()
@@ -809,7 +818,8 @@ impl Plan {
     ) {
         self.not_sent(env);
         self.end_trickle(env);
-        if let Some(permit) = self.permit.take() {
+        if let Some(ticket) = self.ticket.take() {
+            let permit = env.permit(usize::from(self.current), ticket);
             if self.in_flight {
                 permit.abandon(now.breaker_clock());
             }

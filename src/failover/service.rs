@@ -15,7 +15,6 @@ use super::plan;
 use super::router::Router;
 use super::{FailoverError, RequestOptions};
 use crate::backoff::Backoff;
-use crate::breaker::{BreakerRef, CircuitBreaker};
 use crate::budget::RetryBudget;
 use crate::classify::{Classify, DefaultClassifier};
 use crate::event::OnEvent;
@@ -66,33 +65,11 @@ impl<S, C, R, H, O> Shared<Inner<S, C, R, H, O>> {
     /// What a call's plan consults: the routing state, the budget, the settings, the hook.
     #[inline(always)]
     pub(super) fn env(&self) -> plan::PlanEnv<'_, H> {
-        let leaked = match self {
-            Shared::Static(inner) => Some(&*inner.router),
-            Shared::Owned(_) => None,
-        };
         plan::PlanEnv {
             router: &self.router,
-            leaked,
             budget: &self.budget,
             settings: &self.settings,
             hook: &self.hook,
-        }
-    }
-}
-
-/// The breaker of one endpoint, as a permit holds it: by reference when the failover is
-/// `'static`, else by its own handle.
-pub(super) enum EndpointBreaker {
-    Owned(CircuitBreaker),
-    Static(&'static CircuitBreaker),
-}
-
-impl BreakerRef for EndpointBreaker {
-    #[inline]
-    fn breaker(&self) -> &CircuitBreaker {
-        match self {
-            EndpointBreaker::Owned(b) => b,
-            EndpointBreaker::Static(b) => b,
         }
     }
 }

@@ -161,7 +161,6 @@ impl<H: OnEvent> Client<H> {
     ) -> PlanEnv<'a, H> {
         PlanEnv {
             router,
-            leaked: None,
             budget,
             settings,
             hook,

@@ -88,7 +88,6 @@ impl World {
     fn env(&self) -> PlanEnv<'_, Recorder> {
         PlanEnv {
             router: &self.router,
-            leaked: None,
             budget: &self.budget,
             settings: &self.settings,
             hook: &self.hook,
