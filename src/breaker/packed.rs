@@ -8,10 +8,12 @@ use crate::breaker::state::BreakerState;
 
 pub(super) const STATE_BITS: u64 = 3;
 
+#[inline]
 pub(super) fn pack(generation: u64, state: BreakerState) -> u64 {
     (generation << STATE_BITS) | state.code()
 }
 
+#[inline]
 pub(super) fn unpack(word: u64) -> (u64, BreakerState) {
     (
         word >> STATE_BITS,
@@ -27,11 +29,13 @@ pub(super) const TAG_SHIFT: u32 = 40;
 pub(super) const COUNT_MASK: u64 = (1 << TAG_SHIFT) - 1;
 pub(super) const TAG_MASK: u64 = (1 << 24) - 1;
 
+#[inline]
 pub(super) fn tagged(generation: u64, count: u64) -> u64 {
     ((generation & TAG_MASK) << TAG_SHIFT) | count.min(COUNT_MASK)
 }
 
 /// The count of a tagged counter, if it belongs to `generation`.
+#[inline]
 pub(super) fn count_in(word: u64, generation: u64) -> Option<u64> {
     (word >> TAG_SHIFT == generation & TAG_MASK).then_some(word & COUNT_MASK)
 }
@@ -39,11 +43,13 @@ pub(super) fn count_in(word: u64, generation: u64) -> Option<u64> {
 /// A success shard: the generation's low 16 bits, the bucket's low 16 bits (0 for a count
 /// window), and a 32-bit count, changed only by a compare-and-swap that checks both tags: a
 /// success racing a transition or the start of a new bucket never lands in the wrong one.
+#[inline]
 pub(super) fn shard_word(generation: u64, bucket: u64, count: u64) -> u64 {
     ((generation & 0xFFFF) << 48) | ((bucket & 0xFFFF) << 32) | count.min(u64::from(u32::MAX))
 }
 
 /// The count of a shard, if it belongs to `generation` and `bucket`.
+#[inline]
 pub(super) fn shard_count(word: u64, generation: u64, bucket: u64) -> Option<u64> {
     (word >> 32 == (((generation & 0xFFFF) << 16) | (bucket & 0xFFFF)))
         .then_some(word & 0xFFFF_FFFF)
@@ -61,6 +67,7 @@ pub(super) struct Probes {
 }
 
 impl Probes {
+    #[inline]
     pub(super) fn new(generation: u64) -> Self {
         Probes {
             tag: generation & 0xFFFF,
@@ -68,6 +75,7 @@ impl Probes {
         }
     }
 
+    #[inline]
     pub(super) fn pack(self) -> u64 {
         (self.tag << 48)
             | (u64::from(self.failed) << 32)
@@ -75,6 +83,7 @@ impl Probes {
             | u64::from(self.in_flight)
     }
 
+    #[inline]
     pub(super) fn unpack(word: u64) -> Self {
         Probes {
             tag: word >> 48,
@@ -85,6 +94,7 @@ impl Probes {
     }
 
     /// Admitted in this period: every probe that has not given its place back.
+    #[inline]
     pub(super) fn admitted(self) -> u32 {
         self.failed + self.succeeded + self.in_flight
     }

@@ -28,15 +28,18 @@ impl BreakerState {
         BreakerState::Disabled,
     ];
 
+    #[inline]
     pub(super) fn code(self) -> u64 {
         self as u64
     }
 
+    #[inline]
     pub(super) fn from_code(code: u64) -> Self {
         Self::ALL[code as usize]
     }
 
     /// Whether calls are rejected in this state (some half-open calls are admitted).
+    #[inline]
     pub const fn is_open(self) -> bool {
         matches!(self, BreakerState::Open | BreakerState::ForcedOpen)
     }

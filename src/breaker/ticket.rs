@@ -20,6 +20,7 @@ pub(super) enum TicketKind {
 }
 
 impl Ticket {
+    #[inline]
     pub(super) fn new(generation: u64, kind: TicketKind) -> Self {
         Ticket {
             word: (generation << 2) | kind as u64,
@@ -27,6 +28,7 @@ impl Ticket {
         }
     }
 
+    #[inline]
     pub(super) fn kind(&self) -> TicketKind {
         match self.word & 3 {
             0 => TicketKind::Closed,
@@ -36,6 +38,7 @@ impl Ticket {
     }
 
     /// The same ticket, used: it records and releases nothing any more.
+    #[inline]
     pub(crate) fn spent(self) -> Self {
         Ticket {
             word: self.word | 3,
@@ -45,14 +48,17 @@ impl Ticket {
 }
 
 impl Ticket {
+    #[inline]
     pub(crate) fn generation(&self) -> u64 {
         self.word >> 2
     }
 
+    #[inline]
     pub(crate) fn is_probe(&self) -> bool {
         self.kind() == TicketKind::Probe
     }
 
+    #[inline]
     pub(crate) fn is_timed(&self) -> bool {
         self.started > 0
     }

@@ -321,9 +321,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let Call { shared, executor } = this.call;
+        // One look through the shared reference (owned or leaked) for the whole poll.
+        let inner: &Inner<S, C, R, H, O> = shared;
         let view = View {
-            inner: shared,
-            env: shared.env(),
+            inner,
+            env: inner.env(),
         };
         loop {
             let timeout = view.inner.settings.attempt_timeout;

@@ -61,7 +61,7 @@ impl<T> Deref for Shared<T> {
     }
 }
 
-impl<S, C, R, H, O> Shared<Inner<S, C, R, H, O>> {
+impl<S, C, R, H, O> Inner<S, C, R, H, O> {
     /// What a call's plan consults: the routing state, the budget, the settings, the hook.
     #[inline(always)]
     pub(super) fn env(&self) -> plan::PlanEnv<'_, H> {

@@ -222,11 +222,18 @@ impl StateMachine {
         }
     }
 
-    /// Gives back the probe slot of a ticket that was never used.
+    /// Gives back the probe slot of a ticket that was never used (every permit's drop asks:
+    /// the check is inline, the giving back is not).
+    #[inline]
     pub(crate) fn release(&self, ticket: Ticket) {
-        if ticket.kind() != TicketKind::Probe {
-            return;
+        if ticket.kind() == TicketKind::Probe {
+            self.release_probe(ticket);
         }
+    }
+
+    /// Gives back the probe slot of a probe's ticket that was never used.
+    #[inline(never)]
+    fn release_probe(&self, ticket: Ticket) {
         // Deciding by rates, a renewed probe given back may leave a complete set: the next
         // admission decides it.
         Probes::update(&self.probes, ticket.generation(), |p| {

@@ -30,8 +30,24 @@ impl StateMachine {
     /// Records the outcome of an admitted call. Outcomes from an older generation change
     /// nothing. `now` is read only when the outcome may cause a transition, to time the call,
     /// or (cheaply) to place it in a time window.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, ticket: Ticket, outcome: &Outcome, now: impl Now) {
+        // The usual case inline: a success of a call admitted closed, in the generation it was
+        // admitted in (one compare: a closed ticket's word is its generation's, kind 0).
+        let (generation, state) = self.state();
+        if matches!(outcome, Outcome::Success)
+            && state == BreakerState::Closed
+            && ticket.word == Ticket::new(generation, TicketKind::Closed).word
+        {
+            self.closed_success(generation, ticket, ReadOnce::new(now));
+            return;
+        }
+        self.record_other(ticket, outcome, now);
+    }
+
+    /// Every other outcome (the same rule for a success too).
+    #[inline(never)]
+    fn record_other(&self, ticket: Ticket, outcome: &Outcome, now: impl Now) {
         let effect = match outcome {
             Outcome::Rejected if self.rejected_is_success => BreakerEffect::Success,
             other => other.breaker_effect(),
@@ -100,7 +116,7 @@ impl StateMachine {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn closed_success<N: Now>(
         &self,
         generation: u64,
@@ -136,7 +152,7 @@ impl StateMachine {
     /// rates) and, for a time window, the success falls in the newest bucket (no bucket
     /// expires). True when counted (or stale: nothing to count); false when the lock path must
     /// count it.
-    #[inline]
+    #[inline(always)]
     pub(super) fn count_success(&self, generation: u64, now: &mut ReadOnce<impl Now>) -> bool {
         let bucket = match self.bucket {
             0 => 0,
