@@ -265,7 +265,7 @@ impl Plan {
     /// A healthy primary takes the first branch of every step here: nothing is pinned or
     /// demoted (no failback head to find), so the pass starts at the primary, and
     /// [`admit`](Self::admit) lets it through.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn start<H: OnEvent, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
