@@ -451,6 +451,16 @@ impl CircuitBreaker {
 /// one of 8 cache lines, the calling thread's (the first 8 threads to call each have one of
 /// their own), so that calls on different threads do not share one count; a `&'static`
 /// reference counts nothing at all.
+///
+/// # Why `&'static` is worth having
+///
+/// Counting a reference is two atomic read-modify-writes per call (one when it is taken, one
+/// when the call's future drops it), uncontended but not free: on the 2-vCPU machine of the
+/// README's tables, a closed call through the layer took 43 ns (CPU time) with an owned
+/// breaker and 20 ns with a `&'static` one, flat from one thread to two in both cases. Safe
+/// Rust has no cheaper way for a call that may outlive its service to keep the breaker alive,
+/// so a breaker built once for the life of the process (the usual case) is best leaked once
+/// (`Box::leak`) and shared as `&'static CircuitBreaker`.
 pub trait BreakerRef {
     /// The breaker.
     fn breaker(&self) -> &CircuitBreaker;
@@ -561,7 +571,7 @@ impl<B: BreakerRef> Permit<B> {
     /// Records the call's outcome. `now` is read only if the outcome may change the state, to
     /// time the call (slow-call tracking on), or cheaply ([`Now::recent`]) to place it in a
     /// time window.
-    #[inline]
+    #[inline(always)]
     pub fn record(mut self, outcome: &Outcome, now: impl Now) {
         let ticket = self.ticket;
         self.ticket = ticket.spent();

@@ -155,9 +155,10 @@
 //! [`Replay`] hook copies it before the first attempt, as any retry layer does. A call that
 //! fails or skips an endpoint allocates once for what only such a call needs, and the list of
 //! its failed attempts (the error reports them).
-//! Each call holds the failover's shared state and its endpoint's breaker by references counted
-//! on one of 8 cache lines each, the calling thread's, so that calls on different threads do not
-//! share one count; a failover built once for the life of the process can be leaked with
+//! Each call holds one reference, on the failover's shared state, counted on one of 8 cache
+//! lines, the calling thread's, so that calls on different threads do not share one count (the
+//! endpoint's breaker is reached through that state: its admission is a ticket, not a second
+//! reference); a failover built once for the life of the process can be leaked with
 //! [`Failover::into_static`], and its calls then count nothing at all. `cargo bench --bench
 //! failover` measures it.
 //!

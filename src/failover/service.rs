@@ -161,10 +161,19 @@ impl<S, C, R, H, O> Failover<S, C, R, H, O> {
     }
 
     /// Leaks the shared state, so that calls hold it by a `'static` reference and count no
-    /// reference per call (an owned failover's call counts two, on cache lines of its thread's
-    /// own). For a failover built once and used for the life of the process (the usual
+    /// reference per call (an owned failover's call counts one, on a cache line of its
+    /// thread's own: two atomic read-modify-writes, one when the call starts and one when its
+    /// future is dropped; the endpoints' breakers are reached through it and count nothing).
+    /// For a failover built once and used for the life of the process (the usual
     /// multi-region client); each call of `into_static` leaks one more copy, so call it once, at
     /// startup.
+    ///
+    /// It is kept because those two read-modify-writes are measurable: they cost about as much
+    /// as the rest of a healthy primary's call in the breaker's case (43 ns with an owned
+    /// breaker, 20 ns with a `&'static` one, CPU time on the README's 2-vCPU machine), and safe
+    /// Rust has no cheaper way for a call that may outlive its service to keep the state
+    /// alive. In instructions the difference is small (callgrind, healthy primary: 545 owned,
+    /// 531 leaked).
     pub fn into_static(self) -> Self {
         match self.shared {
             Shared::Static(_) => self,

@@ -63,7 +63,10 @@
 //! cache lines, the calling thread's (the first 8 threads to call each have one of their own;
 //! [`PolicyRef::for_call`]), so that calls on different threads do not share one count. A policy
 //! defined once for the process can be passed as `&'static RetryPolicy` instead (see
-//! [`PolicyRef`]): then calls count nothing at all. The inner service is cloned per call, as
+//! [`PolicyRef`]): then calls count nothing at all. Counting is two uncontended atomic
+//! read-modify-writes per call (taken at the call, dropped with its future), which safe Rust
+//! cannot avoid for a call that may outlive its service; they are the whole difference
+//! between the owned and the `&'static` rows of the README's retry table. The inner service is cloned per call, as
 //! tower's own `Retry` does, and the request is copied before each attempt that may be followed
 //! by another (`Replay`). `cargo bench --bench retry` measures all of it against tower's `Retry`
 //! and tower-resilience's retry.
