@@ -14,20 +14,23 @@
 //! Instructions per call are the difference of the two totals (`callgrind_annotate` prints
 //! them as `PROGRAM TOTALS`) divided by 10 000: setting up and tearing down cancel out.
 //!
-//! Built as above, one program holds every case, and how the compiler inlines the library's
-//! code into one case depends on the others (adding a case moved another by 12 %). For counts
-//! to compare across builds, build one program per case, with the cfg `instructions_case` set
-//! to `PATH/FORM` (the other cases are then left out); `scripts/perf-tables.sh` does:
+//! Built as above, one program holds every case, split into 16 codegen units, and how the
+//! compiler inlines the library's code into one case depends on the others and on that split
+//! (adding a case moved another by 12 %). For counts to compare across builds, build one
+//! program per case, with the cfg `instructions_case` set to `PATH/FORM` (the other cases are
+//! then left out), and one codegen unit; `scripts/perf-tables.sh` does:
 //!
 //! ```sh
-//! cargo rustc --profile bench --bench instructions -- --cfg 'instructions_case="failover/owned"'
+//! cargo rustc --profile bench --bench instructions -- \
+//!   -C codegen-units=1 --cfg 'instructions_case="failover/owned"'
 //! ```
 //!
 //! Paths: `breaker-closed` (the default count window), `breaker-open` (rejecting, the default
 //! `BoxError`), `retry` (the happy path, default budget), `failover` (two regions, the primary
 //! healthy), `failover-hop` (two regions, the primary failing every call behind a breaker that
-//! never trips, so that every call fails once, hops and is answered by the secondary). Forms: `owned` (a handle, as the README's code holds it) or `static` (a
-//! `&'static` breaker or policy, `Failover::into_static`).
+//! never trips, so that every call fails once, hops and is answered by the secondary). Forms:
+//! `owned` (a handle, as the README's code holds it) or `static` (a `&'static` breaker or
+//! policy, `Failover::into_static`).
 
 #![cfg_attr(instructions_case, allow(dead_code, unused_imports))]
 
