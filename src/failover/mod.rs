@@ -229,17 +229,21 @@ pub(crate) mod options;
 pub(crate) mod plan;
 pub(crate) mod router;
 pub(crate) mod service;
+pub(crate) mod spread;
 mod switch;
 
-pub use self::builder::FailoverBuilder;
+pub use self::builder::{FailoverBuilder, Tier};
 pub use self::control::{ControlError, RoutingControl};
 pub use self::error::FailoverError;
 pub use self::future::ResponseFuture;
-pub use self::handle::{EndpointStatus, FailedOver, FailoverHandle, Serving};
-pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
+pub use self::handle::{CallShare, EndpointStatus, FailedOver, FailoverHandle, Serving};
+pub use self::options::{
+    CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestKey, RequestOptions, SpreadKey,
+};
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 pub use self::service::Failover;
 use self::service::{EndpointBreaker, Inner, Settings, Shared};
+pub use self::spread::{MAX_WEIGHT, Spread};
 pub use self::switch::{Refused, RoutingSource, Switch};
 /// The HTTP request options, defined in [`crate::http`].
 #[cfg(feature = "http")]

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::options::{CallOptions, ReplayMarker};
 use super::router::{Router, Unavailable, all};
+use super::spread::Draw;
 use super::{EndpointBreaker, Settings};
 use crate::backoff::Cursor;
 use crate::breaker::{BreakerRef, BreakerState, Permit};
@@ -187,6 +188,10 @@ pub(crate) struct Plan {
     sent: bool,
     /// Whether the current attempt has been sent and has no outcome yet.
     in_flight: bool,
+    /// Whether the current attempt counts in its endpoint's load (tiers only).
+    loaded: bool,
+    /// The request's key, for a spread by key.
+    key: Option<u64>,
 }
 
 impl Plan {
@@ -209,6 +214,8 @@ impl Plan {
             pinned: false,
             sent: false,
             in_flight: false,
+            loaded: false,
+            key: None,
         }
     }
 
@@ -289,7 +296,10 @@ impl Plan {
                 return Action::Stop(GiveUpReason::NoEndpointAvailable);
             }
         } else if env.router.demoted() != 0 {
-            self.find_failback_head(env, now);
+            self.find_failback_head(env, options, now);
+        } else if env.router.tiers.is_some() {
+            // Active-active: the tier's spread picks the first endpoint (with the key).
+            self.key = options.key;
         } else {
             // The usual route: nothing demoted, nothing tried, every endpoint a candidate, so
             // the pass starts at the primary (what `pick` answers then), whose index is known
@@ -308,8 +318,10 @@ impl Plan {
     fn find_failback_head<H, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
+        options: CallOptions<'_>,
         now: &mut LazyNow<LIVE>,
     ) {
+        self.key = options.key;
         if let Some((i, trickle)) = env.router.failback_head(self.candidates, now) {
             let i = i as u8;
             let detour = self.detour();
@@ -375,6 +387,9 @@ impl Plan {
         });
         if let Some(permit) = self.permit.take() {
             permit.record(&outcome, now.breaker_clock());
+        }
+        if self.loaded {
+            self.unload(env);
         }
         let mut spent = None;
         if let Some(detour) = self.detour.as_deref_mut() {
@@ -467,9 +482,13 @@ impl Plan {
         now: &mut LazyNow<LIVE>,
     ) -> Action {
         loop {
-            let Some(j) = env
-                .router
-                .pick(self.candidates, self.tried, self.failback_head())
+            let draw = Draw {
+                seq: self.seed,
+                key: self.key,
+            };
+            let Some(j) =
+                env.router
+                    .next(self.candidates, self.tried, self.failback_head(), draw, now)
             else {
                 return self.end_of_pass(env, now);
             };
@@ -589,7 +608,7 @@ impl Plan {
                 None => return Some(Action::Stop(GiveUpReason::BudgetExhausted)),
             }
         }
-        self.note_admission(env, j, probe);
+        self.note_admission(env, j, probe, now);
         self.permit = Some(permit);
         Some(Action::Send(j))
     }
@@ -597,14 +616,26 @@ impl Plan {
     /// Endpoint `j` admitted the call's next attempt (`probe`: as a half-open probe): the
     /// events and routing changes that follow.
     #[inline(always)]
-    fn note_admission<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, j: usize, probe: bool) {
+    fn note_admission<H: OnEvent, const LIVE: bool>(
+        &mut self,
+        env: &PlanEnv<'_, H>,
+        j: usize,
+        probe: bool,
+        now: &mut LazyNow<LIVE>,
+    ) {
         let router = env.router;
         let endpoint = &router.endpoints[j];
         // A probe is not the endpoint taking traffic again: its breaker closing is.
         if !probe && router.mark_available(j) {
+            // In tiers, its share ramps up from now (slow start).
+            router.start_ramp(j, now.get());
             env.hook.on_event(&Event::EndpointAvailable {
                 endpoint: &endpoint.name,
             });
+        }
+        if let Some(tiers) = &router.tiers {
+            tiers.started(j);
+            self.loaded = true;
         }
         if self.attempts_here == 0 {
             // The first attempt of a pass: the call's first, or a recover pass's.
@@ -658,9 +689,10 @@ impl Plan {
     fn serve<H: OnEvent>(&self, env: &PlanEnv<'_, H>, j: usize) {
         let router = env.router;
         if let Some(old) = router.serve(j) {
+            let new = router.tier_head(j);
             let from = &router.endpoints[old].name;
-            let to = &router.endpoints[j].name;
-            env.hook.on_event(&if j > old {
+            let to = &router.endpoints[new].name;
+            env.hook.on_event(&if new > old {
                 Event::FailedOver {
                     from,
                     to,
@@ -713,6 +745,7 @@ impl Plan {
         self.not_sent(env);
         self.attempts = self.attempts.saturating_add(1);
         self.in_flight = false;
+        self.unload(env);
         let endpoint = &*env.router.endpoints[usize::from(self.current)].name;
         if let Some(permit) = self.permit.take() {
             permit.record(&outcome, now.breaker_clock());
@@ -740,6 +773,7 @@ impl Plan {
     ) -> Stopped {
         self.not_sent(env);
         self.permit = None;
+        self.unload(env);
         self.end_trickle(env);
         env.hook.on_event(&Event::GaveUp {
             endpoint: (self.attempts > 0)
@@ -779,6 +813,16 @@ impl Plan {
         });
     }
 
+    /// The current attempt no longer counts in its endpoint's load, if it did.
+    #[inline(never)]
+    fn unload<H>(&mut self, env: &PlanEnv<'_, H>) {
+        if std::mem::take(&mut self.loaded) {
+            if let Some(tiers) = &env.router.tiers {
+                tiers.ended(usize::from(self.current));
+            }
+        }
+    }
+
     /// Gives back the trickle slot the call holds, if it holds one.
     fn end_trickle<H>(&mut self, env: &PlanEnv<'_, H>) {
         if let Some(i) = self.detour.as_mut().and_then(|d| d.trickle.take()) {
@@ -791,6 +835,7 @@ impl Plan {
     #[inline]
     pub(crate) fn holds_anything(&self) -> bool {
         self.permit.is_some()
+            || self.loaded
             || self
                 .detour
                 .as_ref()
@@ -809,6 +854,7 @@ impl Plan {
     ) {
         self.not_sent(env);
         self.end_trickle(env);
+        self.unload(env);
         if let Some(permit) = self.permit.take() {
             if self.in_flight {
                 permit.abandon(now.breaker_clock());

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::spread::{Draw, Tiers};
 use super::switch::Switch;
 use crate::breaker::{BreakerState, CircuitBreaker};
 use crate::clock::LazyNow;
@@ -94,9 +95,13 @@ pub(crate) struct Router {
     /// Bits 0..32: endpoints an operator switched off; bits 32..64: endpoints failing their
     /// health checks.
     control: AtomicU64,
-    /// The endpoint calls go to first (the last head of a walk that was not a probe).
+    /// The endpoint calls go to first (the last head of a walk that was not a probe; in a
+    /// tiered failover, the first endpoint of that head's tier).
     serving: AtomicU32,
     base: Instant,
+    /// The tiers, when one holds more than one endpoint (active-active); `None`: one endpoint
+    /// per tier, calls by priority.
+    pub(crate) tiers: Option<Box<Tiers>>,
 }
 
 impl fmt::Debug for Router {
@@ -156,6 +161,45 @@ impl Router {
             control: AtomicU64::new(0),
             serving: AtomicU32::new(0),
             base,
+            tiers: None,
+        }
+    }
+
+    /// The same router with `tiers` (active-active), unless every tier holds one endpoint.
+    pub(crate) fn with_tiers(mut self, tiers: Tiers) -> Self {
+        if (0..self.endpoints.len()).any(|i| tiers.peers(i).count_ones() > 1) {
+            self.tiers = Some(Box::new(tiers));
+        }
+        self
+    }
+
+    /// Endpoint `i`'s tier (its index when each tier holds one endpoint).
+    #[inline]
+    pub(crate) fn tier_of(&self, i: usize) -> usize {
+        self.tiers.as_ref().map_or(i, |t| t.tier_of(i))
+    }
+
+    /// The endpoints of `i`'s tier and of every tier above it.
+    fn up_to_tier_of(&self, i: usize) -> u32 {
+        match &self.tiers {
+            None => all(i + 1),
+            Some(t) => all(32 - t.peers(i).leading_zeros() as usize),
+        }
+    }
+
+    /// The first endpoint of `i`'s tier.
+    #[inline]
+    pub(crate) fn tier_head(&self, i: usize) -> usize {
+        self.tiers
+            .as_ref()
+            .map_or(i, |t| t.peers(i).trailing_zeros() as usize)
+    }
+
+    /// Endpoint `i` takes calls again at `now`: its slow start begins (tiered failovers with a
+    /// slow-start window only).
+    pub(crate) fn start_ramp(&self, i: usize, now: Instant) {
+        if let Some(tiers) = &self.tiers {
+            tiers.start_ramp(i, self.encode(now));
         }
     }
 
@@ -182,8 +226,9 @@ impl Router {
             .map_or(Duration::ZERO, |at| now.saturating_duration_since(at))
     }
 
-    /// Which endpoint the call `candidates` allows goes first. Demoted endpoints (waiting for
-    /// failback) come after the others, unless `head` (the call's probe or trickle) names one.
+    /// Which endpoint the call `candidates` allows goes first, by priority. Demoted endpoints
+    /// (waiting for failback) come after the others, unless `head` (the call's probe or
+    /// trickle) names one.
     #[inline]
     pub(crate) fn pick(&self, candidates: u32, tried: u32, head: Option<usize>) -> Option<usize> {
         if let Some(h) = head.filter(|&h| tried & (1 << h) == 0) {
@@ -192,6 +237,36 @@ impl Router {
         let left = candidates & !tried;
         let demoted = self.demoted();
         first(left & !demoted).or_else(|| first(left & demoted))
+    }
+
+    /// Which endpoint the call `candidates` allows goes next, of those it has not `tried`:
+    /// active-passive, the first by priority ([`pick`](Self::pick)); in tiers, an endpoint of
+    /// the first tier with one left (demoted endpoints after the others, unless `head` names
+    /// one), chosen by the spread with the call's `draw` at `now`.
+    #[inline]
+    pub(crate) fn next<const LIVE: bool>(
+        &self,
+        candidates: u32,
+        tried: u32,
+        head: Option<usize>,
+        draw: Draw,
+        now: &mut LazyNow<LIVE>,
+    ) -> Option<usize> {
+        let Some(tiers) = &self.tiers else {
+            return self.pick(candidates, tried, head);
+        };
+        if let Some(h) = head.filter(|&h| tried & (1 << h) == 0) {
+            return Some(h);
+        }
+        let left = candidates & !tried;
+        let demoted = self.demoted();
+        let pool = match left & !demoted {
+            0 => left & demoted,
+            pool => pool,
+        };
+        let i = first(pool)?;
+        let pool = pool & tiers.peers(i);
+        Some(tiers.choose(pool, draw, now, |code, at| self.since(code, at)))
     }
 
     /// The demoted endpoints.
@@ -378,10 +453,14 @@ impl Router {
         }
     }
 
-    fn restore(&self, i: usize) {
+    /// Ends endpoint `i`'s demotion at `now` (in tiers, its slow start begins).
+    fn restore<const LIVE: bool>(&self, i: usize, now: &mut LazyNow<LIVE>) {
         self.flags
             .fetch_and(!(1u64 << (DEMOTED_SHIFT + i as u32)), Ordering::Relaxed);
         self.endpoints[i].healthy_since.store(0, Ordering::Relaxed);
+        if self.tiers.is_some() {
+            self.start_ramp(i, now.get());
+        }
     }
 
     /// The head of a call among `candidates` while an endpoint ahead of every other candidate is
@@ -397,17 +476,19 @@ impl Router {
     ) -> Option<(usize, bool)> {
         // Failback is about endpoints ranked above the one serving: a demotion behind it means
         // nothing any more (it would only reorder later hops), so it ends.
+        // In tiers, the serving tier's own demoted endpoints keep their demotion: the policy
+        // governs their return to their share of it.
         let serving = self.serving();
-        let behind = !all(serving + 1);
+        let behind = !self.up_to_tier_of(serving);
         let stale = self.demoted() & behind;
         if stale != 0 {
             for i in (0..self.endpoints.len()).filter(|i| stale & (1 << i) != 0) {
-                self.restore(i);
+                self.restore(i, now);
             }
         }
         let demoted = self.demoted() & candidates;
         let d = first(demoted)?;
-        if first(candidates & !demoted).is_some_and(|n| n < d) {
+        if first(candidates & !demoted).is_some_and(|n| self.tier_of(n) < self.tier_of(d)) {
             return None;
         }
         let endpoint = &self.endpoints[d];
@@ -425,7 +506,7 @@ impl Router {
                     );
                 } else if let Failback::After(hold_down) = self.failback {
                     if self.since(since, now.get()) >= hold_down {
-                        self.restore(d);
+                        self.restore(d, now);
                         return None;
                     }
                 }
@@ -443,11 +524,11 @@ impl Router {
         self.endpoints[i].trickle.store(false, Ordering::Release);
     }
 
-    /// Records that a call started at endpoint `i` (not as a probe or trickle); the previous
-    /// serving endpoint if it changed.
+    /// Records that a call started at endpoint `i` (not as a probe or trickle): its tier's
+    /// first endpoint serves; the previous serving endpoint if it changed.
     #[inline]
     pub(crate) fn serve(&self, i: usize) -> Option<usize> {
-        let i = i as u32;
+        let i = self.tier_head(i) as u32;
         if self.serving.load(Ordering::Relaxed) == i {
             return None;
         }
