@@ -226,6 +226,12 @@ impl Router {
             .map_or(Duration::ZERO, |at| now.saturating_duration_since(at))
     }
 
+    /// How long since slow-start `code` at `now`.
+    #[cfg(test)]
+    pub(crate) fn since_code_for_tests(&self, code: u64, now: Instant) -> Duration {
+        self.since(code, now)
+    }
+
     /// Which endpoint the call `candidates` allows goes first, by priority. Demoted endpoints
     /// (waiting for failback) come after the others, unless `head` (the call's probe or
     /// trickle) names one.
