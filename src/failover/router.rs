@@ -14,6 +14,7 @@ use super::spread::{Draw, Tiers};
 use super::switch::Switch;
 use crate::breaker::{BreakerState, CircuitBreaker};
 use crate::clock::LazyNow;
+use crate::rng::{GOLDEN, mix};
 
 /// The most endpoints one failover may have (a bit each in a word of flags).
 pub const MAX_ENDPOINTS: usize = 32;
@@ -271,8 +272,14 @@ impl Router {
             pool => pool,
         };
         let i = first(pool)?;
-        let pool = pool & tiers.peers(i);
-        Some(tiers.choose(pool, draw, now, |code, at| self.since(code, at)))
+        let peers = tiers.peers(i);
+        let mut draw = draw;
+        if tried & peers != 0 {
+            // Another choice in a tier the call tried: drawn afresh, so that the calls of a
+            // skipped or failed endpoint spread over its peers rather than follow the first draw.
+            draw.seq = mix(draw.seq ^ u64::from(tried).wrapping_mul(GOLDEN));
+        }
+        Some(tiers.choose(pool & peers, draw, now, |code, at| self.since(code, at)))
     }
 
     /// The demoted endpoints.

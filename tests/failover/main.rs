@@ -30,6 +30,7 @@ mod regressions;
 mod replay;
 #[cfg(feature = "routing-file")]
 mod routing_file;
+mod spread;
 mod time;
 mod walk;
 mod walk_model;

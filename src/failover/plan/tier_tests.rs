@@ -340,6 +340,14 @@ fn the_failback_policy_holds_a_recovered_endpoint_of_the_serving_tier() {
 }
 
 proptest! {
+    // Failures are kept beside this file.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(1000)
+    })]
+
     /// Whatever the tiers, the spread, the weights and which endpoints are unavailable, a
     /// call's first attempt goes to an available endpoint of the first tier that has one, and
     /// a hop after a failure goes to an untried available endpoint of the first tier that
