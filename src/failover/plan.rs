@@ -296,7 +296,7 @@ impl Plan {
                 return Action::Stop(GiveUpReason::NoEndpointAvailable);
             }
         } else if env.router.demoted() != 0 {
-            self.find_failback_head(env, options, now);
+            self.find_failback_head(env, options.key, now);
         } else if env.router.tiers.is_some() {
             // Active-active: the tier's spread picks the first endpoint (with the key).
             self.key = options.key;
@@ -318,10 +318,10 @@ impl Plan {
     fn find_failback_head<H, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
-        options: CallOptions<'_>,
+        key: Option<u64>,
         now: &mut LazyNow<LIVE>,
     ) {
-        self.key = options.key;
+        self.key = key;
         if let Some((i, trickle)) = env.router.failback_head(self.candidates, now) {
             let i = i as u8;
             let detour = self.detour();
@@ -387,9 +387,9 @@ impl Plan {
         });
         if let Some(permit) = self.permit.take() {
             permit.record(&outcome, now.breaker_clock());
-        }
-        if self.loaded {
-            self.unload(env);
+            if self.loaded {
+                self.unload(env);
+            }
         }
         let mut spent = None;
         if let Some(detour) = self.detour.as_deref_mut() {
@@ -468,6 +468,7 @@ impl Plan {
             && last.transient_kind() != Some(TransientKind::Throttled);
         if again {
             if let Some(action) = self.admit(env, usize::from(self.current), now) {
+                self.load(env, action);
                 return action;
             }
         }
@@ -494,6 +495,7 @@ impl Plan {
             };
             self.tried |= 1 << j;
             if let Some(action) = self.admit(env, j, now) {
+                self.load(env, action);
                 return action;
             }
         }
@@ -608,7 +610,7 @@ impl Plan {
                 None => return Some(Action::Stop(GiveUpReason::BudgetExhausted)),
             }
         }
-        self.note_admission(env, j, probe, now);
+        self.note_admission(env, j, probe);
         self.permit = Some(permit);
         Some(Action::Send(j))
     }
@@ -616,26 +618,14 @@ impl Plan {
     /// Endpoint `j` admitted the call's next attempt (`probe`: as a half-open probe): the
     /// events and routing changes that follow.
     #[inline(always)]
-    fn note_admission<H: OnEvent, const LIVE: bool>(
-        &mut self,
-        env: &PlanEnv<'_, H>,
-        j: usize,
-        probe: bool,
-        now: &mut LazyNow<LIVE>,
-    ) {
+    fn note_admission<H: OnEvent>(&mut self, env: &PlanEnv<'_, H>, j: usize, probe: bool) {
         let router = env.router;
         let endpoint = &router.endpoints[j];
         // A probe is not the endpoint taking traffic again: its breaker closing is.
         if !probe && router.mark_available(j) {
-            // In tiers, its share ramps up from now (slow start).
-            router.start_ramp(j, now.get());
             env.hook.on_event(&Event::EndpointAvailable {
                 endpoint: &endpoint.name,
             });
-        }
-        if let Some(tiers) = &router.tiers {
-            tiers.started(j);
-            self.loaded = true;
         }
         if self.attempts_here == 0 {
             // The first attempt of a pass: the call's first, or a recover pass's.
@@ -813,6 +803,25 @@ impl Plan {
         });
     }
 
+    /// In tiers, an attempt admitted (`action` sends it) counts in its endpoint's load until
+    /// it is over. (Active-passive calls count nothing, and their usual route, which admits
+    /// the primary in [`start`](Self::start), does not come here.)
+    #[inline]
+    fn load<H>(&mut self, env: &PlanEnv<'_, H>, action: Action) {
+        if env.router.tiers.is_some() {
+            self.load_tiered(env, action);
+        }
+    }
+
+    /// [`load`](Self::load) in tiers.
+    #[inline(never)]
+    fn load_tiered<H>(&mut self, env: &PlanEnv<'_, H>, action: Action) {
+        if let (Some(tiers), Action::Send(j)) = (&env.router.tiers, action) {
+            tiers.started(j);
+            self.loaded = true;
+        }
+    }
+
     /// The current attempt no longer counts in its endpoint's load, if it did.
     #[inline(never)]
     fn unload<H>(&mut self, env: &PlanEnv<'_, H>) {
@@ -830,12 +839,11 @@ impl Plan {
         }
     }
 
-    /// Whether the call holds anything to give back when it is dropped: a permit, tokens, a
-    /// trickle slot.
+    /// Whether the call holds anything to give back when it is dropped: a permit (and, in
+    /// tiers, the load its attempt counts in), tokens, a trickle slot.
     #[inline]
     pub(crate) fn holds_anything(&self) -> bool {
         self.permit.is_some()
-            || self.loaded
             || self
                 .detour
                 .as_ref()

@@ -200,7 +200,7 @@ impl Router {
     /// slow-start window only).
     pub(crate) fn start_ramp(&self, i: usize, now: Instant) {
         if let Some(tiers) = &self.tiers {
-            tiers.start_ramp(i, self.encode(now));
+            tiers.start_ramp(1 << i, self.encode(now));
         }
     }
 
@@ -259,9 +259,23 @@ impl Router {
         draw: Draw,
         now: &mut LazyNow<LIVE>,
     ) -> Option<usize> {
-        let Some(tiers) = &self.tiers else {
-            return self.pick(candidates, tried, head);
-        };
+        match &self.tiers {
+            None => self.pick(candidates, tried, head),
+            Some(tiers) => self.spread(tiers, candidates, tried, head, draw, now),
+        }
+    }
+
+    /// [`next`](Self::next) in tiers.
+    #[inline(never)]
+    fn spread<const LIVE: bool>(
+        &self,
+        tiers: &Tiers,
+        candidates: u32,
+        tried: u32,
+        head: Option<usize>,
+        draw: Draw,
+        now: &mut LazyNow<LIVE>,
+    ) -> Option<usize> {
         if let Some(h) = head.filter(|&h| tried & (1 << h) == 0) {
             return Some(h);
         }
@@ -278,6 +292,9 @@ impl Router {
             // Another choice in a tier the call tried: drawn afresh, so that the calls of a
             // skipped or failed endpoint spread over its peers rather than follow the first draw.
             draw.seq = mix(draw.seq ^ u64::from(tried).wrapping_mul(GOLDEN));
+        }
+        if tiers.returns() != 0 {
+            tiers.start_ramp(tiers.take_returns(), self.encode(now.get()));
         }
         Some(tiers.choose(pool & peers, draw, now, |code, at| self.since(code, at)))
     }
@@ -407,12 +424,25 @@ impl Router {
             && self.flags.fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
 
-    /// Records that a call was admitted by endpoint `i`; true if it was unavailable before.
+    /// Records that a call was admitted by endpoint `i` (not as a probe); true if it was
+    /// unavailable before. In tiers, its slow start then begins at the next choice.
     #[inline]
     pub(crate) fn mark_available(&self, i: usize) -> bool {
+        self.flags.load(Ordering::Relaxed) & (1u64 << i) != 0 && self.came_back(i)
+    }
+
+    /// Endpoint `i`, found unavailable by an earlier call, admitted a call: true if this call
+    /// is the one that marks it available again (its slow start begins at the next choice in
+    /// its tier, which has the time: the admission reads no clock).
+    #[cold]
+    #[inline(never)]
+    fn came_back(&self, i: usize) -> bool {
         let bit = 1u64 << i;
-        self.flags.load(Ordering::Relaxed) & bit != 0
-            && self.flags.fetch_and(!bit, Ordering::Relaxed) & bit != 0
+        let back = self.flags.fetch_and(!bit, Ordering::Relaxed) & bit != 0;
+        if let (true, Some(tiers)) = (back, &self.tiers) {
+            tiers.came_back(i);
+        }
+        back
     }
 
     /// Notes the breaker state a call found at endpoint `i`: under a failback policy other than

@@ -72,6 +72,8 @@ pub(crate) struct Tiers {
     slow_start: Duration,
     /// The endpoints whose slow start may still run.
     ramping: AtomicU32,
+    /// The endpoints that came back and whose slow start begins at the next choice.
+    returns: AtomicU32,
     load: Box<[Padded<Load>]>,
     /// The `started` counts at the last report ([`Tiers::shares`]).
     reported: Mutex<Box<[u64]>>,
@@ -160,6 +162,7 @@ impl Tiers {
             salts: salts.into(),
             slow_start,
             ramping: AtomicU32::new(0),
+            returns: AtomicU32::new(0),
             load: (0..n).map(|_| Padded(Load::default())).collect(),
             reported: Mutex::new(vec![0; n].into()),
         }
@@ -202,14 +205,36 @@ impl Tiers {
         self.load[i].0.ended.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Endpoint `i` takes calls again, from `code` (the router's encoding of now): its slow
-    /// start begins.
-    pub(crate) fn start_ramp(&self, i: usize, code: u64) {
+    /// The endpoints of `mask` take calls again, from `code` (the router's encoding of now):
+    /// their slow start begins.
+    pub(crate) fn start_ramp(&self, mask: u32, code: u64) {
         if self.slow_start.is_zero() {
             return;
         }
-        self.load[i].0.ramp_since.store(code, Ordering::Relaxed);
-        self.ramping.fetch_or(1 << i, Ordering::Relaxed);
+        for (i, load) in self.load.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                load.0.ramp_since.store(code, Ordering::Relaxed);
+            }
+        }
+        self.ramping.fetch_or(mask, Ordering::Relaxed);
+    }
+
+    /// Endpoint `i` came back: its slow start begins at the next choice.
+    pub(crate) fn came_back(&self, i: usize) {
+        if !self.slow_start.is_zero() {
+            self.returns.fetch_or(1 << i, Ordering::Relaxed);
+        }
+    }
+
+    /// The endpoints that came back since the last choice.
+    #[inline]
+    pub(crate) fn returns(&self) -> u32 {
+        self.returns.load(Ordering::Relaxed)
+    }
+
+    /// Takes the endpoints that came back, for their slow start to begin.
+    pub(crate) fn take_returns(&self) -> u32 {
+        self.returns.swap(0, Ordering::Relaxed)
     }
 
     /// Endpoint `i`'s effective weight (in units of `SCALE`) `since` its slow start began:

@@ -293,9 +293,12 @@ fn slow_start_ramps_the_share_linearly_from_the_return() {
     let (router, t0) = (&w.router, w.t0);
     let since = |at: Duration| move |code: u64| router.since_code_for_tests(code, t0 + at);
     // Not ramping yet: nobody has found it back.
-    assert_eq!(tiers.share_of(1, 0b11, since(ms(1_000))), 0.5);
-    // The first call that goes there (round robin: seed 1) finds it back at 1 s.
+    assert_eq!(tiers.share_of(1, 0b11, since(ms(500))), 0.5);
+    // A call that goes there finds it back at 1 s; its slow start begins with the next choice
+    // in the tier (the admission reads no clock), also at 1 s.
     assert!((0..10).any(|s| w.first(s, None, ms(1_000)) == Some(1)));
+    assert_eq!(tiers.share_of(1, 0b11, since(ms(1_000))), 0.5);
+    w.first(0, None, ms(1_000));
     // At the instant of its return it has no share; a quarter of the window later, a quarter
     // of its weight (1/4 against a's 1: a fifth of the calls); half-way, a third; then half.
     // At the instant of its return it has no share; a quarter of the window later, a quarter
