@@ -23,6 +23,8 @@ mod failback;
 mod http;
 #[cfg(feature = "http")]
 mod http_request;
+#[cfg(feature = "http")]
+mod http_spread;
 mod options;
 mod pushback;
 mod recover;
