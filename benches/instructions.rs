@@ -63,9 +63,20 @@ fn two_regions() -> Failover<Floor> {
         .unwrap()
 }
 
+fn three_active() -> Failover<Floor> {
+    Failover::builder()
+        .tier(|t| {
+            t.endpoint("us-east-1", Floor)
+                .endpoint("us-west-2", Floor)
+                .endpoint("eu-west-1", Floor)
+        })
+        .build()
+        .unwrap()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: instructions breaker-closed|breaker-open|retry|failover owned|static CALLS";
+    let usage = "usage: instructions breaker-closed|breaker-open|retry|failover|failover-aa owned|static CALLS";
     let [path, form, calls] = &args[..] else {
         panic!("{usage}")
     };
@@ -105,6 +116,8 @@ fn main() {
         }
         ("failover", true) => run(two_regions(), calls, true),
         ("failover", false) => run(two_regions().into_static(), calls, true),
+        ("failover-aa", true) => run(three_active(), calls, true),
+        ("failover-aa", false) => run(three_active().into_static(), calls, true),
         _ => panic!("{usage}"),
     }
 }

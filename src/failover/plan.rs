@@ -636,6 +636,7 @@ impl Plan {
         // The first endpoint a call is admitted to, other than as a probe or the trickle, is the
         // one calls go to first: the serving endpoint. Usually it already is (one compare).
         if router.serving() != j
+            && router.serving() != router.tier_head(j)
             && self.attempts == 0
             && !self.pinned
             && !probe

@@ -294,33 +294,56 @@ impl Tiers {
         if pool & pool.wrapping_sub(1) == 0 {
             return pool.trailing_zeros() as usize;
         }
-        // The clock is read only while an endpoint of the pool ramps up.
-        let ramping = self.ramping.load(Ordering::Relaxed) & pool != 0;
-        let mut at = |code: u64| since(code, now.get());
-        let mut weights = [0u64; super::MAX_ENDPOINTS];
+        if self.ramping.load(Ordering::Relaxed) & pool != 0 {
+            return self.choose_ramping(pool, draw, now, since);
+        }
+        // Full shares (the usual case): the configured weights, and no clock.
+        let weights = &self.weights;
         let mut total = 0;
         let mut left = pool;
         while left != 0 {
-            let i = left.trailing_zeros() as usize;
+            total += u64::from(weights[left.trailing_zeros() as usize]);
             left &= left - 1;
-            let w = if ramping {
-                self.effective(i, &mut at)
-            } else {
-                u64::from(self.weights[i]) * SCALE
-            };
-            weights[i] = w;
-            total += w;
+        }
+        self.by_weight(pool, draw, total, |i| u64::from(weights[i]))
+    }
+
+    /// [`choose`](Self::choose) while an endpoint of `pool` ramps up: the effective weights at
+    /// `now`.
+    #[cold]
+    #[inline(never)]
+    fn choose_ramping<const LIVE: bool>(
+        &self,
+        pool: u32,
+        draw: Draw,
+        now: &mut LazyNow<LIVE>,
+        since: impl Fn(u64, Instant) -> Duration,
+    ) -> usize {
+        let mut at = |code: u64| since(code, now.get());
+        let mut weights = [0u64; super::MAX_ENDPOINTS];
+        let mut total = 0;
+        for (i, w) in weights.iter_mut().enumerate() {
+            if pool & (1 << i) != 0 {
+                *w = self.effective(i, &mut at);
+                total += *w;
+            }
         }
         if total == 0 {
             // Every endpoint of the pool has just come back: equal odds.
-            for i in 0..super::MAX_ENDPOINTS {
+            for (i, w) in weights.iter_mut().enumerate() {
                 if pool & (1 << i) != 0 {
-                    weights[i] = 1;
+                    *w = 1;
                     total += 1;
                 }
             }
         }
-        let weight = |i: usize| weights[i];
+        self.by_weight(pool, draw, total, |i| weights[i])
+    }
+
+    /// The choice among `pool` (at least two endpoints) by the spread, the endpoints weighing
+    /// `weight` (`total` together).
+    #[inline]
+    fn by_weight(&self, pool: u32, draw: Draw, total: u64, weight: impl Fn(usize) -> u64) -> usize {
         match (self.spread, draw.key) {
             (Spread::RoundRobin, _) => {
                 // The golden-ratio sequence: consecutive calls land spread over [0, 1), so each
@@ -346,9 +369,10 @@ impl Tiers {
     ) -> usize {
         let a = locate(pool, scale(random, total), &weight);
         let rest = pool & !(1 << a);
+        // The draw's other half: its bits are as random as the first's.
         let b = locate(
             rest,
-            scale(mix(random ^ GOLDEN), total - weight(a)),
+            scale(random.rotate_left(32), total - weight(a)),
             &weight,
         );
         let (load_a, load_b) = (u128::from(self.in_flight(a)), u128::from(self.in_flight(b)));
