@@ -143,11 +143,11 @@ fn three_active<S: Clone>(inner: S, spread: steadfast::failover::Spread) -> Fail
 
 type Pending<S> = tower::load::PendingRequests<S, tower::load::CompleteOnResponse>;
 
-/// tower's p2c `Balance` over three services, each counting its pending requests. A `Balance`
-/// is not `Clone`: a clone is a balancer of its own over the same services (their counts
-/// shared), as a service cloned per connection would be.
+/// tower's p2c `Balance` over three services, each counting its pending requests. Neither a
+/// `Balance` nor its `PendingRequests` is `Clone`: a clone is a balancer of its own over clones
+/// of the inner services (its own counts), as a balancer built per connection would be.
 struct TowerP2c<S, R> {
-    services: Vec<Pending<S>>,
+    inner: S,
     balance: tower::balance::p2c::Balance<tower::discover::ServiceList<Vec<Pending<S>>>, R>,
 }
 
@@ -156,18 +156,12 @@ where
     S::Error: Into<BoxError>,
 {
     fn new(inner: S) -> Self {
-        let services = (0..3)
+        let services: Vec<Pending<S>> = (0..3)
             .map(|_| Pending::new(inner.clone(), tower::load::CompleteOnResponse::default()))
             .collect();
-        Self::over(services)
-    }
-
-    fn over(services: Vec<Pending<S>>) -> Self {
         TowerP2c {
-            balance: tower::balance::p2c::Balance::new(tower::discover::ServiceList::new(
-                services.clone(),
-            )),
-            services,
+            balance: tower::balance::p2c::Balance::new(tower::discover::ServiceList::new(services)),
+            inner,
         }
     }
 }
@@ -177,7 +171,7 @@ where
     S::Error: Into<BoxError>,
 {
     fn clone(&self) -> Self {
-        Self::over(self.services.clone())
+        Self::new(self.inner.clone())
     }
 }
 
