@@ -244,7 +244,7 @@ fn a_tier_is_used_only_when_every_endpoint_above_is_unavailable() {
 #[test]
 fn a_key_stays_on_its_endpoint_and_only_the_lost_endpoints_keys_move() {
     let w = World::new(&[EVEN], Spread::ByKey, ms(0));
-    let keys: Vec<u64> = (0..3_000).map(|k| crate::rng::mix(k)).collect();
+    let keys: Vec<u64> = (0..3_000).map(crate::rng::mix).collect();
     let home: Vec<usize> = keys
         .iter()
         .map(|&k| w.first(1, Some(k), ms(0)).unwrap())
