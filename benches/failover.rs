@@ -212,6 +212,12 @@ where
     both(&mut g, "bare service", inner.clone(), req);
     both(
         &mut g,
+        "steadfast Failover, 2 regions (active-passive)",
+        two_regions(inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
         "steadfast Failover, tier of 3, least loaded (p2c)",
         three_active(inner.clone(), Spread::LeastLoaded),
         req,

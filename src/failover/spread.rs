@@ -61,10 +61,13 @@ pub(crate) struct Tiers {
     spread: Spread,
     /// Each endpoint's tier.
     tier: Box<[u8]>,
-    /// Each tier's endpoints, a bit each.
-    masks: Box<[u32]>,
+    /// Each endpoint's peers: the endpoints of its tier, a bit each (indexed without a bounds
+    /// check: endpoints are fewer than `MAX_ENDPOINTS`).
+    peers: [u32; super::MAX_ENDPOINTS],
     /// Each endpoint's weight.
     weights: Box<[u32]>,
+    /// Whether every endpoint has the same weight (the choice then counts endpoints).
+    uniform: bool,
     /// Each endpoint's salt for keyed choices (from its name: adding an endpoint moves only the
     /// keys it wins).
     salts: Box<[u64]>,
@@ -154,10 +157,12 @@ impl Tiers {
             salts.push(salt(name));
         }
         let n = tier.len();
+        let uniform = weights.windows(2).all(|w| w[0] == w[1]);
         Tiers {
+            uniform,
             spread,
+            peers: std::array::from_fn(|i| tier.get(i).map_or(0, |&t| masks[usize::from(t)])),
             tier: tier.into(),
-            masks: masks.into(),
             weights: weights.into(),
             salts: salts.into(),
             slow_start,
@@ -177,7 +182,7 @@ impl Tiers {
     /// The endpoints of endpoint `i`'s tier.
     #[inline]
     pub(crate) fn peers(&self, i: usize) -> u32 {
-        self.masks[self.tier_of(i)]
+        self.peers[i & (super::MAX_ENDPOINTS - 1)]
     }
 
     /// Endpoint `i`'s weight.
@@ -186,6 +191,7 @@ impl Tiers {
     }
 
     /// Attempts in flight at endpoint `i`.
+    #[inline]
     pub(crate) fn in_flight(&self, i: usize) -> u64 {
         let load = &self.load[i].0;
         // `ended` first: a count read after it is never below it.
@@ -298,6 +304,9 @@ impl Tiers {
             return self.choose_ramping(pool, draw, now, since);
         }
         // Full shares (the usual case): the configured weights, and no clock.
+        if self.uniform {
+            return self.by_weight(pool, draw, u64::from(pool.count_ones()), |_| 1);
+        }
         let weights = &self.weights;
         let mut total = 0;
         let mut left = pool;
