@@ -76,6 +76,10 @@ pub struct CallShare {
     pub weight: u32,
     /// Attempts admitted there since the last report.
     pub calls: u64,
+    /// Attempts there now, admitted and not over (what [`Spread::LeastLoaded`] weighs).
+    ///
+    /// [`Spread::LeastLoaded`]: super::Spread::LeastLoaded
+    pub in_flight: u64,
     /// Its part of every endpoint's attempts since the last report, in `[0, 1]` (0 when there
     /// were none).
     pub share: f64,
@@ -105,6 +109,7 @@ impl FailoverHandle {
                 tier: tiers.tier_of(i),
                 weight: tiers.weight(i),
                 calls,
+                in_flight: tiers.in_flight(i),
                 share: if total == 0 {
                     0.0
                 } else {

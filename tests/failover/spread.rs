@@ -240,3 +240,54 @@ async fn least_loaded_fills_the_remaining_regions_to_capacity_and_no_further() {
     );
     assert_eq!((b.refused, b.failed), (40, 0), "{b:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn calls_dropped_in_flight_or_cut_by_their_deadline_leave_no_load_behind() {
+    let (_, s) = three(usize::MAX, ms(1_000));
+    let failover = Failover::builder()
+        .tier(|t| {
+            t.endpoint(NAMES[0], s[0].clone())
+                .endpoint(NAMES[1], s[1].clone())
+                .endpoint(NAMES[2], s[2].clone())
+        })
+        .deadline(ms(500))
+        .seed(5)
+        .build()
+        .unwrap();
+    let handle = failover.handle();
+    // Six calls in flight, then dropped.
+    let mut calls: Vec<_> = (0..6)
+        .map(|k| Box::pin(failover.clone().oneshot(k)))
+        .collect();
+    for call in &mut calls {
+        assert!(futures_poll_once(call.as_mut()).await.is_none());
+    }
+    let loads: Vec<u64> = handle.call_shares().iter().map(|s| s.in_flight).collect();
+    assert_eq!(loads.iter().sum::<u64>(), 6, "{loads:?}");
+    drop(calls);
+    assert!(handle.call_shares().iter().all(|s| s.in_flight == 0));
+    // Six more, cut by their deadline (500 ms) before the regions answer (1 s).
+    let mut set = JoinSet::new();
+    for k in 0..6 {
+        let f = failover.clone();
+        set.spawn(async move { f.oneshot(k).await });
+    }
+    while let Some(result) = set.join_next().await {
+        assert!(result.unwrap().is_err());
+    }
+    let shares = handle.call_shares();
+    assert!(shares.iter().all(|s| s.in_flight == 0), "{shares:?}");
+    assert_eq!(shares.iter().map(|s| s.calls).sum::<u64>(), 6);
+}
+
+/// Polls `fut` once: its output if it was ready.
+async fn futures_poll_once<F: std::future::Future + Unpin>(fut: F) -> Option<F::Output> {
+    let mut fut = fut;
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut fut).poll(cx) {
+            std::task::Poll::Ready(out) => Some(out),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
