@@ -33,6 +33,11 @@ pub enum Spread {
     /// Weighted round robin: each handle's calls visit the endpoints in a fixed, interleaved
     /// order, in proportion to their weights, whatever their speed. Pick it when the share must
     /// be exact (capacity bought per region, a cost split), and the regions are equally fast.
+    ///
+    /// The order is per [`Failover`](super::Failover) value (each clone steps through its own
+    /// golden-ratio sequence, so no counter is shared between calls): a client that clones the
+    /// failover per call draws a fresh position each time, and its shares are then those of a
+    /// weighted random choice — right on average, within a few percent over thousands of calls.
     RoundRobin,
     /// A consistent choice per key (weighted rendezvous hashing of the key the request's
     /// options give, [`CallOptions::key`](super::CallOptions::key)): one user's calls stay in one
