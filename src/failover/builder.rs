@@ -178,7 +178,9 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// Slow start: an endpoint of a tier that takes calls again (its breaker closed, its checks
     /// passing, switched on, its failback hold-down over) gets a share of its tier's calls that
     /// grows linearly from nothing to its full share over `window`, instead of its full share
-    /// at once. It applies to tiers of more than one endpoint only. Default: none.
+    /// at once; while a tier's endpoints that are back all ramp up, the rest of the tier's calls
+    /// go on to the next tier. It applies to failovers with a tier of more than one endpoint
+    /// only. Default: none.
     pub fn slow_start(mut self, window: Duration) -> Self {
         self.parts.slow_start = window;
         self

@@ -130,7 +130,10 @@
 //!   call is admitted there after calls found it unavailable (its breaker closed, its checks
 //!   passing, switched on), or its failback hold-down ended — gets a share that grows linearly
 //!   from nothing to its full share over the window, from the next choice in its tier. (The
-//!   planner reads no clock for it: the instant is the one the call was given.)
+//!   planner reads no clock for it: the instant is the one the call was given.) The same
+//!   holds for a whole tier coming back: while the endpoints of a tier that are back ramp up,
+//!   the part of its calls their ramp does not give them yet goes on to the next tier, as
+//!   while the tier was away.
 //! - **Failback per tier.** The [`Failback`] policies keep their meaning: an endpoint of the
 //!   serving tier whose breaker opened is demoted, its peers take its share, and it returns as
 //!   the policy says (at once, after a trickle and a hold-down, or by an operator); a whole tier

@@ -296,7 +296,21 @@ impl Router {
         if tiers.returns() != 0 {
             tiers.start_ramp(tiers.take_returns(), self.encode(now.get()));
         }
-        Some(tiers.choose(pool & peers, draw, now, |code, at| self.since(code, at)))
+        let since = |code, at| self.since(code, at);
+        let mut tier = pool & peers;
+        if tried & peers == 0 && tiers.ramps(tier) {
+            // Slow start across tiers: the endpoints of this tier that are back (not known to
+            // be unavailable) take the share their ramp gives them; the rest of the tier's
+            // calls go on to the next tier with a candidate, as while the tier was away.
+            let up = tier & !(self.flags.load(Ordering::Relaxed) as u32);
+            let below = pool & !all(32 - peers.leading_zeros() as usize);
+            if let Some(k) = first(below) {
+                if tiers.spills(up, draw, now, since) {
+                    tier = below & tiers.peers(k);
+                }
+            }
+        }
+        Some(tiers.choose(tier, draw, now, since))
     }
 
     /// The demoted endpoints.

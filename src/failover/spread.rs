@@ -293,6 +293,34 @@ impl Tiers {
         self.effective(i, &mut since) as f64 / total as f64
     }
 
+    /// Whether an endpoint of `mask` ramps up.
+    #[inline]
+    pub(crate) fn ramps(&self, mask: u32) -> bool {
+        self.ramping.load(Ordering::Relaxed) & mask != 0
+    }
+
+    /// Whether a call with `draw` that could go to the endpoints `up` (the tier's endpoints not
+    /// known to be unavailable) goes on to the next tier instead, at `now`: while they ramp up,
+    /// the part of the tier's calls their slow start does not give them yet (the draw falls
+    /// above their effective weight over their full weight).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn spills<const LIVE: bool>(
+        &self,
+        up: u32,
+        draw: Draw,
+        now: &mut LazyNow<LIVE>,
+        since: impl Fn(u64, Instant) -> Duration,
+    ) -> bool {
+        let mut at = |code: u64| since(code, now.get());
+        let (mut effective, mut full) = (0u64, 0u64);
+        for i in (0..self.tier.len()).filter(|i| up & (1 << i) != 0) {
+            effective += self.effective(i, &mut at);
+            full += u64::from(self.weights[i]) * SCALE;
+        }
+        full != 0 && scale(mix(draw.seq ^ GOLDEN), full) >= effective
+    }
+
     /// Which endpoint of `pool` (untried endpoints of one tier, at least one) the call with
     /// `draw` goes to, at `now` (`since` maps a slow-start code to the time since it).
     pub(crate) fn choose<const LIVE: bool>(

@@ -342,6 +342,38 @@ fn the_failback_policy_holds_a_recovered_endpoint_of_the_serving_tier() {
     );
 }
 
+#[test]
+fn a_tier_back_takes_its_calls_back_over_the_slow_start_window() {
+    let window = Duration::from_secs(10);
+    let w = World::new(
+        &[&[("a", 1), ("b", 1)], &[("c", 1)]],
+        Spread::RoundRobin,
+        window,
+    );
+    // The first tier switched off: every call goes to c, and finds a and b away.
+    w.router.switch(|_| Ok::<_, ()>(0b011)).unwrap();
+    assert_eq!(w.counts(10, ms(0)), [0, 0, 10]);
+    // Both back at 1 s, found back by calls (as admitting a call marks them), and their ramp
+    // starts with the next choice, at 1 s: at that instant the tier takes nothing yet.
+    w.router.switch(|_| Ok::<_, ()>(0)).unwrap();
+    assert!(w.router.mark_available(0) && w.router.mark_available(1));
+    assert_eq!(w.counts(100, ms(1_000)), [0, 0, 100]);
+    // A quarter of the window later the tier takes a quarter of the calls, half-way half,
+    // then all of them; its share is split between a and b as always.
+    let counts = w.counts(10_000, ms(3_500));
+    assert!(
+        (2_300..=2_700).contains(&(counts[0] + counts[1])),
+        "{counts:?}"
+    );
+    assert!(counts[0].abs_diff(counts[1]) <= 150, "{counts:?}");
+    let counts = w.counts(10_000, ms(6_000));
+    assert!(
+        (4_800..=5_200).contains(&(counts[0] + counts[1])),
+        "{counts:?}"
+    );
+    assert_eq!(w.counts(1_000, ms(11_000))[2], 0);
+}
+
 proptest! {
     // Failures are kept beside this file.
     #![proptest_config(ProptestConfig {
