@@ -98,7 +98,7 @@ impl fmt::Debug for Tiers {
     }
 }
 
-/// What a call brings to a choice: its own random draw (from its seed), its key, and `now`.
+/// What a call brings to a choice besides `now`: its own draw (from its seed) and its key.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Draw {
     /// The call's sequence number on its handle (round robin), scrambled for random choices.
@@ -117,7 +117,8 @@ fn salt(name: &str) -> u64 {
     mix(h)
 }
 
-/// The `n`th endpoint of `mask` (in index order) whose running sum of `weight` passes `slot`.
+/// The endpoint of `mask` (in index order) at which the running sum of `weight` passes `slot`
+/// (the last one if it never does).
 fn locate(mask: u32, slot: u64, weight: impl Fn(usize) -> u64) -> usize {
     let mut left = mask;
     let mut sum = 0;
