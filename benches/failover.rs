@@ -6,6 +6,10 @@
 //! always-ready one, and a realistic HTTP-like one), one thread and two threads, in CPU time per
 //! call (robust to other processes loading the machine).
 //!
+//! The group `failover/active-active` measures a tier of three regions, all healthy, each
+//! spread (least loaded by default, round robin), against the bare service and tower's p2c
+//! `Balance` over the same three services (its load the pending requests, as steadfast's).
+//!
 //! `cargo bench --bench failover`
 
 mod support;
@@ -124,6 +128,121 @@ where
     g.finish();
 }
 
+/// A tier of three regions, spread as `spread`.
+fn three_active<S: Clone>(inner: S, spread: steadfast::failover::Spread) -> Failover<S> {
+    Failover::builder()
+        .tier(|t| {
+            t.endpoint("us-east-1", inner.clone())
+                .endpoint("us-west-2", inner.clone())
+                .endpoint("eu-west-1", inner)
+        })
+        .spread(spread)
+        .build()
+        .unwrap()
+}
+
+type Pending<S> = tower::load::PendingRequests<S, tower::load::CompleteOnResponse>;
+
+/// tower's p2c `Balance` over three services, each counting its pending requests. Neither a
+/// `Balance` nor its `PendingRequests` is `Clone`: a clone is a balancer of its own over clones
+/// of the inner services (its own counts), as a balancer built per connection would be.
+struct TowerP2c<S, R> {
+    inner: S,
+    balance: tower::balance::p2c::Balance<tower::discover::ServiceList<Vec<Pending<S>>>, R>,
+}
+
+impl<S: Service<R> + Clone, R> TowerP2c<S, R>
+where
+    S::Error: Into<BoxError>,
+{
+    fn new(inner: S) -> Self {
+        let services: Vec<Pending<S>> = (0..3)
+            .map(|_| Pending::new(inner.clone(), tower::load::CompleteOnResponse::default()))
+            .collect();
+        TowerP2c {
+            balance: tower::balance::p2c::Balance::new(tower::discover::ServiceList::new(services)),
+            inner,
+        }
+    }
+}
+
+impl<S: Service<R> + Clone, R> Clone for TowerP2c<S, R>
+where
+    S::Error: Into<BoxError>,
+{
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone())
+    }
+}
+
+impl<S, R> Service<R> for TowerP2c<S, R>
+where
+    S: Service<R> + Clone,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = <tower::balance::p2c::Balance<
+        tower::discover::ServiceList<Vec<Pending<S>>>,
+        R,
+    > as Service<R>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        self.balance.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        self.balance.call(req)
+    }
+}
+
+/// Active-active: three healthy regions of one tier, against the bare service and tower's p2c.
+fn active_active<S, R>(c: &mut Criterion, group: &str, inner: S, req: impl Fn() -> R + Sync + Copy)
+where
+    S: Service<R, Error = BoxError> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    R: Clone + Send + 'static,
+{
+    use steadfast::failover::Spread;
+    let mut g = c.benchmark_group(group);
+    both(&mut g, "bare service", inner.clone(), req);
+    both(
+        &mut g,
+        "steadfast Failover, 2 regions (active-passive)",
+        two_regions(inner.clone()),
+        req,
+    );
+    both(
+        &mut g,
+        "steadfast Failover, tier of 3, least loaded (p2c)",
+        three_active(inner.clone(), Spread::LeastLoaded),
+        req,
+    );
+    both(
+        &mut g,
+        "steadfast Failover, tier of 3, least loaded (p2c), into_static",
+        three_active(inner.clone(), Spread::LeastLoaded).into_static(),
+        req,
+    );
+    both(
+        &mut g,
+        "steadfast Failover, tier of 3, round robin",
+        three_active(inner.clone(), Spread::RoundRobin),
+        req,
+    );
+    both(
+        &mut g,
+        "tower p2c Balance, 3 services",
+        TowerP2c::new(inner),
+        req,
+    );
+    g.finish();
+}
+
 fn report_allocations() {
     fn per_call<S: Service<R> + Clone, R>(svc: &S, req: impl Fn() -> R) -> f64 {
         let mut s = svc.clone();
@@ -158,6 +277,13 @@ fn report_allocations() {
         "steadfast Retry → CircuitBreaker, &'static",
         steadfast_stack
     );
+    row!("steadfast Failover, tier of 3, least loaded (p2c)", |s| {
+        three_active(s, steadfast::failover::Spread::LeastLoaded)
+    });
+    row!("steadfast Failover, tier of 3, round robin", |s| {
+        three_active(s, steadfast::failover::Spread::RoundRobin)
+    });
+    row!("tower p2c Balance, 3 services", TowerP2c::new);
     println!(
         "  {:<62} {:>5} / {:>5}",
         "tower-resilience retry → circuit breaker 0.14",
@@ -177,5 +303,6 @@ fn main() {
     contenders(&mut c, "failover/always-ready", Floor, || 7u64);
     let template = http_req();
     contenders(&mut c, "failover/realistic", Realistic, || template.clone());
+    active_active(&mut c, "failover/active-active", Floor, || 7u64);
     c.final_summary();
 }

@@ -119,9 +119,22 @@ fn failing_primary() -> Failover<Region> {
         .unwrap()
 }
 
+/// A tier of three always-ready regions, spread by least load.
+fn three_active() -> Failover<Floor> {
+    Failover::builder()
+        .tier(|t| {
+            t.endpoint("us-east-1", Floor)
+                .endpoint("us-west-2", Floor)
+                .endpoint("eu-west-1", Floor)
+        })
+        .build()
+        .unwrap()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: instructions breaker-closed|breaker-open|retry|failover|failover-hop \
+    let usage = "usage: instructions \
+                 breaker-closed|breaker-open|retry|failover|failover-hop|failover-aa \
                  owned|static CALLS";
     let [path, form, calls] = &args[..] else {
         panic!("{usage}")
@@ -174,6 +187,10 @@ fn main() {
         ("failover-hop", true) => run(failing_primary(), calls, true),
         #[cfg(any(not(instructions_case), instructions_case = "failover-hop/static"))]
         ("failover-hop", false) => run(failing_primary().into_static(), calls, true),
+        #[cfg(any(not(instructions_case), instructions_case = "failover-aa/owned"))]
+        ("failover-aa", true) => run(three_active(), calls, true),
+        #[cfg(any(not(instructions_case), instructions_case = "failover-aa/static"))]
+        ("failover-aa", false) => run(three_active().into_static(), calls, true),
         _ => panic!("{usage}"),
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::router::{Failback, MAX_ENDPOINTS, Router};
 use super::service::{Failover, Inner, Settings, Shared};
+use super::spread::{MAX_WEIGHT, Spread, Tiers};
 use crate::backoff::Backoff;
 use crate::breaker::{CircuitBreaker, CircuitBreakerBuilder};
 use crate::budget::RetryBudget;
@@ -35,6 +36,11 @@ impl Failover<()> {
         FailoverBuilder {
             parts: Parts {
                 endpoints: Vec::new(),
+                placement: Vec::new(),
+                tiers: 0,
+                empty_tier: false,
+                spread: Spread::default(),
+                slow_start: Duration::ZERO,
                 breakers: None,
                 settings: Settings {
                     attempts_per_endpoint: 1,
@@ -83,6 +89,14 @@ pub struct FailoverBuilder<S, C = DefaultClassifier, R = CloneReplay, H = (), O 
 /// What a builder holds besides its hooks.
 pub(super) struct Parts<S> {
     pub(super) endpoints: Vec<(Arc<str>, S)>,
+    /// Each endpoint's tier and weight.
+    pub(super) placement: Vec<(usize, u32)>,
+    /// Tiers added so far.
+    pub(super) tiers: usize,
+    /// Whether a tier was added without an endpoint.
+    pub(super) empty_tier: bool,
+    pub(super) spread: Spread,
+    pub(super) slow_start: Duration,
     pub(super) breakers: Option<Box<dyn Fn(CircuitBreakerBuilder) -> CircuitBreakerBuilder>>,
     pub(super) settings: Settings,
     pub(super) failback: Failback,
@@ -111,11 +125,64 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         self.parts.endpoints.iter().map(|(_, service)| service)
     }
 
-    /// Adds an endpoint, after those added before it (the first is the primary). Its name is
-    /// not empty, has no leading or trailing whitespace, and differs from every other
-    /// endpoint's ignoring ASCII case ([`build`](Self::build) checks).
-    pub fn endpoint(mut self, name: impl Into<String>, service: S) -> Self {
-        self.parts.endpoints.push((name.into().into(), service));
+    /// Adds an endpoint, after those added before it (the first is the primary): a tier of
+    /// its own, so calls go to it only while every endpoint added before it is unavailable
+    /// (active-passive). Its name is not empty, has no leading or trailing whitespace, and
+    /// differs from every other endpoint's ignoring ASCII case ([`build`](Self::build)
+    /// checks).
+    pub fn endpoint(self, name: impl Into<String>, service: S) -> Self {
+        self.tier(|t| t.endpoint(name, service))
+    }
+
+    /// Adds a tier of endpoints that share its calls (active-active), after the endpoints and
+    /// tiers added before it: `f` adds its endpoints to the empty tier it is given. A tier
+    /// takes calls only while every endpoint of the tiers before it is unavailable; within it,
+    /// calls go to its available endpoints as [`spread`](Self::spread) says, in proportion to
+    /// their weights. See the [module docs](super#active-active-tiers).
+    ///
+    /// ```
+    /// use steadfast::failover::Failover;
+    /// # let region = tower::service_fn(|_: ()| async { Ok::<_, steadfast::BoxError>(()) });
+    /// let failover = Failover::builder()
+    ///     // Two regions share the calls, us-east-1 twice as many as us-west-2...
+    ///     .tier(|t| {
+    ///         t.weighted("us-east-1", 2, region.clone())
+    ///             .endpoint("us-west-2", region.clone())
+    ///     })
+    ///     // ...and eu-west-1 takes them only while both are unavailable.
+    ///     .endpoint("eu-west-1", region)
+    ///     .build()?;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn tier(mut self, f: impl FnOnce(Tier<S>) -> Tier<S>) -> Self {
+        let tier = f(Tier {
+            endpoints: Vec::new(),
+        });
+        self.parts.empty_tier |= tier.endpoints.is_empty();
+        for (name, weight, service) in tier.endpoints {
+            self.parts.endpoints.push((name, service));
+            self.parts.placement.push((self.parts.tiers, weight));
+        }
+        self.parts.tiers += 1;
+        self
+    }
+
+    /// How the calls of a tier are spread across its available endpoints. Default:
+    /// [`Spread::LeastLoaded`] (power of two choices). It applies to tiers of more than one
+    /// endpoint only.
+    pub fn spread(mut self, spread: Spread) -> Self {
+        self.parts.spread = spread;
+        self
+    }
+
+    /// Slow start: an endpoint of a tier that takes calls again (its breaker closed, its checks
+    /// passing, switched on, its failback hold-down over) gets a share of its tier's calls that
+    /// grows linearly from nothing to its full share over `window`, instead of its full share
+    /// at once; while a tier's endpoints that are back all ramp up, the rest of the tier's calls
+    /// go on to the next tier. It applies to failovers with a tier of more than one endpoint
+    /// only. Default: none.
+    pub fn slow_start(mut self, window: Duration) -> Self {
+        self.parts.slow_start = window;
         self
     }
 
@@ -302,6 +369,13 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
             options,
         } = self;
         let n = parts.endpoints.len();
+        if parts.empty_tier {
+            return Err(ConfigError::invalid(
+                "failover tier",
+                "no endpoint",
+                "at least one endpoint in every tier",
+            ));
+        }
         if n == 0 || n > MAX_ENDPOINTS {
             return Err(ConfigError::invalid(
                 "failover endpoint count",
@@ -334,6 +408,26 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         ConfigError::check_limit("failover attempt timeout", settings.attempt_timeout)?;
         ConfigError::check_retry_after_cap("failover retry_after_cap", settings.retry_after_cap)?;
         ConfigError::check_duration("failover recover delay", settings.recover.cap())?;
+        ConfigError::check_duration("failover slow start", parts.slow_start)?;
+        for (i, &(_, weight)) in parts.placement.iter().enumerate() {
+            if weight == 0 || weight > MAX_WEIGHT {
+                return Err(ConfigError::invalid(
+                    "failover endpoint weight",
+                    format!("{weight} ({})", parts.endpoints[i].0),
+                    "at least 1 and at most 10000",
+                ));
+            }
+        }
+        let tiers = Tiers::new(
+            parts
+                .endpoints
+                .iter()
+                .zip(&parts.placement)
+                // At most 32 endpoints, so at most 32 tiers.
+                .map(|((name, _), &(tier, weight))| (&**name, tier as u8, weight)),
+            parts.spread,
+            parts.slow_start,
+        );
         let mut breakers = Vec::with_capacity(n);
         let mut services = Vec::with_capacity(n);
         for (name, service) in parts.endpoints {
@@ -345,7 +439,7 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
             breakers.push((name, builder.build()?));
             services.push(service);
         }
-        let router = Router::new(breakers, parts.failback, crate::clock::now());
+        let router = Router::new(breakers, parts.failback, crate::clock::now()).with_tiers(tiers);
         let seed = parts.seed.unwrap_or_else(rng::entropy_seed);
         Ok(Failover {
             shared: Shared::Owned(ShardedArc::new(Inner {
@@ -361,5 +455,38 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
             })),
             seed,
         })
+    }
+}
+
+/// The endpoints of one tier, as [`FailoverBuilder::tier`] adds them: they share the tier's
+/// calls, in proportion to their weights.
+pub struct Tier<S> {
+    endpoints: Vec<(Arc<str>, u32, S)>,
+}
+
+impl<S> fmt::Debug for Tier<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.endpoints
+                    .iter()
+                    .map(|(name, weight, _)| (&**name, weight)),
+            )
+            .finish()
+    }
+}
+
+impl<S> Tier<S> {
+    /// Adds an endpoint of weight 1 (names as for [`FailoverBuilder::endpoint`]).
+    pub fn endpoint(self, name: impl Into<String>, service: S) -> Self {
+        self.weighted(name, 1, service)
+    }
+
+    /// Adds an endpoint with a `weight` from 1 to [`MAX_WEIGHT`]: its share of the tier's
+    /// calls is its weight over the sum of its available peers' (weights 2 and 1: two thirds
+    /// and one third).
+    pub fn weighted(mut self, name: impl Into<String>, weight: u32, service: S) -> Self {
+        self.endpoints.push((name.into().into(), weight, service));
+        self
     }
 }

@@ -63,7 +63,62 @@ pub struct FailedOver {
     pub hold_down_left: Option<Duration>,
 }
 
+/// One endpoint's share of a tiered failover's recent calls, as
+/// [`FailoverHandle::call_shares`] reports it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CallShare {
+    /// The endpoint's name.
+    pub endpoint: Arc<str>,
+    /// Its tier: 0 is the first.
+    pub tier: usize,
+    /// Its configured weight.
+    pub weight: u32,
+    /// Attempts admitted there since the last report.
+    pub calls: u64,
+    /// Attempts there now, admitted and not over (what [`Spread::LeastLoaded`] weighs).
+    ///
+    /// [`Spread::LeastLoaded`]: super::Spread::LeastLoaded
+    pub in_flight: u64,
+    /// Its part of every endpoint's attempts since the last report, in `[0, 1]` (0 when there
+    /// were none).
+    pub share: f64,
+}
+
 impl FailoverHandle {
+    /// Each endpoint's share of the attempts admitted since the last report (by any handle of
+    /// this failover; the first report counts from the build), in priority order: how the
+    /// spread, the weights, slow start and outages divided the calls. Reading it starts the
+    /// next report, so one reader (a metrics scrape, a dashboard) should own it.
+    ///
+    /// Empty for a failover whose every tier holds one endpoint (active-passive): its calls
+    /// go to the endpoint [`serving`](Self::serving) names, and are not counted per endpoint.
+    pub fn call_shares(&self) -> Vec<CallShare> {
+        let Some(tiers) = &self.router.tiers else {
+            return Vec::new();
+        };
+        let calls = tiers.shares();
+        let total: u64 = calls.iter().sum();
+        self.router
+            .endpoints
+            .iter()
+            .zip(calls)
+            .enumerate()
+            .map(|(i, (e, calls))| CallShare {
+                endpoint: e.name.clone(),
+                tier: tiers.tier_of(i),
+                weight: tiers.weight(i),
+                calls,
+                in_flight: tiers.in_flight(i),
+                share: if total == 0 {
+                    0.0
+                } else {
+                    calls as f64 / total as f64
+                },
+            })
+            .collect()
+    }
+
     /// The endpoints' names, in priority order.
     pub fn endpoints(&self) -> impl Iterator<Item = &str> {
         self.router.endpoints.iter().map(|e| &*e.name)

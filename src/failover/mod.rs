@@ -82,7 +82,8 @@
 //!
 //! # Failback
 //!
-//! Routing is active-passive: calls go to the highest-priority available endpoint. A recovering
+//! Between tiers, routing is active-passive: calls go to the highest-priority available endpoint
+//! (within a tier, to its spread: see [below](#active-active-tiers)). A recovering
 //! primary is probed with real requests through its half-open breaker; a failed probe hops on,
 //! so the caller does not see it. What happens once it has recovered is the [`Failback`] policy:
 //!
@@ -99,6 +100,51 @@
 //! the hysteresis there.
 //!
 //! The handle reports which endpoint is serving and why ([`FailoverHandle::serving`]).
+//!
+//! # Active-active tiers
+//!
+//! Endpoints come in priority **tiers**: [`FailoverBuilder::endpoint`] adds a tier of one
+//! endpoint (everything above is that case), [`FailoverBuilder::tier`] a tier of several, each
+//! with a weight ([`Tier::weighted`], default 1). The calls of a tier are spread across its
+//! available endpoints in proportion to their weights; a tier is used only when every endpoint
+//! of the tiers above it is unavailable (the same availability as above: switch, health,
+//! push-back, breaker, failback).
+//!
+//! - **The walk.** The pass of a call visits the tiers in order and, within a tier, the
+//!   endpoints in the order its [`Spread`] chooses them: a failure (or a skipped endpoint) hops
+//!   to another endpoint of the **same tier** first, then down the tiers. The recover schedule,
+//!   the budget, the deadline and the bound on attempts are unchanged.
+//! - **Spreads** ([`FailoverBuilder::spread`]). [`Spread::LeastLoaded`], the default: power of
+//!   two choices over least outstanding requests — two endpoints drawn by weight, the one with
+//!   fewer attempts in flight per unit of weight wins; counted per endpoint, on a cache line of
+//!   its own, with no lock and no counter shared by every call. It follows the regions' speed.
+//!   [`Spread::RoundRobin`]: exact shares by weight, whatever the speed — each handle's calls
+//!   step through a golden-ratio sequence, so no counter is shared either. [`Spread::ByKey`]:
+//!   weighted rendezvous hashing of the request's key ([`CallOptions::key`], read by the
+//!   options hook: [`RequestKey`] for a function of the request, [`SpreadKey`] as an HTTP
+//!   extension), so one key's calls stay on one endpoint while it is available, and only the
+//!   keys of a lost endpoint move (spread over the others), coming back with it.
+//! - **A lost endpoint** gives its share to its available peers in proportion to their weights:
+//!   of three equal regions, the third of the one lost goes half to each of the other two.
+//! - **Slow start** ([`FailoverBuilder::slow_start`]): an endpoint that takes calls again — a
+//!   call is admitted there after calls found it unavailable (its breaker closed, its checks
+//!   passing, switched on), or its failback hold-down ended — gets a share that grows linearly
+//!   from nothing to its full share over the window, from the next choice in its tier. (The
+//!   planner reads no clock for it: the instant is the one the call was given.) The same
+//!   holds for a whole tier coming back: while the endpoints of a tier that are back ramp up,
+//!   the part of its calls their ramp does not give them yet goes on to the next tier, as
+//!   while the tier was away.
+//! - **Failback per tier.** The [`Failback`] policies keep their meaning: an endpoint of the
+//!   serving tier whose breaker opened is demoted, its peers take its share, and it returns as
+//!   the policy says (at once, after a trickle and a hold-down, or by an operator); a whole tier
+//!   returns the same way. The serving endpoint ([`FailoverHandle::serving`]) is then the first
+//!   endpoint of the serving tier, and [`FailedOver`](crate::event::Event::FailedOver) events
+//!   name tiers by their first endpoints.
+//! - [`FailoverHandle::call_shares`] reports each endpoint's share of the calls since the last
+//!   report.
+//!
+//! Tiers of one endpoint take the active-passive route described above, unchanged and counting
+//! nothing per endpoint.
 //!
 //! # Routing controls and health
 //!
@@ -230,17 +276,21 @@ pub(crate) mod options;
 pub(crate) mod plan;
 pub(crate) mod router;
 pub(crate) mod service;
+pub(crate) mod spread;
 mod switch;
 
-pub use self::builder::FailoverBuilder;
+pub use self::builder::{FailoverBuilder, Tier};
 pub use self::control::{ControlError, RoutingControl};
 pub use self::error::FailoverError;
 pub use self::future::ResponseFuture;
-pub use self::handle::{EndpointStatus, FailedOver, FailoverHandle, Serving};
-pub use self::options::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
+pub use self::handle::{CallShare, EndpointStatus, FailedOver, FailoverHandle, Serving};
+pub use self::options::{
+    CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestKey, RequestOptions, SpreadKey,
+};
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 pub use self::service::Failover;
 use self::service::{Inner, Settings, Shared};
+pub use self::spread::{MAX_WEIGHT, Spread};
 pub use self::switch::{Refused, RoutingSource, Switch};
 /// The HTTP request options, defined in [`crate::http`].
 #[cfg(feature = "http")]

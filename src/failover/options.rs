@@ -18,6 +18,10 @@ pub struct CallOptions<'a> {
     /// no hop; the endpoint's breaker, push-back and the recover passes still apply. An unknown
     /// name ends the call with [`NoEndpointAvailable`](crate::error::NoEndpointAvailable).
     pub endpoint: Option<&'a str>,
+    /// The request's key for a failover that spreads calls by key
+    /// ([`Spread::ByKey`](super::Spread::ByKey)): a hash of the user, the tenant, the
+    /// partition whose calls should stay in one region. Other spreads ignore it.
+    pub key: Option<u64>,
 }
 
 impl<'a> CallOptions<'a> {
@@ -27,6 +31,7 @@ impl<'a> CallOptions<'a> {
             deadline: None,
             replay: None,
             endpoint: None,
+            key: None,
         }
     }
 
@@ -45,6 +50,12 @@ impl<'a> CallOptions<'a> {
     /// Pinned to an endpoint.
     pub const fn endpoint(mut self, name: &'a str) -> Self {
         self.endpoint = Some(name);
+        self
+    }
+
+    /// With a key, for a spread by key.
+    pub const fn key(mut self, key: u64) -> Self {
+        self.key = Some(key);
         self
     }
 }
@@ -89,9 +100,40 @@ impl<Req> RequestOptions<Req> for () {
     }
 }
 
+/// Options that give each request a key, `F(&request)`, and nothing else: the options hook of a
+/// failover spreading calls by key ([`Spread::ByKey`](super::Spread::ByKey)).
+///
+/// ```
+/// use steadfast::failover::{Failover, RequestKey, Spread};
+/// # let region = tower::service_fn(|_: (u64, &'static str)| async { Ok::<_, steadfast::BoxError>(()) });
+/// let failover = Failover::builder()
+///     .tier(|t| t.endpoint("us-east-1", region.clone()).endpoint("us-west-2", region.clone()))
+///     .spread(Spread::ByKey)
+///     // The request is `(user id, path)`: one user's calls stay in one region.
+///     .options(RequestKey(|req: &(u64, &'static str)| req.0))
+///     .build()?;
+/// # Ok::<(), steadfast::error::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RequestKey<F>(pub F);
+
+impl<Req, F: Fn(&Req) -> u64> RequestOptions<Req> for RequestKey<F> {
+    const DEADLINES: bool = false;
+
+    #[inline]
+    fn options<'r>(&self, req: &'r Req) -> CallOptions<'r> {
+        CallOptions::new().key((self.0)(req))
+    }
+}
+
 /// A request's deadline as an HTTP request extension, read by `HttpOptions` (`http` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CallDeadline(pub Duration);
+
+/// A request's key for a spread by key ([`CallOptions::key`]) as an HTTP request extension,
+/// read by `HttpOptions` (`http` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpreadKey(pub u64);
 
 /// A pinned endpoint as an HTTP request extension, read by `HttpOptions` (`http` feature).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

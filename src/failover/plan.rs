@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use super::Settings;
 use super::options::{CallOptions, ReplayMarker};
 use super::router::{Router, Unavailable, all};
+use super::spread::Draw;
 use crate::backoff::Cursor;
 use crate::breaker::{BreakerState, CircuitBreaker, Permit, Ticket};
 use crate::budget::{RetryBudget, Withdrawal};
@@ -184,6 +185,10 @@ pub(crate) struct Plan {
     sent: bool,
     /// Whether the current attempt has been sent and has no outcome yet.
     in_flight: bool,
+    /// Whether the current attempt counts in its endpoint's load (tiers only).
+    loaded: bool,
+    /// The request's key, for a spread by key.
+    key: Option<u64>,
 }
 
 impl Plan {
@@ -206,6 +211,8 @@ impl Plan {
             pinned: false,
             sent: false,
             in_flight: false,
+            loaded: false,
+            key: None,
         }
     }
 
@@ -286,7 +293,10 @@ impl Plan {
                 return Action::Stop(GiveUpReason::NoEndpointAvailable);
             }
         } else if env.router.demoted() != 0 {
-            self.find_failback_head(env, now);
+            self.find_failback_head(env, options.key, now);
+        } else if env.router.tiers.is_some() {
+            // Active-active: the tier's spread picks the first endpoint (with the key).
+            self.key = options.key;
         } else {
             // The usual route: nothing demoted, nothing tried, every endpoint a candidate, so
             // the pass starts at the primary (what `pick` answers then), whose index is known
@@ -305,8 +315,10 @@ impl Plan {
     fn find_failback_head<H, const LIVE: bool>(
         &mut self,
         env: &PlanEnv<'_, H>,
+        key: Option<u64>,
         now: &mut LazyNow<LIVE>,
     ) {
+        self.key = key;
         if let Some((i, trickle)) = env.router.failback_head(self.candidates, now) {
             let i = i as u8;
             let detour = self.detour();
@@ -372,6 +384,9 @@ impl Plan {
         });
         if let Some(ticket) = self.ticket.take() {
             env.permit(j, ticket).record(&outcome, now.breaker_clock());
+            if self.loaded {
+                self.unload(env);
+            }
         }
         let mut spent = None;
         if let Some(detour) = self.detour.as_deref_mut() {
@@ -450,6 +465,7 @@ impl Plan {
             && last.transient_kind() != Some(TransientKind::Throttled);
         if again {
             if let Some(action) = self.admit(env, usize::from(self.current), now) {
+                self.load(env, action);
                 return action;
             }
         }
@@ -464,14 +480,19 @@ impl Plan {
         now: &mut LazyNow<LIVE>,
     ) -> Action {
         loop {
-            let Some(j) = env
-                .router
-                .pick(self.candidates, self.tried, self.failback_head())
+            let draw = Draw {
+                seq: self.seed,
+                key: self.key,
+            };
+            let Some(j) =
+                env.router
+                    .next(self.candidates, self.tried, self.failback_head(), draw, now)
             else {
                 return self.end_of_pass(env, now);
             };
             self.tried |= 1 << j;
             if let Some(action) = self.admit(env, j, now) {
+                self.load(env, action);
                 return action;
             }
         }
@@ -619,6 +640,7 @@ impl Plan {
         // The first endpoint a call is admitted to, other than as a probe or the trickle, is the
         // one calls go to first: the serving endpoint. Usually it already is (one compare).
         if router.serving() != j
+            && router.serving() != router.tier_head(j)
             && self.attempts == 0
             && !self.pinned
             && !probe
@@ -662,9 +684,10 @@ impl Plan {
     fn serve<H: OnEvent>(&self, env: &PlanEnv<'_, H>, j: usize) {
         let router = env.router;
         if let Some(old) = router.serve(j) {
+            let new = router.tier_head(j);
             let from = &router.endpoints[old].name;
-            let to = &router.endpoints[j].name;
-            env.hook.on_event(&if j > old {
+            let to = &router.endpoints[new].name;
+            env.hook.on_event(&if new > old {
                 Event::FailedOver {
                     from,
                     to,
@@ -717,6 +740,7 @@ impl Plan {
         self.not_sent(env);
         self.attempts = self.attempts.saturating_add(1);
         self.in_flight = false;
+        self.unload(env);
         let current = usize::from(self.current);
         let endpoint = &*env.router.endpoints[current].name;
         if let Some(ticket) = self.ticket.take() {
@@ -749,6 +773,7 @@ impl Plan {
             // Not made: a probe slot goes back.
             drop(env.permit(usize::from(self.current), ticket));
         }
+        self.unload(env);
         self.end_trickle(env);
         env.hook.on_event(&Event::GaveUp {
             endpoint: (self.attempts > 0)
@@ -788,6 +813,35 @@ impl Plan {
         });
     }
 
+    /// In tiers, an attempt admitted (`action` sends it) counts in its endpoint's load until
+    /// it is over. (Active-passive calls count nothing, and their usual route, which admits
+    /// the primary in [`start`](Self::start), does not come here.)
+    #[inline]
+    fn load<H>(&mut self, env: &PlanEnv<'_, H>, action: Action) {
+        if env.router.tiers.is_some() {
+            self.load_tiered(env, action);
+        }
+    }
+
+    /// [`load`](Self::load) in tiers.
+    #[inline(never)]
+    fn load_tiered<H>(&mut self, env: &PlanEnv<'_, H>, action: Action) {
+        if let (Some(tiers), Action::Send(j)) = (&env.router.tiers, action) {
+            tiers.started(j);
+            self.loaded = true;
+        }
+    }
+
+    /// The current attempt no longer counts in its endpoint's load, if it did.
+    #[inline(never)]
+    fn unload<H>(&mut self, env: &PlanEnv<'_, H>) {
+        if std::mem::take(&mut self.loaded) {
+            if let Some(tiers) = &env.router.tiers {
+                tiers.ended(usize::from(self.current));
+            }
+        }
+    }
+
     /// Gives back the trickle slot the call holds, if it holds one.
     fn end_trickle<H>(&mut self, env: &PlanEnv<'_, H>) {
         if let Some(i) = self.detour.as_mut().and_then(|d| d.trickle.take()) {
@@ -795,8 +849,8 @@ impl Plan {
         }
     }
 
-    /// Whether the call holds anything to give back when it is dropped: a permit, tokens, a
-    /// trickle slot.
+    /// Whether the call holds anything to give back when it is dropped: a permit (and, in
+    /// tiers, the load its attempt counts in), tokens, a trickle slot.
     #[inline]
     pub(crate) fn holds_anything(&self) -> bool {
         self.ticket.is_some()
@@ -818,6 +872,7 @@ impl Plan {
     ) {
         self.not_sent(env);
         self.end_trickle(env);
+        self.unload(env);
         if let Some(ticket) = self.ticket.take() {
             let permit = env.permit(usize::from(self.current), ticket);
             if self.in_flight {
@@ -829,3 +884,6 @@ impl Plan {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tier_tests;

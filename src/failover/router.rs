@@ -10,9 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::spread::{Draw, Tiers};
 use super::switch::Switch;
 use crate::breaker::{BreakerState, CircuitBreaker};
 use crate::clock::LazyNow;
+use crate::rng::{GOLDEN, mix};
 
 /// The most endpoints one failover may have (a bit each in a word of flags).
 pub const MAX_ENDPOINTS: usize = 32;
@@ -94,9 +96,13 @@ pub(crate) struct Router {
     /// Bits 0..32: endpoints an operator switched off; bits 32..64: endpoints failing their
     /// health checks.
     control: AtomicU64,
-    /// The endpoint calls go to first (the last head of a walk that was not a probe).
+    /// The endpoint calls go to first (the last head of a walk that was not a probe; in a
+    /// tiered failover, the first endpoint of that head's tier).
     serving: AtomicU32,
     base: Instant,
+    /// The tiers, when one holds more than one endpoint (active-active); `None`: one endpoint
+    /// per tier, calls by priority.
+    pub(crate) tiers: Option<Box<Tiers>>,
 }
 
 impl fmt::Debug for Router {
@@ -156,6 +162,45 @@ impl Router {
             control: AtomicU64::new(0),
             serving: AtomicU32::new(0),
             base,
+            tiers: None,
+        }
+    }
+
+    /// The same router with `tiers` (active-active), unless every tier holds one endpoint.
+    pub(crate) fn with_tiers(mut self, tiers: Tiers) -> Self {
+        if (0..self.endpoints.len()).any(|i| tiers.peers(i).count_ones() > 1) {
+            self.tiers = Some(Box::new(tiers));
+        }
+        self
+    }
+
+    /// Endpoint `i`'s tier (its index when each tier holds one endpoint).
+    #[inline]
+    pub(crate) fn tier_of(&self, i: usize) -> usize {
+        self.tiers.as_ref().map_or(i, |t| t.tier_of(i))
+    }
+
+    /// The endpoints of `i`'s tier and of every tier above it.
+    fn up_to_tier_of(&self, i: usize) -> u32 {
+        match &self.tiers {
+            None => all(i + 1),
+            Some(t) => all(32 - t.peers(i).leading_zeros() as usize),
+        }
+    }
+
+    /// The first endpoint of `i`'s tier.
+    #[inline]
+    pub(crate) fn tier_head(&self, i: usize) -> usize {
+        self.tiers
+            .as_ref()
+            .map_or(i, |t| t.peers(i).trailing_zeros() as usize)
+    }
+
+    /// Endpoint `i` takes calls again at `now`: its slow start begins (tiered failovers with a
+    /// slow-start window only).
+    pub(crate) fn start_ramp(&self, i: usize, now: Instant) {
+        if let Some(tiers) = &self.tiers {
+            tiers.start_ramp(1 << i, self.encode(now));
         }
     }
 
@@ -182,8 +227,15 @@ impl Router {
             .map_or(Duration::ZERO, |at| now.saturating_duration_since(at))
     }
 
-    /// Which endpoint the call `candidates` allows goes first. Demoted endpoints (waiting for
-    /// failback) come after the others, unless `head` (the call's probe or trickle) names one.
+    /// How long since slow-start `code` at `now`.
+    #[cfg(test)]
+    pub(crate) fn since_code_for_tests(&self, code: u64, now: Instant) -> Duration {
+        self.since(code, now)
+    }
+
+    /// Which endpoint the call `candidates` allows goes first, by priority. Demoted endpoints
+    /// (waiting for failback) come after the others, unless `head` (the call's probe or
+    /// trickle) names one.
     #[inline]
     pub(crate) fn pick(&self, candidates: u32, tried: u32, head: Option<usize>) -> Option<usize> {
         if let Some(h) = head.filter(|&h| tried & (1 << h) == 0) {
@@ -192,6 +244,73 @@ impl Router {
         let left = candidates & !tried;
         let demoted = self.demoted();
         first(left & !demoted).or_else(|| first(left & demoted))
+    }
+
+    /// Which endpoint the call `candidates` allows goes next, of those it has not `tried`:
+    /// active-passive, the first by priority ([`pick`](Self::pick)); in tiers, an endpoint of
+    /// the first tier with one left (demoted endpoints after the others, unless `head` names
+    /// one), chosen by the spread with the call's `draw` at `now`.
+    #[inline]
+    pub(crate) fn next<const LIVE: bool>(
+        &self,
+        candidates: u32,
+        tried: u32,
+        head: Option<usize>,
+        draw: Draw,
+        now: &mut LazyNow<LIVE>,
+    ) -> Option<usize> {
+        match &self.tiers {
+            None => self.pick(candidates, tried, head),
+            Some(tiers) => self.spread(tiers, candidates, tried, head, draw, now),
+        }
+    }
+
+    /// [`next`](Self::next) in tiers.
+    #[inline(never)]
+    fn spread<const LIVE: bool>(
+        &self,
+        tiers: &Tiers,
+        candidates: u32,
+        tried: u32,
+        head: Option<usize>,
+        draw: Draw,
+        now: &mut LazyNow<LIVE>,
+    ) -> Option<usize> {
+        if let Some(h) = head.filter(|&h| tried & (1 << h) == 0) {
+            return Some(h);
+        }
+        let left = candidates & !tried;
+        let demoted = self.demoted();
+        let pool = match left & !demoted {
+            0 => left & demoted,
+            pool => pool,
+        };
+        let i = first(pool)?;
+        let peers = tiers.peers(i);
+        let mut draw = draw;
+        if tried & peers != 0 {
+            // Another choice in a tier the call tried: drawn afresh, so that the calls of a
+            // skipped or failed endpoint spread over its peers rather than follow the first draw.
+            draw.seq = mix(draw.seq ^ u64::from(tried).wrapping_mul(GOLDEN));
+        }
+        if tiers.returns() != 0 {
+            tiers.start_ramp(tiers.take_returns(), self.encode(now.get()));
+        }
+        let since = |code, at| self.since(code, at);
+        let mut tier = pool & peers;
+        if tried & peers == 0 && tiers.ramps(tier) {
+            // Slow start across tiers: the endpoints of this tier that are back (not known to
+            // be unavailable) take the share their ramp gives them; the rest of the tier's
+            // calls go on to the next tier with a candidate, as while the tier was away.
+            let up = tier & !(self.flags.load(Ordering::Relaxed) as u32);
+            let below = pool & !all(32 - peers.leading_zeros() as usize);
+            if let Some(k) = first(below) {
+                if tiers.spills(up, draw, now, since) {
+                    tier = below & tiers.peers(k);
+                }
+            }
+        }
+        Some(tiers.choose(tier, draw, now, since))
     }
 
     /// The demoted endpoints.
@@ -319,12 +438,25 @@ impl Router {
             && self.flags.fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
 
-    /// Records that a call was admitted by endpoint `i`; true if it was unavailable before.
+    /// Records that a call was admitted by endpoint `i` (not as a probe); true if it was
+    /// unavailable before. In tiers, its slow start then begins at the next choice.
     #[inline]
     pub(crate) fn mark_available(&self, i: usize) -> bool {
+        self.flags.load(Ordering::Relaxed) & (1u64 << i) != 0 && self.came_back(i)
+    }
+
+    /// Endpoint `i`, found unavailable by an earlier call, admitted a call: true if this call
+    /// is the one that marks it available again (its slow start begins at the next choice in
+    /// its tier, which has the time: the admission reads no clock).
+    #[cold]
+    #[inline(never)]
+    fn came_back(&self, i: usize) -> bool {
         let bit = 1u64 << i;
-        self.flags.load(Ordering::Relaxed) & bit != 0
-            && self.flags.fetch_and(!bit, Ordering::Relaxed) & bit != 0
+        let back = self.flags.fetch_and(!bit, Ordering::Relaxed) & bit != 0;
+        if let (true, Some(tiers)) = (back, &self.tiers) {
+            tiers.came_back(i);
+        }
+        back
     }
 
     /// Notes the breaker state a call found at endpoint `i`: under a failback policy other than
@@ -378,10 +510,14 @@ impl Router {
         }
     }
 
-    fn restore(&self, i: usize) {
+    /// Ends endpoint `i`'s demotion at `now` (in tiers, its slow start begins).
+    fn restore<const LIVE: bool>(&self, i: usize, now: &mut LazyNow<LIVE>) {
         self.flags
             .fetch_and(!(1u64 << (DEMOTED_SHIFT + i as u32)), Ordering::Relaxed);
         self.endpoints[i].healthy_since.store(0, Ordering::Relaxed);
+        if self.tiers.is_some() {
+            self.start_ramp(i, now.get());
+        }
     }
 
     /// The head of a call among `candidates` while an endpoint ahead of every other candidate is
@@ -397,17 +533,19 @@ impl Router {
     ) -> Option<(usize, bool)> {
         // Failback is about endpoints ranked above the one serving: a demotion behind it means
         // nothing any more (it would only reorder later hops), so it ends.
+        // In tiers, the serving tier's own demoted endpoints keep their demotion: the policy
+        // governs their return to their share of it.
         let serving = self.serving();
-        let behind = !all(serving + 1);
+        let behind = !self.up_to_tier_of(serving);
         let stale = self.demoted() & behind;
         if stale != 0 {
             for i in (0..self.endpoints.len()).filter(|i| stale & (1 << i) != 0) {
-                self.restore(i);
+                self.restore(i, now);
             }
         }
         let demoted = self.demoted() & candidates;
         let d = first(demoted)?;
-        if first(candidates & !demoted).is_some_and(|n| n < d) {
+        if first(candidates & !demoted).is_some_and(|n| self.tier_of(n) < self.tier_of(d)) {
             return None;
         }
         let endpoint = &self.endpoints[d];
@@ -425,7 +563,7 @@ impl Router {
                     );
                 } else if let Failback::After(hold_down) = self.failback {
                     if self.since(since, now.get()) >= hold_down {
-                        self.restore(d);
+                        self.restore(d, now);
                         return None;
                     }
                 }
@@ -443,11 +581,11 @@ impl Router {
         self.endpoints[i].trickle.store(false, Ordering::Release);
     }
 
-    /// Records that a call started at endpoint `i` (not as a probe or trickle); the previous
-    /// serving endpoint if it changed.
+    /// Records that a call started at endpoint `i` (not as a probe or trickle): its tier's
+    /// first endpoint serves; the previous serving endpoint if it changed.
     #[inline]
     pub(crate) fn serve(&self, i: usize) -> Option<usize> {
-        let i = i as u32;
+        let i = self.tier_head(i) as u32;
         if self.serving.load(Ordering::Relaxed) == i {
             return None;
         }

@@ -1,9 +1,11 @@
 //! A failover's per-request options read from an HTTP request's extensions.
 
-use crate::failover::{CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions};
+use crate::failover::{
+    CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestOptions, SpreadKey,
+};
 
 /// Reads a failover's [`CallOptions`] from an `http::Request`'s extensions: [`CallDeadline`],
-/// [`ReplayMarker`] and [`PinnedEndpoint`].
+/// [`ReplayMarker`], [`PinnedEndpoint`] and [`SpreadKey`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -26,6 +28,7 @@ impl<B> RequestOptions<http::Request<B>> for HttpOptions {
             deadline: ext.get::<CallDeadline>().map(|d| d.0),
             replay: ext.get::<ReplayMarker>().copied(),
             endpoint: ext.get::<PinnedEndpoint>().map(|p| &*p.0),
+            key: ext.get::<SpreadKey>().map(|k| k.0),
         }
     }
 }

@@ -18,7 +18,7 @@ use super::support::{RefusedPort, classify_reqwest};
 
 /// A region: a `reqwest` client sending each request to the region's base URL (the request's
 /// own URI carries only the path).
-fn region(
+pub(super) fn region(
     base: String,
 ) -> impl Service<
     Request<String>,
@@ -47,7 +47,7 @@ fn region(
     })
 }
 
-async fn answering(status: u16) -> MockServer {
+pub(super) async fn answering(status: u16) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(any())
         .respond_with(ResponseTemplate::new(status))
@@ -69,11 +69,11 @@ async fn hanging() -> MockServer {
     server
 }
 
-async fn received(server: &MockServer) -> usize {
+pub(super) async fn received(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
 
-fn get() -> Request<String> {
+pub(super) fn get() -> Request<String> {
     Request::get("/orders").body(String::new()).unwrap()
 }
 

@@ -23,6 +23,8 @@ mod failback;
 mod http;
 #[cfg(feature = "http")]
 mod http_request;
+#[cfg(feature = "http")]
+mod http_spread;
 mod options;
 mod pushback;
 mod recover;
@@ -30,6 +32,7 @@ mod regressions;
 mod replay;
 #[cfg(feature = "routing-file")]
 mod routing_file;
+mod spread;
 mod time;
 mod walk;
 mod walk_model;
