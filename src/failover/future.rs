@@ -5,6 +5,10 @@
 //! admitted, the last result, and one timer (a hop's limit, or a recover sleep). It alone reads
 //! the clock, clones an endpoint's service, asks the replay hook and classifies results; every
 //! decision is the plan's, and this future carries it out.
+//!
+//! A failover that hedges gives each call a second timer and a second attempt's slot: the
+//! timer waits for the hedge's delay, then limits the hedge as the first timer limits a hop.
+//! Without hedging they stay empty, and nothing here touches them.
 
 use std::fmt;
 use std::future::Future;
@@ -16,16 +20,17 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use super::plan::{Action, Plan, PlanEnv, Stopped, Verdict};
+use super::hedge::Hedging;
+use super::plan::{Action, HedgeTicket, Plan, PlanEnv, Stopped, Verdict};
 use super::{FailoverError, Inner, RequestOptions, Shared};
 use crate::classify::{Classify, Outcome, outcome_of};
 use crate::clock::{LazyNow, now};
 use crate::deadline::Deadline;
 use crate::error::{AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable};
-use crate::event::{GiveUpReason, OnEvent};
+use crate::event::{Event, GiveUpReason, OnEvent};
 use crate::limit::{Limit, arm};
 use crate::replay::Replay;
-use crate::stopwatch::Stopwatch;
+use crate::stopwatch::{Lap, Stopwatch};
 
 pin_project! {
     /// The response future of [`Failover`](super::Failover).
@@ -53,6 +58,12 @@ pin_project! {
         // One timer, created on first need and reset after: a hop's limit, a recover sleep.
         #[pin]
         timer: Option<Sleep>,
+        // The hedge's timer: its delay, then the hedge attempt's limit (hedging only).
+        #[pin]
+        hedge_timer: Option<Sleep>,
+        // The hedge attempt in flight (hedging only).
+        #[pin]
+        hedge_fut: Option<S::Future>,
         call: Call<S, Req, C, R, H, O>,
     }
 }
@@ -69,6 +80,9 @@ pin_project! {
         Calling { #[pin] fut: F },
         // Sleeping before a recover pass, on the timer.
         Sleeping,
+        // The first attempt failed while its hedge was in flight: the call waits for the
+        // hedge, which the plan has adopted as its current attempt.
+        AwaitingHedge,
         Done,
     }
 }
@@ -105,6 +119,71 @@ struct Executor<S: Service<Req>, Req> {
     last: Option<Option<ServiceResult<S, Req>>>,
     /// When the call was made and its attempt began, for a hook that asks for durations.
     watch: Stopwatch,
+    /// The call's hedge, when the failover hedges.
+    hedge: HedgeRun<S, Req>,
+}
+
+/// Where a call's hedge is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// No hedge is armed or in flight.
+    Off,
+    /// The hedge timer waits for the delay.
+    Armed,
+    /// The hedge's endpoint was admitted: readying its service.
+    Readying,
+    /// The hedge is in flight.
+    Racing,
+}
+
+/// What the executor holds for a call's hedge.
+struct HedgeRun<S, Req> {
+    stage: Stage,
+    /// The attempt of the hedged call that is not the plan's current one.
+    ticket: Option<HedgeTicket>,
+    /// The hedge's endpoint's service, while readying it.
+    service: Option<S>,
+    /// The hedge's copy of the request, until it is sent.
+    request: Option<Req>,
+    /// What the hedge's timer is armed for, once the delay has passed.
+    limit: Limit,
+    /// The delay the hedge waits for.
+    delay: Duration,
+    /// When the first attempt was sent, and when the hedge began (for latencies).
+    first_sent: Option<Instant>,
+    hedge_began: Option<Instant>,
+    /// Whether a hedge was admitted in this call.
+    fired: bool,
+    /// Whether the plan adopted the hedge as its current attempt (the first one failed).
+    adopted: bool,
+}
+
+impl<S, Req> HedgeRun<S, Req> {
+    const OFF: Self = HedgeRun {
+        stage: Stage::Off,
+        ticket: None,
+        service: None,
+        request: None,
+        limit: Limit::Unarmed,
+        delay: Duration::ZERO,
+        first_sent: None,
+        hedge_began: None,
+        fired: false,
+        adopted: false,
+    };
+
+    /// Whether the hedge is admitted and not over (readying or in flight).
+    fn live(&self) -> bool {
+        matches!(self.stage, Stage::Readying | Stage::Racing)
+    }
+}
+
+/// Which attempt of a hedged call ended: the plan's current one, or the other (the hedge,
+/// while the first attempt is in flight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Current,
+    Other,
 }
 
 impl<S, Req, C, R, H, O> Drop for Call<S, Req, C, R, H, O>
@@ -113,10 +192,13 @@ where
 {
     #[inline]
     fn drop(&mut self) {
-        if self.executor.plan.holds_anything() {
-            self.executor
-                .plan
-                .release(&self.shared.env(), &LazyNow::live());
+        if self.executor.plan.holds_anything() || self.executor.hedge.ticket.is_some() {
+            let env = self.shared.env();
+            let now = LazyNow::live();
+            self.executor.plan.release(&env, &now);
+            if let Some(ticket) = self.executor.hedge.ticket.take() {
+                Plan::release_hedge(&env, self.shared.hedging.as_ref(), ticket, &now);
+            }
         }
     }
 }
@@ -140,6 +222,8 @@ where
         ResponseFuture {
             phase: Phase::Start,
             timer: None,
+            hedge_timer: None,
+            hedge_fut: None,
             call: Call {
                 shared,
                 executor: Executor {
@@ -149,6 +233,7 @@ where
                     limit: Limit::Unarmed,
                     last: None,
                     watch,
+                    hedge: HedgeRun::OFF,
                 },
             },
         }
@@ -264,6 +349,312 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
     }
 }
 
+/// A call's hedge: arming it, sending it, and settling the race. See the
+/// [module docs](super#hedging) for the rules.
+impl<S: Service<Req>, Req> Executor<S, Req> {
+    /// The call's attempt was just sent on a failover that hedges: if it is the call's first,
+    /// the call counts towards the allowance, and if it may be hedged, the hedge timer is armed
+    /// at its delay.
+    #[inline(never)]
+    fn arm_hedge(&mut self, hedging: &Hedging, timer: Pin<&mut Option<Sleep>>) {
+        if self.plan.attempts() != 0 || self.hedge.fired {
+            return;
+        }
+        hedging.on_call();
+        let now = Instant::now();
+        if hedging.records_latency() {
+            self.hedge.first_sent = Some(now);
+        }
+        if !self.plan.may_hedge(self.request.is_some()) {
+            return;
+        }
+        let Some(delay) = hedging.delay(self.plan.current()) else {
+            return;
+        };
+        let Some(at) = now.checked_add(delay) else {
+            return;
+        };
+        self.hedge.delay = delay;
+        arm(timer, at);
+        self.hedge.stage = Stage::Armed;
+    }
+
+    /// The hedge's delay has passed with the first attempt in flight: sends the hedge if the
+    /// replay rule, the deadline, the allowance, the budget and an available endpoint allow.
+    #[inline(never)]
+    fn fire_hedge<C, R: Replay<Req>, H: OnEvent, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+    ) -> bool
+    where
+        S: Clone,
+    {
+        let (Some(hedging), Some(copy)) = (view.inner.hedging.as_ref(), self.request.as_ref())
+        else {
+            return false;
+        };
+        let replay = &view.inner.replay;
+        if !self
+            .plan
+            .may_send_twice(|after| replay.may_replay(copy, after))
+        {
+            return false;
+        }
+        let Some(request) = replay.replay(copy) else {
+            return false;
+        };
+        let mut now = LazyNow::live();
+        let Some(ticket) = self
+            .plan
+            .hedge(&view.env, hedging, self.hedge.delay, &mut now)
+        else {
+            return false;
+        };
+        self.hedge.service = Some(view.inner.services[ticket.endpoint()].clone());
+        self.hedge.request = Some(request);
+        self.hedge.ticket = Some(ticket);
+        self.hedge.limit = Limit::Unarmed;
+        self.hedge.hedge_began = Some(Instant::now());
+        self.hedge.fired = true;
+        self.hedge.stage = Stage::Readying;
+        true
+    }
+
+    /// Polls the hedge: its delay, then readying its endpoint's service, then the attempt in
+    /// flight, each within the hedge's own limit. Ready with how the hedge ended; pending while
+    /// it runs, or for good when no hedge is sent.
+    fn poll_hedge<C, R: Replay<Req>, H: OnEvent, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        mut timer: Pin<&mut Option<Sleep>>,
+        mut fut: Pin<&mut Option<S::Future>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<AttemptEnd<ServiceResult<S, Req>>>
+    where
+        S: Clone,
+        S::Error: FailoverError,
+        C: Classify<S::Response, S::Error>,
+    {
+        let deadline = self.plan.deadline();
+        let timeout = view.inner.settings.attempt_timeout;
+        loop {
+            match self.hedge.stage {
+                Stage::Off => return Poll::Pending,
+                Stage::Armed => {
+                    if let Some(sleep) = timer.as_mut().as_pin_mut() {
+                        ready!(sleep.poll(cx));
+                    }
+                    if !self.fire_hedge(view) {
+                        self.hedge.stage = Stage::Off;
+                        return Poll::Pending;
+                    }
+                }
+                Stage::Readying => {
+                    match ready!(poll_ready(
+                        &mut self.hedge.service,
+                        &mut self.hedge.limit,
+                        timer.as_mut(),
+                        deadline,
+                        timeout,
+                        cx
+                    )) {
+                        Readied::Send => {
+                            let (Some(mut service), Some(request)) =
+                                (self.hedge.service.take(), self.hedge.request.take())
+                            else {
+                                unreachable!("a hedge is sent with its service and its copy")
+                            };
+                            fut.set(Some(service.call(request)));
+                            if let Some(ticket) = self.hedge.ticket.as_mut() {
+                                Plan::hedge_sent(ticket);
+                            }
+                            self.hedge.stage = Stage::Racing;
+                        }
+                        Readied::Ended(ended) => {
+                            self.hedge.service = None;
+                            self.hedge.request = None;
+                            self.hedge.stage = Stage::Off;
+                            if let (Some(hedging), Some(ticket)) =
+                                (view.inner.hedging.as_ref(), self.hedge.ticket.as_mut())
+                            {
+                                Plan::hedge_not_sent(&view.env, hedging, ticket);
+                            }
+                            return Poll::Ready(ended);
+                        }
+                    }
+                }
+                Stage::Racing => {
+                    let Some(running) = fut.as_mut().as_pin_mut() else {
+                        unreachable!("a hedge in flight has its future")
+                    };
+                    let ended = match ready!(poll_sent(
+                        running,
+                        &mut self.hedge.limit,
+                        timer.as_mut(),
+                        deadline,
+                        timeout,
+                        cx
+                    )) {
+                        Ok(result) => {
+                            let outcome = outcome_of(&view.inner.classifier, &result);
+                            AttemptEnd::Finished(outcome, Some(result))
+                        }
+                        Err(cut) => AttemptEnd::Cut { cut, sent: true },
+                    };
+                    fut.set(None);
+                    self.hedge.stage = Stage::Off;
+                    return Poll::Ready(ended);
+                }
+            }
+        }
+    }
+
+    /// How long the attempt that just ended and the call took: the hedge's attempt counts
+    /// from when it began.
+    fn lap(&self, hedge: bool) -> Lap {
+        let mut lap = self.watch.lap();
+        if hedge && lap.attempt.is_some() {
+            lap.attempt = self.hedge.hedge_began.map(|began| began.elapsed());
+        }
+        lap
+    }
+
+    /// The hedge ended while the first attempt is in flight, with `outcome`: the plan records
+    /// it. A result that settles the call is returned (the first attempt is cancelled); after a
+    /// failure the call waits for the first attempt.
+    #[inline(never)]
+    fn other_ended<C, R, H: OnEvent, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        outcome: Outcome,
+        result: Option<ServiceResult<S, Req>>,
+        now: &mut LazyNow<true>,
+    ) -> Option<ServiceResult<S, Req>> {
+        let Some(mut ticket) = self.hedge.ticket.take() else {
+            unreachable!("a hedge that ended was admitted")
+        };
+        let env = &view.env;
+        self.plan.swap(&mut ticket);
+        let lap = self.lap(true);
+        match self.plan.finish(env, outcome, lap, now) {
+            Verdict::Final => {
+                let hedge = self.plan.current();
+                self.report_settled(view, hedge, true, Some(ticket.endpoint()));
+                if outcome.is_success() {
+                    self.record_latency(view, hedge, self.hedge.hedge_began);
+                }
+                // The first attempt, now the ticket's, is cancelled: its future is dropped with
+                // the phase.
+                Plan::release_hedge(env, view.inner.hedging.as_ref(), ticket, now);
+                let Some(result) = result else {
+                    unreachable!("a cut attempt is transient")
+                };
+                Some(result)
+            }
+            Verdict::Failed => {
+                self.plan.swap(&mut ticket);
+                Plan::release_hedge(env, view.inner.hedging.as_ref(), ticket, now);
+                self.last = Some(result);
+                None
+            }
+        }
+    }
+
+    /// The first attempt failed with its hedge admitted: the plan adopts the hedge as its
+    /// current attempt, and the call waits for it.
+    fn adopt_hedge(&mut self) {
+        if let Some(ticket) = self.hedge.ticket.as_mut() {
+            self.plan.swap(ticket);
+        }
+        self.hedge.first_sent = None;
+        self.hedge.adopted = true;
+    }
+
+    /// The plan's current attempt settled a call whose hedge was admitted (`hedge`: that
+    /// attempt is the hedge): reports which won, records its latency, and cancels the other.
+    #[inline(never)]
+    fn settled<C, R, H: OnEvent, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        outcome: Outcome,
+        hedge: bool,
+        fut: Pin<&mut Option<S::Future>>,
+        now: &LazyNow<true>,
+    ) {
+        let winner = self.plan.current();
+        let cancelled = (!hedge && self.hedge.stage == Stage::Racing)
+            .then(|| self.hedge.ticket.as_ref().map(HedgeTicket::endpoint))
+            .flatten();
+        self.report_settled(view, winner, hedge, cancelled);
+        if outcome.is_success() {
+            let began = if hedge {
+                self.hedge.hedge_began
+            } else {
+                self.hedge.first_sent
+            };
+            self.record_latency(view, winner, began);
+        }
+        self.end_hedge(view, fut, now);
+    }
+
+    /// The call's first attempt succeeded, and no hedge was sent: its latency is recorded.
+    #[inline]
+    fn first_latency<C, R, H, O>(&mut self, view: &View<'_, S, C, R, H, O>) {
+        if self.hedge.first_sent.is_some() {
+            self.record_latency(view, self.plan.current(), self.hedge.first_sent);
+        }
+    }
+
+    /// Records that an attempt at `endpoint` begun at `began` succeeded now.
+    fn record_latency<C, R, H, O>(
+        &self,
+        view: &View<'_, S, C, R, H, O>,
+        endpoint: usize,
+        began: Option<Instant>,
+    ) {
+        if let (Some(hedging), Some(began)) = (view.inner.hedging.as_ref(), began) {
+            hedging.record(endpoint, began.elapsed());
+        }
+    }
+
+    /// Reports which attempt of a hedged call settled it.
+    fn report_settled<C, R, H: OnEvent, O>(
+        &self,
+        view: &View<'_, S, C, R, H, O>,
+        winner: usize,
+        hedge_won: bool,
+        cancelled: Option<usize>,
+    ) {
+        let endpoints = &view.inner.router.endpoints;
+        view.inner.hook.on_event(&Event::HedgeSettled {
+            winner: &endpoints[winner].name,
+            hedge_won,
+            cancelled: cancelled.map(|i| &*endpoints[i].name),
+        });
+    }
+
+    /// Ends the call's hedge, wherever it is: its future is dropped (cancelled), and what its
+    /// ticket holds is given back.
+    #[inline]
+    fn end_hedge<C, R, H, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        mut fut: Pin<&mut Option<S::Future>>,
+        now: &LazyNow<true>,
+    ) {
+        if self.hedge.stage == Stage::Off && self.hedge.ticket.is_none() {
+            return;
+        }
+        fut.set(None);
+        self.hedge.stage = Stage::Off;
+        self.hedge.service = None;
+        self.hedge.request = None;
+        if let Some(ticket) = self.hedge.ticket.take() {
+            Plan::release_hedge(&view.env, view.inner.hedging.as_ref(), ticket, now);
+        }
+    }
+}
+
 /// Polls a hop's service until it is ready, fails to get ready (`NotSent`, with its error), or
 /// the hop's limit passes first.
 fn poll_ready<S: Service<Req>, Req>(
@@ -327,7 +718,7 @@ where
         };
         loop {
             let timeout = view.inner.settings.attempt_timeout;
-            let ended = match this.phase.as_mut().project() {
+            let (which, ended) = match this.phase.as_mut().project() {
                 PhaseProj::Start => {
                     let action = executor.start(&view, &mut LazyNow::live());
                     match carry_out(
@@ -357,11 +748,14 @@ where
                             // Its endpoint did not get ready: nothing was sent, nothing is paid
                             // for.
                             executor.plan.not_sent(&view.env);
-                            ended
+                            (Which::Current, ended)
                         }
                         Readied::Send => {
                             let fut = executor.send(&view);
                             this.phase.set(Phase::Calling { fut });
+                            if let Some(hedging) = &view.inner.hedging {
+                                executor.arm_hedge(hedging, this.hedge_timer.as_mut());
+                            }
                             continue;
                         }
                     }
@@ -369,21 +763,37 @@ where
                 PhaseProj::Calling { fut } => {
                     let deadline = executor.plan.deadline();
                     let timer = this.timer.as_mut();
-                    match ready!(poll_sent(
-                        fut,
-                        &mut executor.limit,
-                        timer,
-                        deadline,
-                        timeout,
-                        cx
-                    )) {
-                        Ok(result) => {
+                    match poll_sent(fut, &mut executor.limit, timer, deadline, timeout, cx) {
+                        Poll::Ready(Ok(result)) => {
                             let outcome = outcome_of(&view.inner.classifier, &result);
-                            AttemptEnd::Finished(outcome, Some(result))
+                            (Which::Current, AttemptEnd::Finished(outcome, Some(result)))
                         }
-                        Err(cut) => AttemptEnd::Cut { cut, sent: true },
+                        Poll::Ready(Err(cut)) => {
+                            (Which::Current, AttemptEnd::Cut { cut, sent: true })
+                        }
+                        Poll::Pending if executor.hedge.stage == Stage::Off => {
+                            return Poll::Pending;
+                        }
+                        Poll::Pending => (
+                            Which::Other,
+                            ready!(executor.poll_hedge(
+                                &view,
+                                this.hedge_timer.as_mut(),
+                                this.hedge_fut.as_mut(),
+                                cx
+                            )),
+                        ),
                     }
                 }
+                PhaseProj::AwaitingHedge => (
+                    Which::Current,
+                    ready!(executor.poll_hedge(
+                        &view,
+                        this.hedge_timer.as_mut(),
+                        this.hedge_fut.as_mut(),
+                        cx
+                    )),
+                ),
                 PhaseProj::Sleeping => {
                     if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
                         ready!(sleep.poll(cx));
@@ -413,29 +823,56 @@ where
                     } else {
                         Outcome::not_sent()
                     };
-                    if cut == Limit::Deadline {
+                    if cut == Limit::Deadline && which == Which::Current {
                         this.phase.set(Phase::Done);
+                        executor.end_hedge(&view, this.hedge_fut.as_mut(), &now);
                         executor
                             .plan
                             .cut_by_deadline(env, outcome, executor.watch.lap(), &mut now);
                         return Poll::Ready(Err(DeadlineExceeded::new().into()));
                     }
+                    // The hedge cut by the deadline is recorded as a failure: the first
+                    // attempt, whose limit is never later, is cut when it is polled next.
                     (outcome, None)
                 }
             };
-            this.phase.set(Phase::Done);
+            if which == Which::Other {
+                match executor.other_ended(&view, outcome, result, &mut now) {
+                    Some(result) => {
+                        this.phase.set(Phase::Done);
+                        return Poll::Ready(result);
+                    }
+                    None => continue,
+                }
+            }
+            let hedged = executor.hedge.adopted;
             match executor
                 .plan
-                .finish(env, outcome, executor.watch.lap(), &mut now)
+                .finish(env, outcome, executor.lap(hedged), &mut now)
             {
                 Verdict::Final => {
+                    this.phase.set(Phase::Done);
                     let Some(result) = result else {
                         unreachable!("a cut attempt is transient")
                     };
+                    if executor.hedge.fired {
+                        executor.settled(&view, outcome, hedged, this.hedge_fut.as_mut(), &now);
+                    } else if outcome.is_success() {
+                        executor.first_latency(&view);
+                    }
                     return Poll::Ready(result);
                 }
                 Verdict::Failed => {
                     executor.last = Some(result);
+                    if executor.hedge.live() && !executor.hedge.adopted {
+                        // Wait for the hedge rather than retry at once: it is the attempt the
+                        // walk goes on from.
+                        executor.adopt_hedge();
+                        this.phase.set(Phase::AwaitingHedge);
+                        continue;
+                    }
+                    this.phase.set(Phase::Done);
+                    executor.end_hedge(&view, this.hedge_fut.as_mut(), &now);
                     let action = executor.after_failure(&view, &mut now);
                     if let Some(poll) = carry_out(
                         executor,
@@ -509,6 +946,7 @@ where
             Phase::Readying => "readying",
             Phase::Calling { .. } => "calling",
             Phase::Sleeping => "sleeping",
+            Phase::AwaitingHedge => "awaiting hedge",
             Phase::Done => "done",
         };
         f.debug_struct("ResponseFuture")

@@ -189,6 +189,36 @@ pub(crate) struct Plan {
     in_flight: bool,
 }
 
+/// Whether endpoint `j` takes an attempt now, by the one admission rule: routing control and
+/// health, then push-back, then its breaker. Its permit, or why not (and for how long, if
+/// known). The routing state learns what the breaker said.
+#[inline(always)]
+fn available<H, const LIVE: bool>(
+    env: &PlanEnv<'_, H>,
+    j: usize,
+    now: &mut LazyNow<LIVE>,
+) -> Result<Permit<EndpointBreaker>, (Unavailable, Option<Duration>)> {
+    let router = env.router;
+    if let Some(why) = router.kept_away(j) {
+        return Err((why, None));
+    }
+    if let Some(left) = router.pushed_back(j, now) {
+        return Err((Unavailable::PushedBack, Some(left)));
+    }
+    match Permit::acquire(env.breaker(j), now.breaker_clock()) {
+        Ok(permit) => {
+            if permit.is_probe() {
+                router.observe_breaker(j, BreakerState::HalfOpen);
+            }
+            Ok(permit)
+        }
+        Err(rejected) => {
+            router.observe_breaker(j, router.endpoints[j].breaker.state());
+            Err((Unavailable::BreakerOpen, rejected.retry_in))
+        }
+    }
+}
+
 impl Plan {
     /// The plan of a call over `endpoints` endpoints made at `start` (if the clock was read),
     /// jittering its recover sleeps from `seed`.
@@ -555,31 +585,18 @@ impl Plan {
         j: usize,
         now: &mut LazyNow<LIVE>,
     ) -> Option<Action> {
-        let router = env.router;
         // Never an attempt once the deadline has passed.
         if self.out_of_time(now) {
             return Some(Action::Stop(GiveUpReason::Deadline));
         }
-        if let Some(why) = router.kept_away(j) {
-            self.skip(env, j, why, None);
-            return None;
-        }
-        if let Some(left) = router.pushed_back(j, now) {
-            self.skip(env, j, Unavailable::PushedBack, Some(left));
-            return None;
-        }
-        let permit = match Permit::acquire(env.breaker(j), now.breaker_clock()) {
+        let permit = match available(env, j, now) {
             Ok(permit) => permit,
-            Err(rejected) => {
-                router.observe_breaker(j, router.endpoints[j].breaker.state());
-                self.skip(env, j, Unavailable::BreakerOpen, rejected.retry_in);
+            Err((why, left)) => {
+                self.skip(env, j, why, left);
                 return None;
             }
         };
         let probe = permit.is_probe();
-        if probe {
-            router.observe_breaker(j, BreakerState::HalfOpen);
-        }
         if self.sent {
             let Some(outcome) = self.last() else {
                 unreachable!("a request is sent again only after a failure")
@@ -817,5 +834,8 @@ impl Plan {
     }
 }
 
+mod hedge;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use self::hedge::HedgeTicket;
