@@ -6,12 +6,15 @@
 //! the clock, clones an endpoint's service, asks the replay hook and classifies results; every
 //! decision is the plan's, and this future carries it out.
 //!
-//! A failover that hedges gives each call a second timer and a second attempt's slot: the
-//! timer waits for the hedge's delay, then limits the hedge as the first timer limits a hop.
-//! Without hedging they stay empty, and nothing here touches them.
+//! A failover that hedges lends the timer to the hedge's delay while the first attempt is in
+//! flight (the delay is always the earlier: otherwise no hedge is armed), then gives it back to
+//! the attempt's limit. A hedge that is sent gets a slot of its own, allocated then: its
+//! timer (its limit), its future, its ticket. A call that sends no hedge allocates nothing
+//! for it and arms no second timer.
 
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -28,7 +31,7 @@ use crate::clock::{LazyNow, now};
 use crate::deadline::Deadline;
 use crate::error::{AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable};
 use crate::event::{Event, GiveUpReason, OnEvent};
-use crate::limit::{Limit, arm};
+use crate::limit::{self, Limit, arm};
 use crate::replay::Replay;
 use crate::stopwatch::{Lap, Stopwatch};
 
@@ -58,12 +61,6 @@ pin_project! {
         // One timer, created on first need and reset after: a hop's limit, a recover sleep.
         #[pin]
         timer: Option<Sleep>,
-        // The hedge's timer: its delay, then the hedge attempt's limit (hedging only).
-        #[pin]
-        hedge_timer: Option<Sleep>,
-        // The hedge attempt in flight (hedging only).
-        #[pin]
-        hedge_fut: Option<S::Future>,
         call: Call<S, Req, C, R, H, O>,
     }
 }
@@ -120,7 +117,7 @@ struct Executor<S: Service<Req>, Req> {
     /// When the call was made and its attempt began, for a hook that asks for durations.
     watch: Stopwatch,
     /// The call's hedge, when the failover hedges.
-    hedge: HedgeRun<S, Req>,
+    hedge: HedgeRun<S::Future, S, Req>,
 }
 
 /// Where a call's hedge is.
@@ -137,53 +134,79 @@ enum Stage {
 }
 
 /// What the executor holds for a call's hedge.
-struct HedgeRun<S, Req> {
+struct HedgeRun<F, S, Req> {
     stage: Stage,
-    /// The attempt of the hedged call that is not the plan's current one.
-    ticket: Option<HedgeTicket>,
-    /// The hedge's endpoint's service, while readying it.
-    service: Option<S>,
-    /// The hedge's copy of the request, until it is sent.
-    request: Option<Req>,
-    /// What the hedge's timer is armed for, once the delay has passed.
-    limit: Limit,
-    /// The delay the hedge waits for.
-    delay: Duration,
-    /// When the first attempt was sent, and when the hedge began (for latencies).
-    first_sent: Option<Instant>,
-    hedge_began: Option<Instant>,
     /// Whether a hedge was admitted in this call.
     fired: bool,
     /// Whether the plan adopted the hedge as its current attempt (the first one failed).
     adopted: bool,
+    /// Whether this call hedges (its failover does, and its first attempt was sent): the
+    /// executor looks at the rest only then.
+    active: bool,
+    /// When the first attempt was sent (hedging only): its latency, and the hedge's delay.
+    first_sent: Option<Instant>,
+    /// The first attempt's limit while the timer waits for the hedge's delay.
+    limit_after: Option<(Instant, Limit)>,
+    /// The hedge, once admitted. Dropped by hand — by the executor when the hedge is over,
+    /// else by [`Call`]'s `drop` — so that a call that hedges nothing has no drop glue for it.
+    slot: ManuallyDrop<Option<Pin<Box<HedgeSlot<F, S, Req>>>>>,
 }
 
-impl<S, Req> HedgeRun<S, Req> {
-    const OFF: Self = HedgeRun {
-        stage: Stage::Off,
-        ticket: None,
-        service: None,
-        request: None,
-        limit: Limit::Unarmed,
-        delay: Duration::ZERO,
-        first_sent: None,
-        hedge_began: None,
-        fired: false,
-        adopted: false,
-    };
-
-    /// Whether the hedge is admitted and not over (readying or in flight).
-    fn live(&self) -> bool {
-        matches!(self.stage, Stage::Readying | Stage::Racing)
+pin_project! {
+    /// A hedge admitted: allocated then, so that a call that sends none pays nothing for it.
+    struct HedgeSlot<F, S, Req> {
+        // The hedge's limit, as the executor's timer is the first attempt's.
+        #[pin]
+        timer: Option<Sleep>,
+        #[pin]
+        fut: Option<F>,
+        // The hedge's endpoint's service, while readying it.
+        service: Option<S>,
+        // The hedge's copy of the request, until it is sent.
+        request: Option<Req>,
+        limit: Limit,
+        // When the hedge began.
+        began: Instant,
+        // The attempt of the hedged call that is not the plan's current one.
+        ticket: Option<HedgeTicket>,
     }
 }
 
-/// Which attempt of a hedged call ended: the plan's current one, or the other (the hedge,
-/// while the first attempt is in flight).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Which {
-    Current,
-    Other,
+impl<F, S, Req> HedgeRun<F, S, Req> {
+    const OFF: Self = HedgeRun {
+        stage: Stage::Off,
+        fired: false,
+        adopted: false,
+        active: false,
+        first_sent: None,
+        limit_after: None,
+        slot: ManuallyDrop::new(None),
+    };
+
+    /// Whether the hedge is admitted and not over (readying or in flight).
+    #[inline]
+    fn live(&self) -> bool {
+        matches!(self.stage, Stage::Readying | Stage::Racing)
+    }
+
+    /// The ticket of the hedge admitted.
+    fn ticket(&mut self) -> Option<&mut HedgeTicket> {
+        self.slot
+            .as_mut()
+            .and_then(|slot| slot.as_mut().project().ticket.as_mut())
+    }
+
+    /// Takes the ticket of the hedge admitted.
+    fn take_ticket(&mut self) -> Option<HedgeTicket> {
+        self.slot
+            .as_mut()
+            .and_then(|slot| slot.as_mut().project().ticket.take())
+    }
+
+    /// When the hedge began.
+    fn began(&self) -> Option<Instant> {
+        self.slot.as_ref().map(|slot| slot.began)
+    }
 }
 
 impl<S, Req, C, R, H, O> Drop for Call<S, Req, C, R, H, O>
@@ -192,13 +215,15 @@ where
 {
     #[inline]
     fn drop(&mut self) {
-        if self.executor.plan.holds_anything() || self.executor.hedge.ticket.is_some() {
+        if self.executor.plan.holds_anything() || self.executor.hedge.slot.is_some() {
             let env = self.shared.env();
             let now = LazyNow::live();
             self.executor.plan.release(&env, &now);
-            if let Some(ticket) = self.executor.hedge.ticket.take() {
+            if let Some(ticket) = self.executor.hedge.take_ticket() {
                 Plan::release_hedge(&env, self.shared.hedging.as_ref(), ticket, &now);
             }
+            // Both attempts' futures are dropped: the hedge's here, the other with the phase.
+            drop(std::mem::take(&mut *self.executor.hedge.slot));
         }
     }
 }
@@ -222,8 +247,6 @@ where
         ResponseFuture {
             phase: Phase::Start,
             timer: None,
-            hedge_timer: None,
-            hedge_fut: None,
             call: Call {
                 shared,
                 executor: Executor {
@@ -353,33 +376,73 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
 /// [module docs](super#hedging) for the rules.
 impl<S: Service<Req>, Req> Executor<S, Req> {
     /// The call's attempt was just sent on a failover that hedges: if it is the call's first,
-    /// the call counts towards the allowance, and if it may be hedged, the hedge timer is armed
-    /// at its delay.
+    /// the call counts towards the allowance, and if it may be hedged before its limit, the
+    /// timer is lent to the hedge's delay (the limit is kept, to arm again when it fires).
     #[inline(never)]
-    fn arm_hedge(&mut self, hedging: &Hedging, timer: Pin<&mut Option<Sleep>>) {
+    fn arm_hedge(
+        &mut self,
+        hedging: &Hedging,
+        timer: Pin<&mut Option<Sleep>>,
+        timeout: Option<Duration>,
+    ) {
         if self.plan.attempts() != 0 || self.hedge.fired {
             return;
         }
         hedging.on_call();
         let now = Instant::now();
-        if hedging.records_latency() {
-            self.hedge.first_sent = Some(now);
-        }
+        self.hedge.active = true;
+        self.hedge.first_sent = Some(now);
         if !self.plan.may_hedge(self.request.is_some()) {
             return;
         }
-        let Some(delay) = hedging.delay(self.plan.current()) else {
+        let Some(at) = hedging
+            .delay(self.plan.current())
+            .and_then(|delay| now.checked_add(delay))
+        else {
             return;
         };
-        let Some(at) = now.checked_add(delay) else {
-            return;
+        // The attempt's limit: armed already (its service was not ready at once), or from now.
+        let limit = match (self.limit, timer.as_ref().as_pin_ref()) {
+            (Limit::Unarmed, _) | (_, None) => limit::end(self.plan.deadline(), timeout),
+            (armed, Some(sleep)) => Some((sleep.deadline(), armed)),
         };
-        self.hedge.delay = delay;
+        if limit.is_some_and(|(end, _)| end <= at) {
+            // The limit comes first: the walk handles what follows.
+            return;
+        }
+        self.hedge.limit_after = limit;
+        // Armed at the delay: the attempt's poll reports it as a limit, which the executor
+        // knows for the delay while the hedge is armed.
+        self.limit = Limit::Attempt;
         arm(timer, at);
         self.hedge.stage = Stage::Armed;
     }
 
-    /// The hedge's delay has passed with the first attempt in flight: sends the hedge if the
+    /// The hedge's delay has passed with the first attempt in flight: the timer goes back to
+    /// the attempt's limit, and the hedge is fired if it may be.
+    #[inline(never)]
+    fn delay_passed<C, R: Replay<Req>, H: OnEvent, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        timer: Pin<&mut Option<Sleep>>,
+    ) where
+        S: Clone,
+    {
+        match self.hedge.limit_after.take() {
+            Some((end, limit)) => {
+                arm(timer, end);
+                self.limit = limit;
+            }
+            None => self.limit = Limit::Unarmed,
+        }
+        self.hedge.stage = if self.fire_hedge(view) {
+            Stage::Readying
+        } else {
+            Stage::Off
+        };
+    }
+
+    /// The hedge's delay has passed with the first attempt in flight: admits the hedge if the
     /// replay rule, the deadline, the allowance, the budget and an available endpoint allow.
     #[inline(never)]
     fn fire_hedge<C, R: Replay<Req>, H: OnEvent, O>(
@@ -403,79 +466,76 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
         let Some(request) = replay.replay(copy) else {
             return false;
         };
+        let began = Instant::now();
+        let delay = self
+            .hedge
+            .first_sent
+            .map_or(Duration::ZERO, |sent| began.saturating_duration_since(sent));
         let mut now = LazyNow::live();
-        let Some(ticket) = self
-            .plan
-            .hedge(&view.env, hedging, self.hedge.delay, &mut now)
-        else {
+        let Some(ticket) = self.plan.hedge(&view.env, hedging, delay, &mut now) else {
             return false;
         };
-        self.hedge.service = Some(view.inner.services[ticket.endpoint()].clone());
-        self.hedge.request = Some(request);
-        self.hedge.ticket = Some(ticket);
-        self.hedge.limit = Limit::Unarmed;
-        self.hedge.hedge_began = Some(Instant::now());
+        *self.hedge.slot = Some(Box::pin(HedgeSlot {
+            timer: None,
+            fut: None,
+            service: Some(view.inner.services[ticket.endpoint()].clone()),
+            request: Some(request),
+            limit: Limit::Unarmed,
+            began,
+            ticket: Some(ticket),
+        }));
         self.hedge.fired = true;
-        self.hedge.stage = Stage::Readying;
         true
     }
 
-    /// Polls the hedge: its delay, then readying its endpoint's service, then the attempt in
-    /// flight, each within the hedge's own limit. Ready with how the hedge ended; pending while
-    /// it runs, or for good when no hedge is sent.
-    fn poll_hedge<C, R: Replay<Req>, H: OnEvent, O>(
+    /// Polls the hedge admitted: readying its endpoint's service, then the attempt in flight,
+    /// each within the hedge's own limit. Ready with how the hedge ended; pending while it runs
+    /// (or when there is none).
+    fn poll_hedge<C, R, H, O>(
         &mut self,
         view: &View<'_, S, C, R, H, O>,
-        mut timer: Pin<&mut Option<Sleep>>,
-        mut fut: Pin<&mut Option<S::Future>>,
         cx: &mut Context<'_>,
     ) -> Poll<AttemptEnd<ServiceResult<S, Req>>>
     where
-        S: Clone,
         S::Error: FailoverError,
         C: Classify<S::Response, S::Error>,
     {
         let deadline = self.plan.deadline();
         let timeout = view.inner.settings.attempt_timeout;
+        let Some(slot) = self.hedge.slot.as_mut() else {
+            return Poll::Pending;
+        };
+        let mut slot = slot.as_mut().project();
         loop {
             match self.hedge.stage {
-                Stage::Off => return Poll::Pending,
-                Stage::Armed => {
-                    if let Some(sleep) = timer.as_mut().as_pin_mut() {
-                        ready!(sleep.poll(cx));
-                    }
-                    if !self.fire_hedge(view) {
-                        self.hedge.stage = Stage::Off;
-                        return Poll::Pending;
-                    }
-                }
+                Stage::Off | Stage::Armed => return Poll::Pending,
                 Stage::Readying => {
                     match ready!(poll_ready(
-                        &mut self.hedge.service,
-                        &mut self.hedge.limit,
-                        timer.as_mut(),
+                        slot.service,
+                        slot.limit,
+                        slot.timer.as_mut(),
                         deadline,
                         timeout,
                         cx
                     )) {
                         Readied::Send => {
                             let (Some(mut service), Some(request)) =
-                                (self.hedge.service.take(), self.hedge.request.take())
+                                (slot.service.take(), slot.request.take())
                             else {
                                 unreachable!("a hedge is sent with its service and its copy")
                             };
-                            fut.set(Some(service.call(request)));
-                            if let Some(ticket) = self.hedge.ticket.as_mut() {
+                            slot.fut.set(Some(service.call(request)));
+                            if let Some(ticket) = slot.ticket.as_mut() {
                                 Plan::hedge_sent(ticket);
                             }
                             self.hedge.stage = Stage::Racing;
                         }
                         Readied::Ended(ended) => {
-                            self.hedge.service = None;
-                            self.hedge.request = None;
+                            *slot.service = None;
+                            *slot.request = None;
                             self.hedge.stage = Stage::Off;
                             if let (Some(hedging), Some(ticket)) =
-                                (view.inner.hedging.as_ref(), self.hedge.ticket.as_mut())
+                                (view.inner.hedging.as_ref(), slot.ticket.as_mut())
                             {
                                 Plan::hedge_not_sent(&view.env, hedging, ticket);
                             }
@@ -484,13 +544,13 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
                     }
                 }
                 Stage::Racing => {
-                    let Some(running) = fut.as_mut().as_pin_mut() else {
+                    let Some(running) = slot.fut.as_mut().as_pin_mut() else {
                         unreachable!("a hedge in flight has its future")
                     };
                     let ended = match ready!(poll_sent(
                         running,
-                        &mut self.hedge.limit,
-                        timer.as_mut(),
+                        slot.limit,
+                        slot.timer.as_mut(),
                         deadline,
                         timeout,
                         cx
@@ -501,7 +561,7 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
                         }
                         Err(cut) => AttemptEnd::Cut { cut, sent: true },
                     };
-                    fut.set(None);
+                    slot.fut.set(None);
                     self.hedge.stage = Stage::Off;
                     return Poll::Ready(ended);
                 }
@@ -514,7 +574,7 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
     fn lap(&self, hedge: bool) -> Lap {
         let mut lap = self.watch.lap();
         if hedge && lap.attempt.is_some() {
-            lap.attempt = self.hedge.hedge_began.map(|began| began.elapsed());
+            lap.attempt = self.hedge.began().map(|began| began.elapsed());
         }
         lap
     }
@@ -530,18 +590,20 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
         result: Option<ServiceResult<S, Req>>,
         now: &mut LazyNow<true>,
     ) -> Option<ServiceResult<S, Req>> {
-        let Some(mut ticket) = self.hedge.ticket.take() else {
+        let Some(mut ticket) = self.hedge.take_ticket() else {
             unreachable!("a hedge that ended was admitted")
         };
         let env = &view.env;
+        let began = self.hedge.began();
+        *self.hedge.slot = None;
         self.plan.swap(&mut ticket);
-        let lap = self.lap(true);
+        let lap = self.lap_from(began);
         match self.plan.finish(env, outcome, lap, now) {
             Verdict::Final => {
                 let hedge = self.plan.current();
                 self.report_settled(view, hedge, true, Some(ticket.endpoint()));
                 if outcome.is_success() {
-                    self.record_latency(view, hedge, self.hedge.hedge_began);
+                    self.record_latency(view, hedge, began);
                 }
                 // The first attempt, now the ticket's, is cancelled: its future is dropped with
                 // the phase.
@@ -560,49 +622,92 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
         }
     }
 
-    /// The first attempt failed with its hedge admitted: the plan adopts the hedge as its
-    /// current attempt, and the call waits for it.
-    fn adopt_hedge(&mut self) {
-        if let Some(ticket) = self.hedge.ticket.as_mut() {
-            self.plan.swap(ticket);
+    /// The lap of an attempt begun at `began` (for a hook that asks for durations).
+    fn lap_from(&self, began: Option<Instant>) -> Lap {
+        let mut lap = self.watch.lap();
+        if lap.attempt.is_some() {
+            lap.attempt = began.map(|began| began.elapsed());
         }
-        self.hedge.first_sent = None;
-        self.hedge.adopted = true;
+        lap
     }
 
-    /// The plan's current attempt settled a call whose hedge was admitted (`hedge`: that
-    /// attempt is the hedge): reports which won, records its latency, and cancels the other.
+    /// The plan's current attempt failed in a call that hedges: if the hedge is admitted and
+    /// the failed attempt was the first, the plan adopts the hedge as its current attempt and
+    /// the call waits for it (true); else the hedge is over, and the walk goes on (false).
+    #[inline(never)]
+    fn current_failed<C, R, H, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        now: &LazyNow<true>,
+    ) -> bool {
+        if self.hedge.live() && !self.hedge.adopted {
+            if let Some(ticket) = self.hedge.ticket() {
+                self.plan.swap(ticket);
+            }
+            self.hedge.first_sent = None;
+            self.hedge.adopted = true;
+            return true;
+        }
+        self.end_hedge(view, now);
+        self.hedge.first_sent = None;
+        false
+    }
+
+    /// Polls the hedge while the first attempt is in flight: `Some` with the call's result
+    /// when the hedge settles it, `None` when it failed (the call waits for the first attempt).
+    #[inline(never)]
+    fn race<C, R, H: OnEvent, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<ServiceResult<S, Req>>>
+    where
+        S::Error: FailoverError,
+        C: Classify<S::Response, S::Error>,
+    {
+        let (outcome, result) = match ready!(self.poll_hedge(view, cx)) {
+            AttemptEnd::Finished(outcome, result) => (outcome, result),
+            // A hedge cut by the deadline is recorded as a failure: the first attempt, whose
+            // limit is never later, is cut when it is polled next.
+            AttemptEnd::Cut { sent: true, .. } => (Outcome::timeout(), None),
+            AttemptEnd::Cut { sent: false, .. } => (Outcome::not_sent(), None),
+        };
+        Poll::Ready(self.other_ended(view, outcome, result, &mut LazyNow::live()))
+    }
+
+    /// The plan's current attempt settled a call that hedges: reports which attempt won if a
+    /// hedge was admitted, records the winner's latency, and cancels the other.
     #[inline(never)]
     fn settled<C, R, H: OnEvent, O>(
         &mut self,
         view: &View<'_, S, C, R, H, O>,
         outcome: Outcome,
-        hedge: bool,
-        fut: Pin<&mut Option<S::Future>>,
         now: &LazyNow<true>,
     ) {
+        let hedge = self.hedge.adopted;
+        if !self.hedge.fired {
+            if outcome.is_success() {
+                self.record_latency(view, self.plan.current(), self.hedge.first_sent);
+            }
+            return;
+        }
         let winner = self.plan.current();
-        let cancelled = (!hedge && self.hedge.stage == Stage::Racing)
-            .then(|| self.hedge.ticket.as_ref().map(HedgeTicket::endpoint))
-            .flatten();
+        let racing = !hedge && self.hedge.stage == Stage::Racing;
+        let cancelled = if racing {
+            self.hedge.ticket().map(|t| t.endpoint())
+        } else {
+            None
+        };
         self.report_settled(view, winner, hedge, cancelled);
         if outcome.is_success() {
             let began = if hedge {
-                self.hedge.hedge_began
+                self.hedge.began()
             } else {
                 self.hedge.first_sent
             };
             self.record_latency(view, winner, began);
         }
-        self.end_hedge(view, fut, now);
-    }
-
-    /// The call's first attempt succeeded, and no hedge was sent: its latency is recorded.
-    #[inline]
-    fn first_latency<C, R, H, O>(&mut self, view: &View<'_, S, C, R, H, O>) {
-        if self.hedge.first_sent.is_some() {
-            self.record_latency(view, self.plan.current(), self.hedge.first_sent);
-        }
+        self.end_hedge(view, now);
     }
 
     /// Records that an attempt at `endpoint` begun at `began` succeeded now.
@@ -636,22 +741,15 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
     /// Ends the call's hedge, wherever it is: its future is dropped (cancelled), and what its
     /// ticket holds is given back.
     #[inline]
-    fn end_hedge<C, R, H, O>(
-        &mut self,
-        view: &View<'_, S, C, R, H, O>,
-        mut fut: Pin<&mut Option<S::Future>>,
-        now: &LazyNow<true>,
-    ) {
-        if self.hedge.stage == Stage::Off && self.hedge.ticket.is_none() {
+    fn end_hedge<C, R, H, O>(&mut self, view: &View<'_, S, C, R, H, O>, now: &LazyNow<true>) {
+        self.hedge.stage = Stage::Off;
+        if self.hedge.slot.is_none() {
             return;
         }
-        fut.set(None);
-        self.hedge.stage = Stage::Off;
-        self.hedge.service = None;
-        self.hedge.request = None;
-        if let Some(ticket) = self.hedge.ticket.take() {
+        if let Some(ticket) = self.hedge.take_ticket() {
             Plan::release_hedge(&view.env, view.inner.hedging.as_ref(), ticket, now);
         }
+        *self.hedge.slot = None;
     }
 }
 
@@ -718,7 +816,7 @@ where
         };
         loop {
             let timeout = view.inner.settings.attempt_timeout;
-            let (which, ended) = match this.phase.as_mut().project() {
+            let ended = match this.phase.as_mut().project() {
                 PhaseProj::Start => {
                     let action = executor.start(&view, &mut LazyNow::live());
                     match carry_out(
@@ -748,13 +846,13 @@ where
                             // Its endpoint did not get ready: nothing was sent, nothing is paid
                             // for.
                             executor.plan.not_sent(&view.env);
-                            (Which::Current, ended)
+                            ended
                         }
                         Readied::Send => {
                             let fut = executor.send(&view);
                             this.phase.set(Phase::Calling { fut });
                             if let Some(hedging) = &view.inner.hedging {
-                                executor.arm_hedge(hedging, this.hedge_timer.as_mut());
+                                executor.arm_hedge(hedging, this.timer.as_mut(), timeout);
                             }
                             continue;
                         }
@@ -766,34 +864,25 @@ where
                     match poll_sent(fut, &mut executor.limit, timer, deadline, timeout, cx) {
                         Poll::Ready(Ok(result)) => {
                             let outcome = outcome_of(&view.inner.classifier, &result);
-                            (Which::Current, AttemptEnd::Finished(outcome, Some(result)))
+                            AttemptEnd::Finished(outcome, Some(result))
                         }
-                        Poll::Ready(Err(cut)) => {
-                            (Which::Current, AttemptEnd::Cut { cut, sent: true })
+                        Poll::Ready(Err(_)) if executor.hedge.stage == Stage::Armed => {
+                            // The timer was lent to the hedge's delay, which has passed.
+                            executor.delay_passed(&view, this.timer.as_mut());
+                            continue;
                         }
-                        Poll::Pending if executor.hedge.stage == Stage::Off => {
-                            return Poll::Pending;
-                        }
-                        Poll::Pending => (
-                            Which::Other,
-                            ready!(executor.poll_hedge(
-                                &view,
-                                this.hedge_timer.as_mut(),
-                                this.hedge_fut.as_mut(),
-                                cx
-                            )),
-                        ),
+                        Poll::Ready(Err(cut)) => AttemptEnd::Cut { cut, sent: true },
+                        Poll::Pending if !executor.hedge.live() => return Poll::Pending,
+                        Poll::Pending => match ready!(executor.race(&view, cx)) {
+                            Some(result) => {
+                                this.phase.set(Phase::Done);
+                                return Poll::Ready(result);
+                            }
+                            None => continue,
+                        },
                     }
                 }
-                PhaseProj::AwaitingHedge => (
-                    Which::Current,
-                    ready!(executor.poll_hedge(
-                        &view,
-                        this.hedge_timer.as_mut(),
-                        this.hedge_fut.as_mut(),
-                        cx
-                    )),
-                ),
+                PhaseProj::AwaitingHedge => ready!(executor.poll_hedge(&view, cx)),
                 PhaseProj::Sleeping => {
                     if let Some(sleep) = this.timer.as_mut().as_pin_mut() {
                         ready!(sleep.poll(cx));
@@ -823,56 +912,41 @@ where
                     } else {
                         Outcome::not_sent()
                     };
-                    if cut == Limit::Deadline && which == Which::Current {
+                    if cut == Limit::Deadline {
                         this.phase.set(Phase::Done);
-                        executor.end_hedge(&view, this.hedge_fut.as_mut(), &now);
+                        if executor.hedge.active {
+                            executor.end_hedge(&view, &now);
+                        }
                         executor
                             .plan
                             .cut_by_deadline(env, outcome, executor.watch.lap(), &mut now);
                         return Poll::Ready(Err(DeadlineExceeded::new().into()));
                     }
-                    // The hedge cut by the deadline is recorded as a failure: the first
-                    // attempt, whose limit is never later, is cut when it is polled next.
                     (outcome, None)
                 }
             };
-            if which == Which::Other {
-                match executor.other_ended(&view, outcome, result, &mut now) {
-                    Some(result) => {
-                        this.phase.set(Phase::Done);
-                        return Poll::Ready(result);
-                    }
-                    None => continue,
-                }
-            }
-            let hedged = executor.hedge.adopted;
-            match executor
-                .plan
-                .finish(env, outcome, executor.lap(hedged), &mut now)
-            {
+            this.phase.set(Phase::Done);
+            let lap = if executor.hedge.active {
+                executor.lap(executor.hedge.adopted)
+            } else {
+                executor.watch.lap()
+            };
+            match executor.plan.finish(env, outcome, lap, &mut now) {
                 Verdict::Final => {
-                    this.phase.set(Phase::Done);
                     let Some(result) = result else {
                         unreachable!("a cut attempt is transient")
                     };
-                    if executor.hedge.fired {
-                        executor.settled(&view, outcome, hedged, this.hedge_fut.as_mut(), &now);
-                    } else if outcome.is_success() {
-                        executor.first_latency(&view);
+                    if executor.hedge.active {
+                        executor.settled(&view, outcome, &now);
                     }
                     return Poll::Ready(result);
                 }
                 Verdict::Failed => {
                     executor.last = Some(result);
-                    if executor.hedge.live() && !executor.hedge.adopted {
-                        // Wait for the hedge rather than retry at once: it is the attempt the
-                        // walk goes on from.
-                        executor.adopt_hedge();
+                    if executor.hedge.active && executor.current_failed(&view, &now) {
                         this.phase.set(Phase::AwaitingHedge);
                         continue;
                     }
-                    this.phase.set(Phase::Done);
-                    executor.end_hedge(&view, this.hedge_fut.as_mut(), &now);
                     let action = executor.after_failure(&view, &mut now);
                     if let Some(poll) = carry_out(
                         executor,

@@ -190,33 +190,34 @@ pub(crate) struct Plan {
 }
 
 /// Whether endpoint `j` takes an attempt now, by the one admission rule: routing control and
-/// health, then push-back, then its breaker. Its permit, or why not (and for how long, if
-/// known). The routing state learns what the breaker said.
+/// health, then push-back, then its breaker. Its permit, or `None` after telling `unavailable`
+/// why not (and for how long, if known). The routing state learns what a rejecting breaker
+/// said; the caller notes a probe.
 #[inline(always)]
 fn available<H, const LIVE: bool>(
     env: &PlanEnv<'_, H>,
     j: usize,
     now: &mut LazyNow<LIVE>,
-) -> Result<Permit<EndpointBreaker>, (Unavailable, Option<Duration>)> {
+    unavailable: impl FnOnce(Unavailable, Option<Duration>),
+) -> Option<Permit<EndpointBreaker>> {
     let router = env.router;
     if let Some(why) = router.kept_away(j) {
-        return Err((why, None));
+        unavailable(why, None);
+        return None;
     }
     if let Some(left) = router.pushed_back(j, now) {
-        return Err((Unavailable::PushedBack, Some(left)));
+        unavailable(Unavailable::PushedBack, Some(left));
+        return None;
     }
-    match Permit::acquire(env.breaker(j), now.breaker_clock()) {
-        Ok(permit) => {
-            if permit.is_probe() {
-                router.observe_breaker(j, BreakerState::HalfOpen);
-            }
-            Ok(permit)
-        }
+    let permit = match Permit::acquire(env.breaker(j), now.breaker_clock()) {
+        Ok(permit) => permit,
         Err(rejected) => {
             router.observe_breaker(j, router.endpoints[j].breaker.state());
-            Err((Unavailable::BreakerOpen, rejected.retry_in))
+            unavailable(Unavailable::BreakerOpen, rejected.retry_in);
+            return None;
         }
-    }
+    };
+    Some(permit)
 }
 
 impl Plan {
@@ -589,14 +590,11 @@ impl Plan {
         if self.out_of_time(now) {
             return Some(Action::Stop(GiveUpReason::Deadline));
         }
-        let permit = match available(env, j, now) {
-            Ok(permit) => permit,
-            Err((why, left)) => {
-                self.skip(env, j, why, left);
-                return None;
-            }
-        };
+        let permit = available(env, j, now, |why, left| self.skip(env, j, why, left))?;
         let probe = permit.is_probe();
+        if probe {
+            env.router.observe_breaker(j, BreakerState::HalfOpen);
+        }
         if self.sent {
             let Some(outcome) = self.last() else {
                 unreachable!("a request is sent again only after a failure")

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use super::{EndpointBreaker, Plan, PlanEnv, available};
-use crate::breaker::Permit;
+use crate::breaker::{BreakerState, Permit};
 use crate::budget::Withdrawal;
 use crate::classify::Outcome;
 use crate::clock::LazyNow;
@@ -77,7 +77,10 @@ impl Plan {
                 return None;
             };
             passed |= 1 << j;
-            if let Ok(permit) = available(env, j, now) {
+            if let Some(permit) = available(env, j, now, |_, _| ()) {
+                if permit.is_probe() {
+                    env.router.observe_breaker(j, BreakerState::HalfOpen);
+                }
                 break (j, permit);
             }
         };
