@@ -149,8 +149,11 @@ struct HedgeRun<F, S, Req> {
     limit_after: Option<(Instant, Limit)>,
     /// The hedge, once admitted. Dropped by hand — by the executor when the hedge is over,
     /// else by [`Call`]'s `drop` — so that a call that hedges nothing has no drop glue for it.
-    slot: ManuallyDrop<Option<Pin<Box<HedgeSlot<F, S, Req>>>>>,
+    slot: ManuallyDrop<Option<Slot<F, S, Req>>>,
 }
+
+/// A hedge admitted, pinned in its allocation.
+type Slot<F, S, Req> = Pin<Box<HedgeSlot<F, S, Req>>>;
 
 pin_project! {
     /// A hedge admitted: allocated then, so that a call that sends none pays nothing for it.
