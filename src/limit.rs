@@ -32,10 +32,7 @@ pub(crate) fn arm(mut timer: Pin<&mut Option<Sleep>>, at: Instant) {
 
 /// The end of a phase starting now: the earlier of the deadline and the attempt timeout from
 /// now. `None` when neither is configured (or the timeout is too long to represent).
-pub(crate) fn end(
-    deadline: Deadline,
-    attempt_timeout: Option<Duration>,
-) -> Option<(Instant, Limit)> {
+fn end(deadline: Deadline, attempt_timeout: Option<Duration>) -> Option<(Instant, Limit)> {
     let deadline = deadline.instant().map(Instant::from_std);
     let attempt_end = attempt_timeout.and_then(|t| Instant::now().checked_add(t));
     match (deadline, attempt_end) {

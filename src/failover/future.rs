@@ -31,7 +31,7 @@ use crate::clock::{LazyNow, now};
 use crate::deadline::Deadline;
 use crate::error::{AttemptTimedOut, DeadlineExceeded, NoEndpointAvailable};
 use crate::event::{Event, GiveUpReason, OnEvent};
-use crate::limit::{self, Limit, arm};
+use crate::limit::{Limit, arm};
 use crate::replay::Replay;
 use crate::stopwatch::{Lap, Stopwatch};
 
@@ -125,7 +125,10 @@ struct Executor<S: Service<Req>, Req> {
 enum Stage {
     /// No hedge is armed or in flight.
     Off,
-    /// The hedge timer waits for the delay.
+    /// The first attempt may be hedged: the timer is lent to the delay if the attempt is
+    /// still in flight after its first poll.
+    Waiting,
+    /// The timer waits for the delay.
     Armed,
     /// The hedge's endpoint was admitted: readying its service.
     Readying,
@@ -379,46 +382,63 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
 /// [module docs](super#hedging) for the rules.
 impl<S: Service<Req>, Req> Executor<S, Req> {
     /// The call's attempt was just sent on a failover that hedges: if it is the call's first,
-    /// the call counts towards the allowance, and if it may be hedged before its limit, the
-    /// timer is lent to the hedge's delay (the limit is kept, to arm again when it fires).
+    /// the call counts towards the allowance (and, for a percentile delay, its start is read),
+    /// and it waits to be hedged if it may be.
     #[inline(never)]
-    fn arm_hedge(
-        &mut self,
-        hedging: &Hedging,
-        timer: Pin<&mut Option<Sleep>>,
-        timeout: Option<Duration>,
-    ) {
+    fn arm_hedge(&mut self, hedging: &Hedging) {
         if self.plan.attempts() != 0 || self.hedge.fired {
             return;
         }
         hedging.on_call();
-        let now = Instant::now();
         self.hedge.active = true;
-        self.hedge.first_sent = Some(now);
-        if !self.plan.may_hedge(self.request.is_some()) {
-            return;
+        if hedging.records_latency() {
+            self.hedge.first_sent = Some(Instant::now());
         }
-        let Some(at) = hedging
-            .delay(self.plan.current())
-            .and_then(|delay| now.checked_add(delay))
+        if self.plan.may_hedge(self.request.is_some()) {
+            self.hedge.stage = Stage::Waiting;
+        }
+    }
+
+    /// The first attempt is still in flight after its first poll: the timer is lent to the
+    /// hedge's delay, unless the attempt's limit comes first (the walk then handles what
+    /// follows). The limit is kept, to arm again when the delay has passed. Ready when the
+    /// delay has passed already.
+    #[inline(never)]
+    fn lend_timer<C, R, H, O>(
+        &mut self,
+        view: &View<'_, S, C, R, H, O>,
+        mut timer: Pin<&mut Option<Sleep>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        self.hedge.stage = Stage::Off;
+        let sent = *self.hedge.first_sent.get_or_insert_with(Instant::now);
+        let Some(at) = view
+            .inner
+            .hedging
+            .as_ref()
+            .and_then(|hedging| hedging.delay(self.plan.current()))
+            .and_then(|delay| sent.checked_add(delay))
         else {
-            return;
+            return Poll::Pending;
         };
-        // The attempt's limit: armed already (its service was not ready at once), or from now.
+        // The attempt's limit, armed by its first poll (if it has one).
         let limit = match (self.limit, timer.as_ref().as_pin_ref()) {
-            (Limit::Unarmed, _) | (_, None) => limit::end(self.plan.deadline(), timeout),
+            (Limit::Unarmed, _) | (_, None) => None,
             (armed, Some(sleep)) => Some((sleep.deadline(), armed)),
         };
         if limit.is_some_and(|(end, _)| end <= at) {
-            // The limit comes first: the walk handles what follows.
-            return;
+            return Poll::Pending;
         }
         self.hedge.limit_after = limit;
         // Armed at the delay: the attempt's poll reports it as a limit, which the executor
         // knows for the delay while the hedge is armed.
         self.limit = Limit::Attempt;
-        arm(timer, at);
+        arm(timer.as_mut(), at);
         self.hedge.stage = Stage::Armed;
+        match timer.as_pin_mut() {
+            Some(sleep) => sleep.poll(cx),
+            None => Poll::Pending,
+        }
     }
 
     /// The hedge's delay has passed with the first attempt in flight: the timer goes back to
@@ -511,7 +531,7 @@ impl<S: Service<Req>, Req> Executor<S, Req> {
         let mut slot = slot.as_mut().project();
         loop {
             match self.hedge.stage {
-                Stage::Off | Stage::Armed => return Poll::Pending,
+                Stage::Off | Stage::Waiting | Stage::Armed => return Poll::Pending,
                 Stage::Readying => {
                     match ready!(poll_ready(
                         slot.service,
@@ -855,7 +875,7 @@ where
                             let fut = executor.send(&view);
                             this.phase.set(Phase::Calling { fut });
                             if let Some(hedging) = &view.inner.hedging {
-                                executor.arm_hedge(hedging, this.timer.as_mut(), timeout);
+                                executor.arm_hedge(hedging);
                             }
                             continue;
                         }
@@ -875,6 +895,12 @@ where
                             continue;
                         }
                         Poll::Ready(Err(cut)) => AttemptEnd::Cut { cut, sent: true },
+                        Poll::Pending if executor.hedge.stage == Stage::Waiting => {
+                            ready!(executor.lend_timer(&view, this.timer.as_mut(), cx));
+                            // The delay has passed already.
+                            executor.delay_passed(&view, this.timer.as_mut());
+                            continue;
+                        }
                         Poll::Pending if !executor.hedge.live() => return Poll::Pending,
                         Poll::Pending => match ready!(executor.race(&view, cx)) {
                             Some(result) => {

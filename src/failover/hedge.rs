@@ -189,6 +189,12 @@ impl Hedging {
         })
     }
 
+    /// Whether calls record their latencies (a percentile delay).
+    #[inline]
+    pub(crate) fn records_latency(&self) -> bool {
+        !self.latencies.is_empty()
+    }
+
     /// A call's first attempt was sent: its share of a hedge goes into the allowance.
     #[inline]
     pub(crate) fn on_call(&self) {
