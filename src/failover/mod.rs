@@ -142,10 +142,13 @@
 //!   cancelled one has no outcome, and reports none);
 //!   [`Event::HedgeSettled`](crate::event::Event::HedgeSettled) when one of them settles the
 //!   call, naming the winner and the attempt cancelled.
-//! - **Cost**: without hedging, a call's future carries an empty second timer and attempt slot,
-//!   and touches neither. With it, a call's first attempt reads the clock once, adds its share
-//!   to the allowance (a load; a write only when it is not full) and arms one timer, allocating
-//!   nothing; a percentile delay also records each success (an atomic add and a store).
+//! - **Cost**: without hedging, a call tests a few flags. With it, a call's first attempt adds
+//!   its share to the allowance (a load; a write only when the allowance is not full); only if
+//!   the attempt is still pending after its first poll does the call read the clock and lend
+//!   its one timer to the delay (no second timer, no allocation); a hedge that is sent gets a
+//!   slot of its own, allocated then. A percentile delay also reads the clock when the first
+//!   attempt is sent and when it succeeds, and records the latency (an atomic add and a store
+//!   on the endpoint's record, shared by every thread).
 //!
 //! # Routing controls and health
 //!
