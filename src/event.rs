@@ -149,7 +149,7 @@ pub enum Event<'a> {
     /// A hedged failover call was settled by one of its two attempts (a success, or a failure
     /// that is not failed over); the other, if still in flight, was cancelled (dropped).
     /// Reported once per hedged call that one of them settled, after that attempt's
-    /// [`Attempt`](Event::Attempt).
+    /// [`Attempt`](Event::Attempt) and the call's [`CallFinished`](Event::CallFinished).
     #[non_exhaustive]
     HedgeSettled {
         /// The endpoint whose attempt settled the call.

@@ -78,7 +78,8 @@ impl Hedge {
     }
 
     /// A hedge after the `quantile` (0.95 for the 95th percentile) of the latencies of the
-    /// first attempt's endpoint's last 64 successful attempts, never before the
+    /// first attempt's endpoint's last 64 successes (calls' first attempts and hedges that
+    /// won there), never before the
     /// [`floor`](Self::floor) (default 10 ms). No hedge until the endpoint has 16 latencies.
     pub fn percentile(quantile: f64) -> Self {
         Hedge {

@@ -142,7 +142,8 @@
 //!   cancelled one has no outcome, and reports none);
 //!   [`Event::HedgeSettled`](crate::event::Event::HedgeSettled) when one of them settles the
 //!   call, naming the winner and the attempt cancelled.
-//! - **Cost**: without hedging, a call tests a few flags. With it, a call's first attempt adds
+//! - **Cost**: without hedging, a call does no hedging work: it tests a few flags, and its
+//!   future is a few dozen bytes larger. With it, a call's first attempt adds
 //!   its share to the allowance (a load; a write only when the allowance is not full); only if
 //!   the attempt is still pending after its first poll does the call read the clock and lend
 //!   its one timer to the delay (no second timer, no allocation); a hedge that is sent gets a
