@@ -11,6 +11,11 @@
 //! `Balance` over the same three services (its load the pending requests, as steadfast's).
 //!
 //! `cargo bench --bench failover`
+//! The `hedge` groups show what hedging costs a healthy call that needs no hedge: the same
+//! failover (`into_static`, with an attempt timeout) without hedging, with a fixed-delay hedge
+//! and with a percentile hedge, beside the bare service.
+//!
+//! `cargo bench --bench failover` (`-- hedge` for those groups alone)
 
 mod support;
 
@@ -19,6 +24,7 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use steadfast::breaker::CircuitBreaker;
+use steadfast::failover::Hedge;
 use steadfast::retry::RetryPolicy;
 use steadfast::{BoxError, CircuitBreakerLayer, Failover, RetryLayer};
 use support::{Floor, Realistic, both_cpu as both, http_req, one_call};
@@ -45,6 +51,55 @@ fn two_regions_with_limits<S: Clone>(inner: S) -> Failover<S> {
         .build()
         .unwrap()
         .into_static()
+}
+
+/// Two regions with an attempt timeout, `into_static`, hedged by `hedge` if given.
+fn two_regions_hedged<S: Clone>(inner: S, hedge: Option<Hedge>) -> Failover<S> {
+    let b = Failover::builder()
+        .endpoint("us-east-2", inner.clone())
+        .endpoint("us-west-1", inner)
+        .attempt_timeout(Duration::from_secs(1));
+    match hedge {
+        Some(hedge) => b.hedge(hedge),
+        None => b,
+    }
+    .build()
+    .unwrap()
+    .into_static()
+}
+
+fn fixed_hedge() -> Option<Hedge> {
+    Some(Hedge::after(Duration::from_millis(50)))
+}
+
+fn percentile_hedge() -> Option<Hedge> {
+    Some(Hedge::percentile(0.95).floor(Duration::from_millis(50)))
+}
+
+/// Hedging on and off on the healthy path, beside the bare service.
+fn hedging<S, R>(c: &mut Criterion, group: &str, inner: S, req: impl Fn() -> R + Sync + Copy)
+where
+    S: Service<R, Error = BoxError> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    R: Clone + Send + 'static,
+{
+    let mut g = c.benchmark_group(group);
+    both(&mut g, "bare service", inner.clone(), req);
+    for (name, hedge) in [
+        ("Failover + attempt timeout, no hedging", None),
+        (
+            "Failover + attempt timeout, Hedge::after(50ms)",
+            fixed_hedge(),
+        ),
+        (
+            "Failover + attempt timeout, Hedge::percentile(0.95)",
+            percentile_hedge(),
+        ),
+    ] {
+        both(&mut g, name, two_regions_hedged(inner.clone(), hedge), req);
+    }
+    g.finish();
 }
 
 /// steadfast's single-endpoint stack: `Retry` over `CircuitBreaker`, both `&'static`.
@@ -269,6 +324,17 @@ fn report_allocations() {
         "steadfast Failover + deadline + attempt timeout, into_static",
         two_regions_with_limits
     );
+    row!("steadfast Failover + attempt timeout, hedging off", |s| {
+        two_regions_hedged(s, None)
+    });
+    row!(
+        "steadfast Failover + attempt timeout, Hedge::after(50ms)",
+        |s| { two_regions_hedged(s, fixed_hedge()) }
+    );
+    row!(
+        "steadfast Failover + attempt timeout, Hedge::percentile(0.95)",
+        |s| two_regions_hedged(s, percentile_hedge())
+    );
     row!("tower Timeout alone", |s| tower::timeout::Timeout::new(
         s,
         Duration::from_secs(1)
@@ -304,5 +370,7 @@ fn main() {
     let template = http_req();
     contenders(&mut c, "failover/realistic", Realistic, || template.clone());
     active_active(&mut c, "failover/active-active", Floor, || 7u64);
+    hedging(&mut c, "hedge/always-ready", Floor, || 7u64);
+    hedging(&mut c, "hedge/realistic", Realistic, || template.clone());
     c.final_summary();
 }

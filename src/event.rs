@@ -132,6 +132,33 @@ pub enum Event<'a> {
         /// Tokens left in the budget after the withdrawal (`None`: unlimited).
         budget_level: Option<u32>,
     },
+    /// A failover call's first attempt, at `from`, has not answered after `delay`: a copy of
+    /// its request goes to `to` (a hedge), and the first answer wins. Its tokens are already
+    /// withdrawn.
+    #[non_exhaustive]
+    Hedge {
+        /// The endpoint of the attempt in flight.
+        from: &'a str,
+        /// The endpoint the hedge goes to.
+        to: &'a str,
+        /// How long the call waited for the first attempt.
+        delay: Duration,
+        /// Tokens left in the budget after the withdrawal (`None`: unlimited).
+        budget_level: Option<u32>,
+    },
+    /// A hedged failover call was settled by one of its two attempts (a success, or a failure
+    /// that is not failed over); the other, if still in flight, was cancelled (dropped).
+    /// Reported once per hedged call that one of them settled, after that attempt's
+    /// [`Attempt`](Event::Attempt) and the call's [`CallFinished`](Event::CallFinished).
+    #[non_exhaustive]
+    HedgeSettled {
+        /// The endpoint whose attempt settled the call.
+        winner: &'a str,
+        /// Whether that attempt was the hedge (else the first attempt).
+        hedge_won: bool,
+        /// The endpoint of the other attempt, when it was still in flight and was cancelled.
+        cancelled: Option<&'a str>,
+    },
     /// Every endpoint of a failover failed in one pass: the call walks them again after
     /// `delay`.
     #[non_exhaustive]

@@ -114,6 +114,7 @@
 //! | `failover/switch.rs` | core | the routing controls' vocabulary: a switch, who changed it, why a change was refused |
 //! | `failover/router.rs` | core | routing state shared by calls: flags, push-back, failback |
 //! | `failover/plan.rs` | core | one call's walk: every failover decision |
+//! | `failover/plan/hedge.rs`, `failover/hedge.rs` | core | a call's hedge as its plan decides it; the hedge setting, the allowance and the latency records shared by calls |
 //! | `failover/control.rs` | core | operators' routing switches, and their events |
 //! | `health/` | core and glue | check verdicts, the driver, the readiness report |
 //! | `clock.rs`, `limit.rs`, `coop.rs` | glue | tokio's clock (and the lazy reading), a phase's timer, yielding |

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BackoffConfig, BreakerConfig, BudgetConfig, at};
 use crate::ConfigError;
-use crate::failover::{Failback, Failover, FailoverBuilder};
+use crate::failover::{Failback, Failover, FailoverBuilder, Hedge};
 
 /// A [`Failover`]'s endpoints (by name, in priority order) and settings; a missing setting
 /// keeps the builder's default.
@@ -19,6 +19,7 @@ use crate::failover::{Failback, Failover, FailoverBuilder};
 /// failback = { after = "60s" }
 /// recover = { kind = "standard" }
 /// breaker = { consecutive_failures = 3, open_duration = "10s" }
+/// hedge = { percentile = 0.95, floor = "20ms", max_ratio = 0.05 }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +65,62 @@ pub struct FailoverConfig {
     /// The jitter's seed. Default: drawn from the process's entropy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Hedged requests. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge: Option<HedgeConfig>,
+}
+
+/// A [`Hedge`]: `{ after = "50ms" }`, or `{ percentile = 0.95, floor = "20ms" }` (the floor
+/// optional), each with an optional `max_ratio` (default 0.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeConfig {
+    /// A fixed delay ([`Hedge::after`]).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub after: Option<Duration>,
+    /// A quantile of recent latencies ([`Hedge::percentile`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentile: Option<f64>,
+    /// The floor of a percentile delay ([`Hedge::floor`]). Default 10 ms.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub floor: Option<Duration>,
+    /// The largest share of calls hedged ([`Hedge::max_ratio`]). Default 0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ratio: Option<f64>,
+}
+
+impl HedgeConfig {
+    /// The [`Hedge`]; the failover's builder checks its values.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] unless exactly one of `after` and `percentile` is given, or when a
+    /// `floor` is given with `after`.
+    pub fn build(&self) -> Result<Hedge, ConfigError> {
+        let hedge = match (self.after, self.percentile, self.floor) {
+            (Some(after), None, None) => Hedge::after(after),
+            (None, Some(q), floor) => {
+                let hedge = Hedge::percentile(q);
+                floor.map_or(hedge, |floor| hedge.floor(floor))
+            }
+            _ => {
+                return Err(ConfigError::invalid(
+                    "failover hedge",
+                    self,
+                    "either `after`, or `percentile` (and an optional `floor`)",
+                ));
+            }
+        };
+        Ok(self.max_ratio.map_or(hedge, |r| hedge.max_ratio(r)))
+    }
 }
 
 /// A [`Failback`] policy: `"immediate"`, `"manual"`, or `{ after = "60s" }`.
@@ -149,6 +206,9 @@ impl FailoverConfig {
         }
         if let Some(seed) = self.seed {
             b = b.seed(seed);
+        }
+        if let Some(hedge) = &self.hedge {
+            b = b.hedge(at(path, "hedge", hedge.build())?);
         }
         Ok(b)
     }

@@ -37,6 +37,10 @@ const FIELDS: &[(&str, &str)] = &[
     ("failover attempt timeout", "attempt_timeout"),
     ("failover retry_after_cap", "retry_after_cap"),
     ("failover recover delay", "recover"),
+    ("failover hedge delay", "hedge.after"),
+    ("failover hedge floor", "hedge.floor"),
+    ("failover hedge percentile", "hedge.percentile"),
+    ("failover hedge max_ratio", "hedge.max_ratio"),
     // A breaker section.
     ("breaker failure rate", "failure_rate"),
     ("breaker window", "window"),

@@ -72,7 +72,7 @@ pub use self::backoff::{BackoffConfig, JitterConfig};
 pub use self::breaker::{BreakerConfig, ConsecutiveFailures, OpenGrowth};
 pub use self::budget::{BucketConfig, BudgetConfig, Unlimited};
 pub use self::chaos::{LatencyConfig, ScriptConfig, TailConfig, WindowConfig};
-pub use self::failover::{FailbackConfig, FailoverConfig};
+pub use self::failover::{FailbackConfig, FailoverConfig, HedgeConfig};
 pub use self::health::HealthConfig;
 pub use self::retry::RetryConfig;
 use crate::ConfigError;

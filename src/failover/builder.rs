@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use super::hedge::{Hedge, Hedging};
 use super::router::{Failback, MAX_ENDPOINTS, Router};
 use super::service::{Failover, Inner, Settings, Shared};
 use super::spread::{MAX_WEIGHT, Spread, Tiers};
@@ -52,6 +53,7 @@ impl Failover<()> {
                 failback: Failback::Immediate,
                 budget: None,
                 seed: None,
+                hedge: None,
             },
             classifier: DefaultClassifier,
             replay: CloneReplay,
@@ -102,6 +104,7 @@ pub(super) struct Parts<S> {
     pub(super) failback: Failback,
     pub(super) budget: Option<RetryBudget>,
     pub(super) seed: Option<u64>,
+    pub(super) hedge: Option<Hedge>,
 }
 
 impl<S, C, R, H, O> fmt::Debug for FailoverBuilder<S, C, R, H, O> {
@@ -263,6 +266,21 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
         self
     }
 
+    /// Hedged requests: when a call's first attempt has not answered after the hedge's delay,
+    /// a copy of a replayable request goes to the next available endpoint, and the first
+    /// answer wins (the other attempt is cancelled). See the [module docs](super#hedging).
+    /// Default: off.
+    pub fn hedge(mut self, hedge: Hedge) -> Self {
+        self.parts.hedge = Some(hedge);
+        self
+    }
+
+    /// No hedged requests (the default).
+    pub fn no_hedge(mut self) -> Self {
+        self.parts.hedge = None;
+        self
+    }
+
     /// The seed of the recover schedule's jitter. Default: a seed drawn per process.
     pub fn seed(mut self, seed: u64) -> Self {
         self.parts.seed = Some(seed);
@@ -358,8 +376,10 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
     /// empty or padded with whitespace, two endpoints' names are equal ignoring ASCII case,
     /// `attempts_per_endpoint` is zero, the deadline or the attempt timeout is zero, a duration
     /// is longer than [`MAX_DURATION`](crate::MAX_DURATION), the `retry_after_cap` is above
-    /// [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP), or a breaker's configuration is
-    /// invalid.
+    /// [`MAX_RETRY_AFTER_CAP`](crate::MAX_RETRY_AFTER_CAP), a breaker's configuration is
+    /// invalid, or the [`hedge`](Self::hedge) is: a delay (or floor) of zero, or not shorter
+    /// than the attempt timeout and the deadline; a percentile not above 0 and at most 1; a
+    /// `max_ratio` not at least 0.001 and at most 1.
     pub fn build(self) -> Result<Failover<S, C, R, H, O>, ConfigError> {
         let FailoverBuilder {
             parts,
@@ -428,6 +448,13 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
             parts.spread,
             parts.slow_start,
         );
+        let hedging = match parts.hedge {
+            Some(hedge) => {
+                hedge.check(settings.attempt_timeout, settings.deadline)?;
+                Some(Hedging::new(hedge, n)?)
+            }
+            None => None,
+        };
         let mut breakers = Vec::with_capacity(n);
         let mut services = Vec::with_capacity(n);
         for (name, service) in parts.endpoints {
@@ -452,6 +479,7 @@ impl<S, C, R, H, O> FailoverBuilder<S, C, R, H, O> {
                 replay,
                 hook,
                 options,
+                hedging,
             })),
             seed,
         })

@@ -145,6 +145,56 @@
 //!
 //! Tiers of one endpoint take the active-passive route described above, unchanged and counting
 //! nothing per endpoint.
+//! # Hedging
+//!
+//! With [`FailoverBuilder::hedge`] (off by default), a call whose first attempt has not
+//! answered after the hedge's delay sends a copy of its request to another endpoint, a
+//! *hedge*, and returns the first answer; the other attempt is cancelled (its future dropped,
+//! its breaker told it was abandoned). The rules:
+//!
+//! - **The delay**: fixed ([`Hedge::after`]), or a quantile of the recent latencies of the
+//!   first attempt's endpoint, never below a floor ([`Hedge::percentile`]`(q).floor(..)`).
+//!   Each endpoint keeps its last 64 successful first attempts and hedges in a fixed array of
+//!   atomics, and computes the quantile again every 16 records; it hedges nothing until it has
+//!   16.
+//! - **Which calls**: a call's first attempt only, at most once per call: a hop, a retry or a
+//!   recover pass is never hedged (they follow a failure, and the walk handles those). The
+//!   request must be one that the [replay rule](#replay) would send again after a *timeout* —
+//!   the first copy may yet be applied: a copy was kept, and the replay hook allows it after
+//!   `Transient { Timeout }`, or the request is marked [`ReplayMarker::Always`]. A request
+//!   marked [`ReplayMarker::Once`], or pinned to an endpoint, is never hedged.
+//! - **Where**: the next endpoint other than the first attempt's that the planner admits, by
+//!   the one admission rule of every attempt (routing switch on, health passing, no
+//!   push-back, the breaker admitting — a half-open breaker's probe included). None: no hedge.
+//!   The hedge's endpoint counts as visited in the pass.
+//! - **How many**: an allowance caps the share of calls hedged: each call adds
+//!   [`max_ratio`](Hedge::max_ratio) of a hedge (default 0.1), a hedge takes a whole one, and
+//!   it starts with, and holds at most, [`HEDGE_RESERVE`] (10). So over any `n` calls at most
+//!   `max_ratio × n + 10` are hedged. A hedge also withdraws the [budget](#budget)'s retry
+//!   cost when it is admitted; the tokens are spent once it is sent, given back if it never is.
+//! - **Time**: a hedge is never sent once the deadline has passed. Each attempt has its own
+//!   attempt timeout, counted from its own start, and both end at the call's deadline
+//!   (`DeadlineExceeded`). The delay (or floor) must be shorter than the attempt timeout and
+//!   the deadline: [`build`](FailoverBuilder::build) checks.
+//! - **The race**: the first attempt to *settle* the call wins: a success, or an answer that is
+//!   not failed over (`Rejected`, `Local`). If the first to finish fails (or its attempt
+//!   timeout cuts it), the call does not retry at once: it waits for the other. If both fail,
+//!   the walk goes on from the hedge's endpoint — another attempt there if
+//!   `attempts_per_endpoint` allows, then the rest of the pass, then the recover passes; the
+//!   first attempt's endpoint is not visited again in that pass. The bound on attempts holds.
+//! - **Events**: [`Event::Hedge`](crate::event::Event::Hedge) when the hedge is admitted;
+//!   [`Event::Attempt`](crate::event::Event::Attempt) for each attempt that finishes (a
+//!   cancelled one has no outcome, and reports none);
+//!   [`Event::HedgeSettled`](crate::event::Event::HedgeSettled) when one of them settles the
+//!   call, naming the winner and the attempt cancelled.
+//! - **Cost**: without hedging, a call does no hedging work: it tests a few flags, and its
+//!   future is a few dozen bytes larger. With it, a call's first attempt adds
+//!   its share to the allowance (a load; a write only when the allowance is not full); only if
+//!   the attempt is still pending after its first poll does the call read the clock and lend
+//!   its one timer to the delay (no second timer, no allocation); a hedge that is sent gets a
+//!   slot of its own, allocated then. A percentile delay also reads the clock when the first
+//!   attempt is sent and when it succeeds, and records the latency (an atomic add and a store
+//!   on the endpoint's record, shared by every thread).
 //!
 //! # Routing controls and health
 //!
@@ -190,6 +240,8 @@
 //!
 //! Dropping a call at any point leaks nothing: a probe slot it held goes back to its breaker, a
 //! trickle slot to its endpoint, and tokens withdrawn for an attempt not yet sent to the budget.
+//! A hedged call drops both attempts, and gives back the hedge's slot and, if it was not sent
+//! yet, its tokens and its share of the allowance.
 //! An attempt dropped by the caller records nothing against its endpoint.
 //!
 //! # Cost
@@ -272,6 +324,7 @@ mod control;
 mod error;
 mod future;
 mod handle;
+pub(crate) mod hedge;
 pub(crate) mod options;
 pub(crate) mod plan;
 pub(crate) mod router;
@@ -287,6 +340,7 @@ pub use self::handle::{CallShare, EndpointStatus, FailedOver, FailoverHandle, Se
 pub use self::options::{
     CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestKey, RequestOptions, SpreadKey,
 };
+pub use self::hedge::{DEFAULT_HEDGE_FLOOR, DEFAULT_HEDGE_RATIO, HEDGE_RESERVE, Hedge};
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 pub use self::service::Failover;
 use self::service::{Inner, Settings, Shared};

@@ -191,6 +191,41 @@ pub(crate) struct Plan {
     key: Option<u64>,
 }
 
+/// Whether endpoint `j` takes an attempt now, by the one admission rule: routing control and
+/// health, then push-back, then its breaker. Its permit, or `None` after telling `unavailable`
+/// why not (and for how long, if known). Its breaker's ticket, given back through the router.
+/// The routing state learns what a rejecting breaker
+/// said; the caller notes a probe.
+#[inline(always)]
+fn available<H, const LIVE: bool>(
+    env: &PlanEnv<'_, H>,
+    j: usize,
+    now: &mut LazyNow<LIVE>,
+    unavailable: impl FnOnce(Unavailable, Option<Duration>),
+) -> Option<Ticket> {
+    let router = env.router;
+    if let Some(why) = router.kept_away(j) {
+        unavailable(why, None);
+        return None;
+    }
+    if let Some(left) = router.pushed_back(j, now) {
+        unavailable(Unavailable::PushedBack, Some(left));
+        return None;
+    }
+    let ticket = match router.endpoints[j]
+        .breaker
+        .acquire_ticket(now.breaker_clock())
+    {
+        Ok(ticket) => ticket,
+        Err(rejected) => {
+            router.observe_breaker(j, router.endpoints[j].breaker.state());
+            unavailable(Unavailable::BreakerOpen, rejected.retry_in);
+            return None;
+        }
+    };
+    Some(ticket)
+}
+
 impl Plan {
     /// The plan of a call over `endpoints` endpoints made at `start` (if the clock was read),
     /// jittering its recover sleeps from `seed`.
@@ -573,33 +608,14 @@ impl Plan {
         j: usize,
         now: &mut LazyNow<LIVE>,
     ) -> Option<Action> {
-        let router = env.router;
         // Never an attempt once the deadline has passed.
         if self.out_of_time(now) {
             return Some(Action::Stop(GiveUpReason::Deadline));
         }
-        if let Some(why) = router.kept_away(j) {
-            self.skip(env, j, why, None);
-            return None;
-        }
-        if let Some(left) = router.pushed_back(j, now) {
-            self.skip(env, j, Unavailable::PushedBack, Some(left));
-            return None;
-        }
-        let ticket = match router.endpoints[j]
-            .breaker
-            .acquire_ticket(now.breaker_clock())
-        {
-            Ok(ticket) => ticket,
-            Err(rejected) => {
-                router.observe_breaker(j, router.endpoints[j].breaker.state());
-                self.skip(env, j, Unavailable::BreakerOpen, rejected.retry_in);
-                return None;
-            }
-        };
+        let ticket = available(env, j, now, |why, left| self.skip(env, j, why, left))?;
         let probe = ticket.is_probe();
         if probe {
-            router.observe_breaker(j, BreakerState::HalfOpen);
+            env.router.observe_breaker(j, BreakerState::HalfOpen);
         }
         if self.sent {
             let Some(outcome) = self.last() else {
@@ -882,8 +898,11 @@ impl Plan {
     }
 }
 
+mod hedge;
 #[cfg(test)]
 mod tests;
 
 #[cfg(test)]
 mod tier_tests;
+
+pub(crate) use self::hedge::HedgeTicket;

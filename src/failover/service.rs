@@ -107,6 +107,8 @@ pub(super) struct Inner<S, C, R, H, O> {
     pub(super) replay: R,
     pub(super) hook: H,
     pub(super) options: O,
+    /// Hedging's shared state, when it is configured.
+    pub(super) hedging: Option<super::hedge::Hedging>,
 }
 
 /// A tower service over ordered regional endpoints, each behind its own breaker. See the

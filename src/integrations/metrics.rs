@@ -24,6 +24,8 @@
 //! | `steadfast.retries` | counter | `steadfast.endpoint` | [`Event::Retry`]: retries scheduled | `resilience.polly.strategy.events{event.name="OnRetry"}` | `retry_attempts_total` |
 //! | `steadfast.retry.delay` | histogram (s) | `steadfast.endpoint` | [`Event::Retry`]: the sleep before each retry | — | — |
 //! | `steadfast.hops` | counter | `steadfast.endpoint` (the one that failed) | [`Event::Hop`] | — | — |
+//! | `steadfast.hedges` | counter | `steadfast.endpoint` (the one the hedge went to) | [`Event::Hedge`]: hedges sent | `resilience.polly.strategy.events{event.name="OnHedging"}` | — |
+//! | `steadfast.hedge.wins` | counter | `steadfast.endpoint` (the hedge's) | [`Event::HedgeSettled`] whose hedge won | — | — |
 //! | `steadfast.recover_passes` | counter | — | [`Event::RecoverPass`] | — | — |
 //! | `steadfast.give_ups` | counter | `steadfast.reason` | [`Event::GaveUp`] | — | `retry_calls_total{result="exhausted"\|"budget_exhausted"}` |
 //! | `steadfast.deadline_exceeded` | counter | `steadfast.endpoint` | [`Event::DeadlineExceeded`] | `resilience.polly.strategy.events{event.name="OnTimeout"}` | — |
@@ -51,7 +53,7 @@
 //! endpoint, breaker or chaos layer not named to the builder is recorded as `_other`. Gauges
 //! exist for the named endpoints and breakers only.
 //!
-//! `steadfast.budget.tokens` is the level the last retry, hop or give-up reported: deposits
+//! `steadfast.budget.tokens` is the level the last retry, hop, hedge or give-up reported: deposits
 //! after successes carry no event, so between failures the budget is fuller than it shows.
 //!
 //! # Durations
@@ -329,6 +331,8 @@ struct EndpointMetrics {
     retries: Counter,
     retry_delay: Histogram,
     hops: Counter,
+    hedges: Counter,
+    hedge_wins: Counter,
     deadline_exceeded: Counter,
     unavailable: [Counter; UNAVAILABLE.len()],
     available: Gauge,
@@ -390,6 +394,8 @@ impl EndpointMetrics {
             retries: r.counter("steadfast.retries", &endpoint),
             retry_delay: r.histogram("steadfast.retry.delay", &endpoint),
             hops: r.counter("steadfast.hops", &endpoint),
+            hedges: r.counter("steadfast.hedges", &endpoint),
+            hedge_wins: r.counter("steadfast.hedge.wins", &endpoint),
             deadline_exceeded: r.counter("steadfast.deadline_exceeded", &endpoint),
             unavailable: r.counters(
                 "steadfast.failover.unavailable",
@@ -625,6 +631,19 @@ impl OnEvent for MetricsEvents {
                 h.endpoint(Some(from)).hops.increment(1);
                 h.budget(budget_level);
             }
+            Event::Hedge {
+                to, budget_level, ..
+            } => {
+                h.endpoint(Some(to)).hedges.increment(1);
+                h.budget(budget_level);
+            }
+            Event::HedgeSettled {
+                winner, hedge_won, ..
+            } => {
+                if hedge_won {
+                    h.endpoint(Some(winner)).hedge_wins.increment(1);
+                }
+            }
             Event::RecoverPass { .. } => h.recover_passes.increment(1),
             Event::FailedOver { from, to, .. } => {
                 let left = h.endpoint(Some(from));
@@ -834,6 +853,16 @@ fn describe() {
         "steadfast.hops",
         Unit::Count,
         "Hops from a failed endpoint to another"
+    );
+    describe_counter!(
+        "steadfast.hedges",
+        Unit::Count,
+        "Hedges sent: copies of a slow first attempt's request to another endpoint"
+    );
+    describe_counter!(
+        "steadfast.hedge.wins",
+        Unit::Count,
+        "Hedged calls settled by the hedge rather than the first attempt"
     );
     describe_counter!(
         "steadfast.messaging.messages",

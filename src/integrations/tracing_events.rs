@@ -77,6 +77,21 @@ impl OnEvent for TracingEvents {
             Event::FailedOver { from, to, reason } => {
                 warn!(target: "steadfast", from, to, ?reason, "failed over");
             }
+            Event::Hedge {
+                from,
+                to,
+                delay,
+                budget_level,
+            } => {
+                info!(target: "steadfast", from, to, ?delay, budget_level, "hedging a slow attempt");
+            }
+            Event::HedgeSettled {
+                winner,
+                hedge_won,
+                cancelled,
+            } => {
+                debug!(target: "steadfast", winner, hedge_won, cancelled, "hedged call settled");
+            }
             Event::FailedBack { from, to } => {
                 info!(target: "steadfast", from, to, "failed back");
             }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use steadfast::ConfigError;
 use steadfast::config::{
     BackoffConfig, BreakerConfig, BucketConfig, BudgetConfig, ClientConfig, ConsecutiveFailures,
-    FailbackConfig, FailoverConfig, HealthConfig, JitterConfig, LatencyConfig, OpenGrowth,
-    RetryConfig, ScriptConfig, TailConfig, Unlimited, WindowConfig,
+    FailbackConfig, FailoverConfig, HealthConfig, HedgeConfig, JitterConfig, LatencyConfig,
+    OpenGrowth, RetryConfig, ScriptConfig, TailConfig, Unlimited, WindowConfig,
 };
 use steadfast::failover::Failback;
 
@@ -76,6 +76,12 @@ fn every_setting() -> ClientConfig {
             attempt_timeout: Some(secs(2)),
             retry_after_cap: Some(secs(40)),
             failback: Some(FailbackConfig::After(secs(60))),
+            hedge: Some(HedgeConfig {
+                percentile: Some(0.95),
+                floor: Some(ms(20)),
+                max_ratio: Some(0.05),
+                ..HedgeConfig::default()
+            }),
             budget: Some(BudgetConfig::Unlimited(Unlimited::Unlimited)),
             breaker: Some(BreakerConfig {
                 failure_rate: Some(0.25),
@@ -203,6 +209,7 @@ fn a_hand_written_toml_file_reads_as_the_same_settings() {
         failback = { after = "1m" }
         budget = "unlimited"
         seed = 9
+        hedge = { percentile = 0.95, floor = "20ms", max_ratio = 0.05 }
 
         [failover.breaker]
         failure_rate = 0.25
@@ -393,6 +400,32 @@ fn an_invalid_setting_names_its_exact_key_and_the_builders_error() {
         (
             &format!(r#"{{ "failover": {{ {ep}, "budget": {{ "capacity": 0 }} }} }}"#),
             "failover.budget.capacity: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "hedge": {{ "after": "0s" }} }} }}"#),
+            "failover.hedge.after: failover hedge delay is 0ns",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "attempt_timeout": "1s", "hedge": {{ "percentile": 0.9, "floor": "2s" }} }} }}"#
+            ),
+            "failover.hedge.floor: ",
+        ),
+        (
+            &format!(r#"{{ "failover": {{ {ep}, "hedge": {{ "percentile": 2.0 }} }} }}"#),
+            "failover.hedge.percentile: ",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "hedge": {{ "after": "5ms", "max_ratio": 0 }} }} }}"#
+            ),
+            "failover.hedge.max_ratio: ",
+        ),
+        (
+            &format!(
+                r#"{{ "failover": {{ {ep}, "hedge": {{ "after": "5ms", "percentile": 0.5 }} }} }}"#
+            ),
+            "failover.hedge: ",
         ),
         (
             &format!(r#"{{ "failover": {{ {ep}, "breaker": {{ "failure_rate": 1.5 }} }} }}"#),

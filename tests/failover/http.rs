@@ -241,3 +241,37 @@ async fn a_pinned_request_goes_only_to_its_region() {
         (1, 0)
     );
 }
+
+#[tokio::test]
+async fn a_get_to_a_hanging_region_is_hedged_to_a_healthy_one_and_a_post_is_not() {
+    let slow = hanging().await;
+    let healthy = answering(200).await;
+    let f = Failover::builder()
+        .endpoint("us-east-2", region(slow.uri()))
+        .endpoint("us-west-1", region(healthy.uri()))
+        .classifier(classify_reqwest)
+        .replay(HttpReplay)
+        .attempt_timeout(ATTEMPT_TIMEOUT)
+        // Long enough for the first request to reach the slow region on a loaded machine.
+        .hedge(steadfast::failover::Hedge::after(Duration::from_millis(
+            500,
+        )))
+        .build()
+        .unwrap();
+    let response = f.clone().oneshot(get()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(received(&slow).await, 1);
+    assert_eq!(received(&healthy).await, 1, "the hedge");
+    // A POST may be applied twice if copied while the first may still land: never hedged.
+    let e = f.oneshot(post()).await.unwrap_err();
+    assert!(
+        e.is::<AllEndpointsFailed>() || e.is::<AttemptTimedOut>(),
+        "{e}"
+    );
+    assert_eq!(received(&slow).await, 2);
+    assert_eq!(
+        received(&healthy).await,
+        1,
+        "no hedge, no hop after a timeout"
+    );
+}

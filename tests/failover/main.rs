@@ -19,6 +19,7 @@ mod control;
 mod coop;
 mod events;
 mod failback;
+mod hedge;
 #[cfg(feature = "http")]
 mod http;
 #[cfg(feature = "http")]
@@ -163,6 +164,8 @@ enum Ev {
     Available(String),
     GaveUp(Option<String>, u32, GiveUpReason),
     Deadline(String, u32),
+    Hedge(String, String, Duration),
+    Settled(String, bool, Option<String>),
 }
 
 /// Records every failover event (breaker transitions are left out).
@@ -216,6 +219,15 @@ impl OnEvent for Recorder {
             Event::DeadlineExceeded {
                 endpoint, attempt, ..
             } => Ev::Deadline(s(endpoint.unwrap()), attempt),
+            Event::Hedge {
+                from, to, delay, ..
+            } => Ev::Hedge(s(from), s(to), delay),
+            Event::HedgeSettled {
+                winner,
+                hedge_won,
+                cancelled,
+                ..
+            } => Ev::Settled(s(winner), hedge_won, cancelled.map(s)),
             _ => return,
         };
         self.0.lock().unwrap().push(ev);
