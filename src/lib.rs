@@ -172,6 +172,7 @@ pub mod deadline;
 pub mod error;
 pub mod event;
 pub mod failover;
+pub mod fallback;
 pub mod health;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -206,9 +207,10 @@ pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
 pub use error::{
     AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, CallError, ConfigError,
-    DeadlineExceeded, MAX_DURATION, MAX_RETRY_AFTER_CAP, NoEndpointAvailable,
+    DeadlineExceeded, MAX_DURATION, MAX_RETRY_AFTER_CAP, NoEndpointAvailable, Verdict,
 };
 pub use event::{Event, OnEvent};
 pub use failover::{Failback, Failover, FailoverError, FailoverHandle};
+pub use fallback::{FallbackLayer, StaleCache};
 pub use health::{HealthCheck, HealthChecks, HealthReport, HealthTable, Readiness};
 pub use retry::{Retry, RetryLayer, RetryPolicy};
