@@ -64,20 +64,24 @@ impl<E: fmt::Display, F: fmt::Display> fmt::Display for FallbackError<E, F> {
         match self {
             FallbackError::Inner(e) => e.fmt(f),
             FallbackError::Fallback { trigger, error } => {
-                write!(f, "fallback after {trigger} failed: {error}")
+                write!(f, "fallback ({trigger}) failed: {error}")
             }
         }
     }
 }
 
+/// The inner error's message is its own; its source is not repeated, so that the stacks of
+/// this library, whose error is a [`BoxError`](crate::BoxError) (not itself an `Error`), have an
+/// `Error` too (`?` into a `BoxError`): read the inner error with [`inner`](Self::inner). The
+/// fallback's error is the source of [`Fallback`](Self::Fallback).
 impl<E, F> std::error::Error for FallbackError<E, F>
 where
-    E: std::error::Error + 'static,
+    E: fmt::Debug + fmt::Display,
     F: std::error::Error + 'static,
 {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            FallbackError::Inner(e) => e.source(),
+            FallbackError::Inner(_) => None,
             FallbackError::Fallback { error, .. } => Some(error),
         }
     }

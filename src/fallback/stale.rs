@@ -335,19 +335,10 @@ pub struct StaleMiss<T, E> {
 
 impl<T, E> fmt::Display for StaleMiss<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "no stale response to serve after {}",
-            self.failure.trigger
-        )
+        write!(f, "no stale response to serve ({})", self.failure.trigger)
     }
 }
 
-impl<T: fmt::Debug, E: std::error::Error + 'static> std::error::Error for StaleMiss<T, E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.failure.result {
-            Err(e) => Some(e),
-            Ok(_) => None,
-        }
-    }
-}
+/// Its source is not repeated (the failure's error may be a [`BoxError`](crate::BoxError), not
+/// itself an `Error`): read it from [`failure`](Self::failure).
+impl<T: fmt::Debug, E: fmt::Debug> std::error::Error for StaleMiss<T, E> {}

@@ -269,7 +269,7 @@ async fn the_fallbacks_own_failure_is_returned_typed() {
     assert!(err.inner().is_none());
     assert_eq!(
         err.to_string(),
-        "fallback after breaker_open failed: no default either"
+        "fallback (breaker_open) failed: no default either"
     );
     assert!(matches!(
         err,
