@@ -378,6 +378,7 @@ const MAX_CHAIN_VISITS: u32 = 32;
 
 /// Whether `err` or an error in its source chain (at most 32 errors looked at) is one of this
 /// library's own.
+#[cfg(feature = "http")]
 pub(crate) fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
     chain_verdict(err).is_some()
 }

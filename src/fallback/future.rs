@@ -75,6 +75,7 @@ where
 {
     type Output = Result<T, FallbackError<E, P::Error>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {

@@ -1,7 +1,7 @@
 //! The last good response per key, kept for a bounded time and count, served when a call fails:
 //! [`StaleCache`] and its fallback, [`Stale`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::{Ready, ready};
 use std::hash::Hash;
@@ -20,15 +20,19 @@ use crate::error::ConfigError;
 /// - **Age.** An entry is served while its age (the time since it was stored, on tokio's clock)
 ///   is *less than* `max_age`: an entry stored at `t` is served up to, and not at, `t +
 ///   max_age`. An expired entry is never served, and is dropped when found.
-/// - **Count.** Storing a key not yet held into a full cache first drops the expired entries;
-///   if it is still full, it drops the entry stored longest ago (the oldest answer, the next to
-///   expire). Storing a key already held replaces its entry and makes it the newest. Reading
-///   never changes the order. So the cache never holds more than `max_entries` entries.
+/// - **Count.** Storing a key not yet held into a full cache first drops the expired entries
+///   among the oldest (the oldest entries up to the first one that has not expired); if it is
+///   still full, it drops the entry stored longest ago (the oldest answer, the next to expire).
+///   Storing a key already held replaces its entry and makes it the newest. Reading never
+///   changes the order. So the cache never holds more than `max_entries` entries.
 ///
 /// # Cost
 ///
-/// The cache is one `std::sync::Mutex` around a hash map and an ordered index; the lock is held
-/// only inside these methods, never across an `.await`. Used as a fallback
+/// The cache is one `std::sync::Mutex` around a hash map (std's, with its SipHash hasher) and a
+/// list of its entries in the order they were stored; the lock is held only inside these
+/// methods, never across an `.await`. Storing a key already held is one hash lookup and a few
+/// index updates; a new key costs a second lookup, the key's clone (each key is held once) and,
+/// in a full cache, one lookup per entry dropped. Used as a fallback
 /// ([`fallback`](Self::fallback)), it is on the success path: every successful call clones its
 /// response (so the response type must be `Clone`: use one whose clone is cheap, such as
 /// `bytes::Bytes` bodies or an `Arc`), computes its key, reads the clock once and takes the lock
@@ -56,18 +60,90 @@ struct Shared<K, T> {
     entries: Mutex<Entries<K, T>>,
 }
 
-/// The entries, and their order of storage: `order` maps each entry's sequence number to its
-/// key, so that the first of `order` is the entry stored longest ago.
+/// The entries in the order they were stored, oldest first: a doubly linked list threaded
+/// through `slots` (indices, `NIL` for none), and the map from each key to its slot. Moving an
+/// entry to the newest end, or dropping the oldest, is a few index updates; a store of a key
+/// already held is one hash lookup.
 struct Entries<K, T> {
-    map: HashMap<K, Entry<T>>,
-    order: BTreeMap<u64, K>,
-    next: u64,
+    map: HashMap<K, usize>,
+    slots: Vec<Option<Slot<K, T>>>,
+    /// Slots emptied, to be reused first: `slots` never grows beyond `max_entries`.
+    free: Vec<usize>,
+    oldest: usize,
+    newest: usize,
 }
 
-struct Entry<T> {
+const NIL: usize = usize::MAX;
+
+struct Slot<K, T> {
+    key: K,
     value: T,
     stored_at: Instant,
-    seq: u64,
+    older: usize,
+    newer: usize,
+}
+
+impl<K, T> Entries<K, T> {
+    fn new() -> Self {
+        Entries {
+            map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            oldest: NIL,
+            newest: NIL,
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Entries::new();
+    }
+
+    fn slot(&self, i: usize) -> Option<&Slot<K, T>> {
+        self.slots.get(i).and_then(Option::as_ref)
+    }
+
+    fn slot_mut(&mut self, i: usize) -> Option<&mut Slot<K, T>> {
+        self.slots.get_mut(i).and_then(Option::as_mut)
+    }
+
+    /// Takes slot `i` out of the order.
+    fn unlink(&mut self, i: usize) {
+        let Some(slot) = self.slot(i) else { return };
+        let (older, newer) = (slot.older, slot.newer);
+        match self.slot_mut(older) {
+            Some(o) => o.newer = newer,
+            None => self.oldest = newer,
+        }
+        match self.slot_mut(newer) {
+            Some(n) => n.older = older,
+            None => self.newest = older,
+        }
+    }
+
+    /// Puts slot `i` at the newest end.
+    fn push_newest(&mut self, i: usize) {
+        let newest = self.newest;
+        if let Some(slot) = self.slot_mut(i) {
+            slot.older = newest;
+            slot.newer = NIL;
+        }
+        match self.slot_mut(newest) {
+            Some(n) => n.newer = i,
+            None => self.oldest = i,
+        }
+        self.newest = i;
+    }
+}
+
+impl<K: Hash + Eq, T> Entries<K, T> {
+    /// Drops the entry in slot `i`.
+    fn remove(&mut self, i: usize) {
+        self.unlink(i);
+        if let Some(slot) = self.slots.get_mut(i).and_then(Option::take) {
+            self.map.remove(&slot.key);
+            self.free.push(i);
+        }
+    }
 }
 
 /// A response read from a [`StaleCache`], and how old it is.
@@ -110,11 +186,7 @@ impl<K, T> StaleCache<K, T> {
             shared: Arc::new(Shared {
                 max_entries,
                 max_age,
-                entries: Mutex::new(Entries {
-                    map: HashMap::new(),
-                    order: BTreeMap::new(),
-                    next: 0,
-                }),
+                entries: Mutex::new(Entries::new()),
             }),
         })
     }
@@ -141,9 +213,7 @@ impl<K, T> StaleCache<K, T> {
 
     /// Drops every entry.
     pub fn clear(&self) {
-        let mut entries = self.lock();
-        entries.map.clear();
-        entries.order.clear();
+        self.lock().clear();
     }
 
     /// The entries, whatever a panic elsewhere left: every change below keeps them consistent
@@ -166,41 +236,47 @@ impl<K: Hash + Eq + Clone, T> StaleCache<K, T> {
     /// backwards from one call to the next (an earlier one counts as `now` of the newest entry
     /// for the eviction order, and ages are never negative).
     pub fn store_at(&self, key: K, value: T, now: Instant) {
-        let max_age = self.shared.max_age;
+        let (max_entries, max_age) = (self.shared.max_entries, self.shared.max_age);
         let mut guard = self.lock();
         let entries = &mut *guard;
-        let seq = entries.next;
-        entries.next += 1;
-        if let Some(old) = entries.map.get_mut(&key) {
-            let old_seq = std::mem::replace(&mut old.seq, seq);
-            old.value = value;
-            old.stored_at = now;
-            if let Some(k) = entries.order.remove(&old_seq) {
-                entries.order.insert(seq, k);
+        if let Some(&i) = entries.map.get(&key) {
+            if let Some(slot) = entries.slot_mut(i) {
+                slot.value = value;
+                slot.stored_at = now;
             }
+            entries.unlink(i);
+            entries.push_newest(i);
             return;
         }
-        if entries.map.len() >= self.shared.max_entries {
-            // The oldest first: the expired ones, then, if it is still full, the oldest one.
-            while let Some(entry) = entries.order.first_entry() {
-                let oldest = entries.map.get(entry.get());
-                let expired = oldest.is_none_or(|e| age(e.stored_at, now) >= max_age);
-                if !expired && entries.map.len() < self.shared.max_entries {
+        // Full: the oldest first, the expired ones, then, if it is still full, the oldest one.
+        if entries.map.len() >= max_entries {
+            while let Some(oldest) = entries.slot(entries.oldest) {
+                let expired = age(oldest.stored_at, now) >= max_age;
+                if !expired && entries.map.len() < max_entries {
                     break;
                 }
-                let key = entry.remove();
-                entries.map.remove(&key);
+                entries.remove(entries.oldest);
             }
         }
-        entries.order.insert(seq, key.clone());
-        entries.map.insert(
-            key,
-            Entry {
-                value,
-                stored_at: now,
-                seq,
-            },
-        );
+        let slot = Slot {
+            key: key.clone(),
+            value,
+            stored_at: now,
+            older: NIL,
+            newer: NIL,
+        };
+        let i = match entries.free.pop() {
+            Some(i) => {
+                entries.slots[i] = Some(slot);
+                i
+            }
+            None => {
+                entries.slots.push(Some(slot));
+                entries.slots.len() - 1
+            }
+        };
+        entries.map.insert(key, i);
+        entries.push_newest(i);
     }
 }
 
@@ -215,17 +291,16 @@ impl<K: Hash + Eq, T: Clone> StaleCache<K, T> {
     /// dropped) or was evicted.
     pub fn get_at(&self, key: &K, now: Instant) -> Option<StaleEntry<T>> {
         let mut entries = self.lock();
-        let entry = entries.map.get(key)?;
-        let age = age(entry.stored_at, now);
+        let i = *entries.map.get(key)?;
+        let slot = entries.slot(i)?;
+        let age = age(slot.stored_at, now);
         if age < self.shared.max_age {
             return Some(StaleEntry {
-                value: entry.value.clone(),
+                value: slot.value.clone(),
                 age,
             });
         }
-        let seq = entry.seq;
-        entries.map.remove(key);
-        entries.order.remove(&seq);
+        entries.remove(i);
         None
     }
 }

@@ -3,6 +3,8 @@
 //! the stale cache's bounds at exact instants (`stale.rs`) and as properties (`props.rs`), and
 //! cancellation at every await point (`cancel.rs`).
 
+#[path = "../support/seeds.rs"]
+mod seeds;
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -57,6 +57,8 @@ impl Model {
 }
 
 proptest! {
+    #![proptest_config(crate::seeds::persisted(ProptestConfig::with_cases(512)))]
+
     #[test]
     fn the_cache_keeps_its_bounds_and_follows_its_rules(
         max_entries in 1usize..5,
