@@ -314,7 +314,10 @@ impl<K, T> StaleCache<K, T> {
     /// stores its response (cloned) under its key, and a failed call is answered with the last
     /// good response under its key, with its age; when there is none, the fallback fails with
     /// [`StaleMiss`], which holds the failure.
-    pub fn fallback<X>(&self, key: X) -> Stale<K, T, X> {
+    pub fn fallback<Req, X>(&self, key: X) -> Stale<K, T, X>
+    where
+        X: Fn(&Req) -> K,
+    {
         Stale {
             cache: self.clone(),
             key,

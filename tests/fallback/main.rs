@@ -31,9 +31,12 @@ const DEFAULT: Resp = Resp {
     retry_after: None,
 };
 
-/// What a hook saw: every [`Event::Fallback`], as (trigger, served, age).
+/// One [`Event::Fallback`]: its trigger, whether it served, and its age.
+type Reported = (Trigger, bool, Option<Duration>);
+
+/// What a hook saw: every [`Event::Fallback`].
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(Trigger, bool, Option<Duration>)>>>);
+struct Seen(Arc<Mutex<Vec<Reported>>>);
 
 impl Seen {
     fn hook(&self) -> impl Fn(&Event<'_>) + Clone + use<> {
@@ -51,7 +54,7 @@ impl Seen {
         }
     }
 
-    fn events(&self) -> Vec<(Trigger, bool, Option<Duration>)> {
+    fn events(&self) -> Vec<Reported> {
         self.0.lock().unwrap().clone()
     }
 }
