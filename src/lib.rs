@@ -150,7 +150,8 @@
 //!   facade (`integrations::metrics::MetricsEvents`).
 //! - `lab`: the policy lab (`lab`): deterministic virtual-time simulations of outages that
 //!   drive the failover's planner, the breakers, the budget and the retry decision for a fleet
-//!   of clients; scenarios and policies from JSON; an offline HTML report (plotters, SVG only).
+//!   of clients; scenarios and policies from JSON or TOML; an offline HTML report (plotters,
+//!   SVG only).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
