@@ -150,15 +150,15 @@ fn every_shipped_scenario_has_a_well_formed_report() {
         let html = report::html(&scenario, &runs).unwrap();
         check_balanced(&html).unwrap_or_else(|e| panic!("{name}: {e}"));
         let svgs = charts(&html);
-        assert_eq!(svgs.len(), 4 + scenario.regions.len(), "{name}");
+        assert_eq!(svgs.len(), 7 + scenario.regions.len(), "{name}");
         for (i, svg) in svgs.iter().enumerate() {
             check_svg(svg).unwrap_or_else(|e| panic!("{name}, chart {i}: {e}"));
         }
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert_eq!(
             html.matches("<svg").count(),
-            4 + scenario.regions.len(),
-            "{name}: four charts, and one per region"
+            7 + scenario.regions.len(),
+            "{name}: seven charts, and one per region"
         );
         assert!(!html.contains("<script"), "{name}: no script");
         assert!(
