@@ -19,6 +19,10 @@ pin_project! {
     /// The response future of [`FallbackService`](super::FallbackService): the inner call,
     /// then, when it failed with a selected trigger, the fallback's.
     ///
+    /// # Panics
+    ///
+    /// Polled again after it returned its result, as futures may.
+    ///
     /// # Cancellation
     ///
     /// Dropped at any point, it drops what it holds (the inner call or the fallback's future,
