@@ -8,8 +8,8 @@
 //! cargo run --release --features lab --example lab -- --scenario contention
 //! ```
 //!
-//! Options: `--scenario NAME|FILE.json` (a shipped scenario, `contention`, or a JSON file),
-//! `--policies all|NAME,NAME|FILE.json`, `--clients N`, `--duration 10m`, `--seed N`,
+//! Options: `--scenario NAME|FILE.json|FILE.toml` (a shipped scenario, `contention`, or a JSON
+//! or TOML file), `--policies all|NAME,NAME|FILE.json|FILE.toml`, `--clients N`, `--duration 10m`, `--seed N`,
 //! `--report FILE.html`, `--json FILE.json`, `--list`.
 
 use std::time::{Duration, Instant};
@@ -84,6 +84,8 @@ fn read(path: &str) -> Result<String, String> {
 fn scenario(args: &Args) -> Result<Scenario, String> {
     let mut s = if args.scenario.ends_with(".json") {
         lab::scenario_from_json(&read(&args.scenario)?).map_err(|e| e.to_string())?
+    } else if args.scenario.ends_with(".toml") {
+        lab::scenario_from_toml(&read(&args.scenario)?).map_err(|e| e.to_string())?
     } else {
         shipped::scenario(&args.scenario)
             .ok_or_else(|| format!("no scenario {} (try --list)", args.scenario))?
@@ -100,6 +102,9 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
 fn policies(args: &Args) -> Result<Vec<PolicyConfig>, String> {
     if args.policies.ends_with(".json") {
         return lab::policies_from_json(&read(&args.policies)?).map_err(|e| e.to_string());
+    }
+    if args.policies.ends_with(".toml") {
+        return lab::policies_from_toml(&read(&args.policies)?).map_err(|e| e.to_string());
     }
     if args.policies == "all" {
         return Ok(shipped::policies());

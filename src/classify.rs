@@ -62,18 +62,28 @@ use std::time::Duration;
 
 use crate::error::{
     AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, CallError, DeadlineExceeded,
-    NoEndpointAvailable,
+    NoEndpointAvailable, Verdict,
 };
 
-/// The one list of this library's own error types; `$e` is a `&dyn Any` or a `&dyn Error`.
-macro_rules! own_error_types {
-    ($e:expr) => {
-        $e.is::<DeadlineExceeded>()
-            || $e.is::<AttemptTimedOut>()
-            || $e.is::<BreakerOpen>()
-            || $e.is::<AllEndpointsFailed>()
-            || $e.is::<NoEndpointAvailable>()
-    };
+/// The one list of this library's own error types, and the verdict each is; `$e` is a
+/// `&dyn Any` or a `&dyn Error`.
+macro_rules! own_verdict {
+    ($e:expr) => {{
+        let e = $e;
+        if e.is::<DeadlineExceeded>() {
+            Some(Verdict::DeadlineExceeded)
+        } else if e.is::<AttemptTimedOut>() {
+            Some(Verdict::AttemptTimedOut)
+        } else if e.is::<BreakerOpen>() {
+            Some(Verdict::BreakerOpen)
+        } else if e.is::<AllEndpointsFailed>() {
+            Some(Verdict::AllEndpointsFailed)
+        } else if e.is::<NoEndpointAvailable>() {
+            Some(Verdict::NoEndpointAvailable)
+        } else {
+            None
+        }
+    }};
 }
 
 /// What a finished attempt means. See the [module docs](self) for the rules each variant implies.
@@ -311,29 +321,46 @@ where
 /// enum with a variant holding `DeadlineExceeded`), classify [`CallError::is_local`] (or that
 /// variant) as [`Outcome::Local`] in your classifier.
 pub fn is_own_error<E: 'static>(err: &E) -> bool {
-    let any: &dyn Any = err;
-    if let Some(b) = any.downcast_ref::<BoxError>() {
-        return chain_has_own(&**b);
-    }
-    if let Some(b) = any.downcast_ref::<Box<dyn Error + Send>>() {
-        return chain_has_own(&**b);
-    }
-    if let Some(b) = any.downcast_ref::<Box<dyn Error>>() {
-        return chain_has_own(&**b);
-    }
-    if let Some(io) = any.downcast_ref::<std::io::Error>() {
-        return io.get_ref().is_some_and(|inner| chain_has_own(inner));
-    }
-    call_error_is_local(any).unwrap_or_else(|| own_error_types!(any))
+    verdict_of(err).is_some()
 }
 
-/// Whether `any` is a [`CallError`] holding one of the library's verdicts, for the error types a
-/// `CallError` commonly holds; `None` when it is none of those types.
-fn call_error_is_local(any: &dyn Any) -> Option<bool> {
+/// Which of this library's verdicts `err` is, or wraps: the same rule as [`is_own_error`] (the
+/// same error types are recognised, the same source chains read), naming the verdict. The
+/// first verdict found wins: a [`CallError`]'s own variant, or the outermost verdict of a
+/// chain. `None` for any other error.
+///
+/// ```
+/// use steadfast::classify::verdict_of;
+/// use steadfast::error::{BoxError, BreakerOpen, Verdict};
+///
+/// let boxed: BoxError = BreakerOpen::new(None).into();
+/// assert_eq!(verdict_of(&boxed), Some(Verdict::BreakerOpen));
+/// assert_eq!(verdict_of(&std::io::Error::other("reset")), None);
+/// ```
+pub fn verdict_of<E: 'static>(err: &E) -> Option<Verdict> {
+    let any: &dyn Any = err;
+    if let Some(b) = any.downcast_ref::<BoxError>() {
+        return chain_verdict(&**b);
+    }
+    if let Some(b) = any.downcast_ref::<Box<dyn Error + Send>>() {
+        return chain_verdict(&**b);
+    }
+    if let Some(b) = any.downcast_ref::<Box<dyn Error>>() {
+        return chain_verdict(&**b);
+    }
+    if let Some(io) = any.downcast_ref::<std::io::Error>() {
+        return io.get_ref().and_then(|inner| chain_verdict(inner));
+    }
+    call_error_verdict(any).unwrap_or_else(|| own_verdict!(any))
+}
+
+/// The verdict of `any` if it is a [`CallError`] of one of the error types a `CallError`
+/// commonly holds; `None` when it is none of those types.
+fn call_error_verdict(any: &dyn Any) -> Option<Option<Verdict>> {
     macro_rules! try_types {
         ($($t:ty),* $(,)?) => {
             $(if let Some(e) = any.downcast_ref::<CallError<$t>>() {
-                return Some(e.is_local());
+                return Some(e.verdict());
             })*
         };
     }
@@ -351,19 +378,22 @@ const MAX_CHAIN_VISITS: u32 = 32;
 
 /// Whether `err` or an error in its source chain (at most 32 errors looked at) is one of this
 /// library's own.
+#[cfg(feature = "http")]
 pub(crate) fn chain_has_own(err: &(dyn Error + 'static)) -> bool {
-    has_own_within(err, &mut { MAX_CHAIN_VISITS })
+    chain_verdict(err).is_some()
 }
 
-fn has_own_within(err: &(dyn Error + 'static), budget: &mut u32) -> bool {
+/// The first of this library's verdicts in `err`'s source chain (at most 32 errors looked at).
+fn chain_verdict(err: &(dyn Error + 'static)) -> Option<Verdict> {
+    verdict_within(err, &mut { MAX_CHAIN_VISITS })
+}
+
+fn verdict_within(err: &(dyn Error + 'static), budget: &mut u32) -> Option<Verdict> {
     let mut cur = Some(err);
     while let Some(e) = cur {
-        let Some(left) = budget.checked_sub(1) else {
-            return false;
-        };
-        *budget = left;
-        if own_error_types!(e) {
-            return true;
+        *budget = budget.checked_sub(1)?;
+        if let Some(verdict) = own_verdict!(e) {
+            return Some(verdict);
         }
         // `io::Error::source` skips the error it wraps (it returns *that* error's source), so
         // look inside explicitly.
@@ -371,13 +401,13 @@ fn has_own_within(err: &(dyn Error + 'static), budget: &mut u32) -> bool {
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
         {
-            if has_own_within(inner, budget) {
-                return true;
+            if let Some(verdict) = verdict_within(inner, budget) {
+                return Some(verdict);
             }
         }
         cur = e.source();
     }
-    false
+    None
 }
 
 #[cfg(test)]

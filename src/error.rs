@@ -283,6 +283,37 @@ impl From<AttemptTimedOut> for std::io::Error {
     }
 }
 
+/// Which of this library's own errors a call ended with: the verdicts of its layers, read from
+/// an error by [`verdict_of`](crate::classify::verdict_of) or [`CallError::verdict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// [`DeadlineExceeded`]: the call's deadline cut an attempt in flight.
+    DeadlineExceeded,
+    /// [`AttemptTimedOut`]: the last attempt was cut by the attempt timeout.
+    AttemptTimedOut,
+    /// [`BreakerOpen`]: a circuit breaker rejected the call.
+    BreakerOpen,
+    /// [`AllEndpointsFailed`]: every endpoint a failover walk tried failed.
+    AllEndpointsFailed,
+    /// [`NoEndpointAvailable`]: no endpoint of a failover could take the call.
+    NoEndpointAvailable,
+}
+
+impl Verdict {
+    /// Its name in snake case: `deadline_exceeded`, `attempt_timed_out`, `breaker_open`,
+    /// `all_endpoints_failed`, `no_endpoint_available`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::DeadlineExceeded => "deadline_exceeded",
+            Verdict::AttemptTimedOut => "attempt_timed_out",
+            Verdict::BreakerOpen => "breaker_open",
+            Verdict::AllEndpointsFailed => "all_endpoints_failed",
+            Verdict::NoEndpointAvailable => "no_endpoint_available",
+        }
+    }
+}
+
 /// The longest name (an endpoint's, say) an error or event repeats, in bytes: a longer one is
 /// cut there, so a hostile name never becomes a huge message.
 pub(crate) const NAME_LIMIT: usize = 128;
@@ -492,6 +523,20 @@ impl<E> CallError<E> {
             CallError::NoEndpointAvailable(e) => e.retry_in,
             _ => None,
         }
+    }
+
+    /// Which of the library's verdicts this is; `None` for the dependency's own error
+    /// ([`Inner`](Self::Inner)). Unlike [`verdict_of`](crate::classify::verdict_of), it reads a
+    /// `CallError` over any error type.
+    pub fn verdict(&self) -> Option<Verdict> {
+        Some(match self {
+            CallError::Inner(_) => return None,
+            CallError::DeadlineExceeded(_) => Verdict::DeadlineExceeded,
+            CallError::AttemptTimedOut(_) => Verdict::AttemptTimedOut,
+            CallError::BreakerOpen(_) => Verdict::BreakerOpen,
+            CallError::NoEndpointAvailable(_) => Verdict::NoEndpointAvailable,
+            CallError::AllEndpointsFailed { .. } => Verdict::AllEndpointsFailed,
+        })
     }
 
     /// Maps the dependency's error, keeping the library's verdicts.

@@ -31,6 +31,7 @@ use crate::breaker::{BreakerState, TransitionReason};
 use crate::chaos::Fault as InjectedFault;
 use crate::classify::Outcome;
 use crate::failover::{Refused, RoutingSource, Switch, Unavailable};
+use crate::fallback::Trigger;
 
 /// Something a layer did, with what metrics need to count it.
 ///
@@ -209,6 +210,18 @@ pub enum Event<'a> {
         chaos: Option<&'a str>,
         /// What was injected: its kind, delay, call number and window.
         fault: InjectedFault,
+    },
+    /// A [fallback layer](crate::fallback) answered a failed call: reported when the
+    /// fallback's answer is known, served or failed (not when the call is dropped before).
+    #[non_exhaustive]
+    Fallback {
+        /// Why the fallback ran.
+        trigger: Trigger,
+        /// Whether it served an answer (`false`: it failed, and the caller gets its error).
+        served: bool,
+        /// How old the answer served is, for a response kept from an earlier call (a stale
+        /// response); `None` for an answer made now, and when it failed.
+        age: Option<Duration>,
     },
     /// An endpoint's routing switch changed.
     #[non_exhaustive]

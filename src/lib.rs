@@ -45,6 +45,11 @@
 //!   routing; and the readiness roll-up a service serves from its readiness endpoint
 //!   ([`HealthReport`], [`Readiness`]).
 //!
+//! - [`fallback`]: graceful degradation: a degraded answer for calls that fail with the
+//!   library's verdicts or a classified failure, from a function ([`fallback::from_fn`]) or
+//!   the last good response per key ([`StaleCache`], bounded in entries and age)
+//!   ([`FallbackLayer`]).
+//!
 //! - [`chaos`]: seeded, reproducible fault injection (errors, latency, hangs, outage and
 //!   brownout windows) for any service, switched at run time through a [`ChaosHandle`]
 //!   ([`ChaosLayer`], [`Script`]), to rehearse outages in tests and in staging.
@@ -120,6 +125,7 @@
 //! | `clock.rs`, `limit.rs`, `coop.rs` | glue | tokio's clock (and the lazy reading), a phase's timer, yielding |
 //! | `breaker/mod.rs` | glue | the breaker's handle, permits and builder (where transitions become events) |
 //! | `retry/future.rs`, `breaker/layer.rs`, `breaker/future.rs`, `failover/future.rs`, `chaos/` | glue | the layers and their futures |
+//! | `fallback/` | glue | the fallback layer (`layer.rs`, `future.rs`), what triggers it (`trigger.rs`), the fallbacks (`policy.rs`, `stale.rs`), its error |
 //! | `failover/service.rs`, `failover/builder.rs`, `failover/handle.rs`, `failover/error.rs`, `failover/options.rs` | glue | the failover service, its builder, the operators' handle and status, its error trait, per-request options |
 //! | `http/`, `regional/`, `integrations/`, `aws/`, `messaging/`, `config/` | edge | HTTP, the regional clients, routing sources and metrics, the AWS SDK, messaging, policies from configuration |
 //! | `lab/` | edge | the policy lab: a simulator driving the core with virtual instants (`lab/drive.rs` is its one adapter) |
@@ -145,7 +151,8 @@
 //!   facade (`integrations::metrics::MetricsEvents`).
 //! - `lab`: the policy lab (`lab`): deterministic virtual-time simulations of outages that
 //!   drive the failover's planner, the breakers, the budget and the retry decision for a fleet
-//!   of clients; scenarios and policies from JSON; an offline HTML report (plotters, SVG only).
+//!   of clients; scenarios and policies from JSON or TOML; an offline HTML report (plotters,
+//!   SVG only).
 //! - `full`: everything.
 #![forbid(unsafe_code)]
 #![warn(
@@ -173,6 +180,7 @@ pub mod deadline;
 pub mod error;
 pub mod event;
 pub mod failover;
+pub mod fallback;
 pub mod health;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -207,9 +215,10 @@ pub use classify::{Classify, DefaultClassifier, Outcome, TransientKind};
 pub use deadline::Deadline;
 pub use error::{
     AllEndpointsFailed, AttemptTimedOut, BoxError, BreakerOpen, CallError, ConfigError,
-    DeadlineExceeded, MAX_DURATION, MAX_RETRY_AFTER_CAP, NoEndpointAvailable,
+    DeadlineExceeded, MAX_DURATION, MAX_RETRY_AFTER_CAP, NoEndpointAvailable, Verdict,
 };
 pub use event::{Event, OnEvent};
 pub use failover::{Failback, Failover, FailoverError, FailoverHandle};
+pub use fallback::{FallbackLayer, StaleCache};
 pub use health::{HealthCheck, HealthChecks, HealthReport, HealthTable, Readiness};
 pub use retry::{Retry, RetryLayer, RetryPolicy};

@@ -42,6 +42,8 @@
 //! | `steadfast.routing.changes` | counter | `steadfast.endpoint`, `steadfast.routing.switch` (`on`, `off`), `steadfast.routing.source` | [`Event::RoutingChanged`] | — | — |
 //! | `steadfast.routing.refusals` | counter | `steadfast.endpoint`, `steadfast.reason`, `steadfast.routing.source` | [`Event::RoutingRefused`] | — | — |
 //! | `steadfast.chaos.faults` | counter | `steadfast.chaos`, `steadfast.fault` (`latency`, `error`, `hang`) | [`Event::Fault`] | `resilience.polly.strategy.events{event.name="Chaos.OnFault"\|"Chaos.OnLatency"…}` | `chaos.errors_injected`, `chaos.latency_injections` |
+//! | `steadfast.fallbacks` | counter | `steadfast.fallback.trigger` (a verdict's name, or `not_sent`, `timeout`, `throttled`, `failed`), `steadfast.fallback.result` (`served`, `failed`) | [`Event::Fallback`]: failed calls a fallback answered | `resilience.polly.strategy.events{event.name="OnFallback"}` | — |
+//! | `steadfast.fallback.age` | histogram (s) | — | [`Event::Fallback`]'s `age`: how old each stale response served was | — | — |
 //! | `steadfast.messaging.messages` | counter | `steadfast.messaging.action` (`lease_extended`, `lease_lost`, `lease_released`, `restored`, `republished`, `dead_lettered`) | [`Event::LeaseExtended`], [`Event::LeaseLost`], [`Event::LeaseReleased`], [`Event::MessageRestored`], [`Event::MessageRepublished`], [`Event::MessageDeadLettered`] | — | — |
 //!
 //! Label values: `steadfast.outcome` is `success`, `rejected`, `transient` or `local`;
@@ -118,6 +120,7 @@ use crate::chaos::FaultKind;
 use crate::classify::{Outcome, TransientKind};
 use crate::event::{Event, GiveUpReason, Layer, OnEvent};
 use crate::failover::{Refused, RoutingSource, Switch, Unavailable};
+use crate::fallback::{Trigger, Verdict};
 
 const CLIENT: &str = "steadfast.client";
 const ENDPOINT: &str = "steadfast.endpoint";
@@ -135,6 +138,22 @@ const MESSAGING_ACTIONS: [&str; 6] = [
     "republished",
     "dead_lettered",
 ];
+const FALLBACK_TRIGGER: &str = "steadfast.fallback.trigger";
+const FALLBACK_RESULT: &str = "steadfast.fallback.result";
+/// The values of `steadfast.fallback.trigger`, in [`trigger_index`] order.
+const TRIGGERS: [&str; 9] = [
+    "deadline_exceeded",
+    "attempt_timed_out",
+    "breaker_open",
+    "all_endpoints_failed",
+    "no_endpoint_available",
+    "not_sent",
+    "timeout",
+    "throttled",
+    "failed",
+];
+/// The values of `steadfast.fallback.result`: served, failed.
+const FALLBACK_RESULTS: [&str; 2] = ["served", "failed"];
 const BREAKER: &str = "steadfast.breaker";
 const BREAKER_STATE: &str = "steadfast.breaker.state";
 const SOURCE: &str = "steadfast.routing.source";
@@ -208,6 +227,24 @@ fn layer_index(layer: Layer) -> usize {
 /// The index of a call's outcome among [`OUTCOMES`], then [`NO_OUTCOME`].
 fn call_outcome_index(outcome: Option<&Outcome>) -> usize {
     outcome.map_or(OUTCOMES.len(), outcome_index)
+}
+
+fn trigger_index(trigger: Trigger) -> usize {
+    match trigger {
+        Trigger::Verdict(verdict) => match verdict {
+            Verdict::DeadlineExceeded => 0,
+            Verdict::AttemptTimedOut => 1,
+            Verdict::BreakerOpen => 2,
+            Verdict::AllEndpointsFailed => 3,
+            Verdict::NoEndpointAvailable => 4,
+        },
+        Trigger::Failed(outcome) => match outcome.transient_kind() {
+            Some(TransientKind::NotSent) => 5,
+            Some(TransientKind::Timeout) => 6,
+            Some(TransientKind::Throttled) => 7,
+            Some(TransientKind::Failed) | None => 8,
+        },
+    }
 }
 
 fn state_index(state: BreakerState) -> usize {
@@ -492,6 +529,9 @@ struct Handles {
     recover_passes: Counter,
     budget_tokens: Gauge,
     messaging: [Counter; MESSAGING_ACTIONS.len()],
+    /// By trigger ([`trigger_index`]), then served or failed.
+    fallbacks: [[Counter; FALLBACK_RESULTS.len()]; TRIGGERS.len()],
+    fallback_age: Histogram,
 }
 
 /// Finds `name` among the named entries, or falls back on the unnamed one (for `None`) and the
@@ -684,6 +724,16 @@ impl OnEvent for MetricsEvents {
                 e.healthy.set(if healthy { 1.0 } else { 0.0 });
                 e.health_changes[usize::from(!healthy)].increment(1);
             }
+            Event::Fallback {
+                trigger,
+                served,
+                age,
+            } => {
+                h.fallbacks[trigger_index(trigger)][usize::from(!served)].increment(1);
+                if let Some(age) = age {
+                    h.fallback_age.record(age.as_secs_f64());
+                }
+            }
             Event::LeaseExtended { .. }
             | Event::LeaseLost { .. }
             | Event::LeaseReleased { .. }
@@ -800,6 +850,15 @@ impl MetricsEventsBuilder {
                     MESSAGING_ACTION,
                     MESSAGING_ACTIONS,
                 ),
+                fallbacks: TRIGGERS.map(|trigger| {
+                    r.counters(
+                        "steadfast.fallbacks",
+                        &[(FALLBACK_TRIGGER, trigger)],
+                        FALLBACK_RESULT,
+                        FALLBACK_RESULTS,
+                    )
+                }),
+                fallback_age: r.histogram("steadfast.fallback.age", &[]),
             }),
             durations: self.durations,
         }
@@ -941,6 +1000,16 @@ fn describe() {
         "Routing changes refused"
     );
     describe_counter!(
+        "steadfast.fallbacks",
+        Unit::Count,
+        "Failed calls a fallback answered, served or failed"
+    );
+    describe_histogram!(
+        "steadfast.fallback.age",
+        Unit::Seconds,
+        "Age of the stale responses fallbacks served"
+    );
+    describe_counter!(
         "steadfast.chaos.faults",
         Unit::Count,
         "Faults injected by chaos layers"
@@ -1026,5 +1095,69 @@ mod tests {
                 ("restored".to_owned(), 1),
             ]
         );
+    }
+
+    /// Each fallback counts once under its trigger and result; the label names are the
+    /// triggers' own.
+    #[test]
+    fn fallbacks_count_under_their_trigger_and_result() {
+        use crate::classify::Outcome;
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let hook = metrics::with_local_recorder(&recorder, || MetricsEvents::builder("c").build());
+        let triggers = [
+            Trigger::Verdict(Verdict::DeadlineExceeded),
+            Trigger::Verdict(Verdict::AttemptTimedOut),
+            Trigger::Verdict(Verdict::BreakerOpen),
+            Trigger::Verdict(Verdict::AllEndpointsFailed),
+            Trigger::Verdict(Verdict::NoEndpointAvailable),
+            Trigger::Failed(Outcome::not_sent()),
+            Trigger::Failed(Outcome::timeout()),
+            Trigger::Failed(Outcome::throttled(None)),
+            Trigger::Failed(Outcome::failed()),
+        ];
+        for (i, trigger) in triggers.into_iter().enumerate() {
+            assert_eq!(TRIGGERS[trigger_index(trigger)], trigger.as_str());
+            assert_eq!(trigger_index(trigger), i);
+        }
+        hook.on_event(&Event::Fallback {
+            trigger: triggers[2],
+            served: true,
+            age: Some(Duration::from_millis(1500)),
+        });
+        hook.on_event(&Event::Fallback {
+            trigger: triggers[8],
+            served: false,
+            age: None,
+        });
+        let mut seen: Vec<(String, String, u64)> = Vec::new();
+        let mut ages = Vec::new();
+        for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+            let label = |name: &str| {
+                key.key()
+                    .labels()
+                    .find(|l| l.key() == name)
+                    .map(|l| l.value().to_owned())
+                    .unwrap_or_default()
+            };
+            match (key.key().name(), value) {
+                ("steadfast.fallbacks", DebugValue::Counter(n)) if n > 0 => {
+                    seen.push((label(FALLBACK_TRIGGER), label(FALLBACK_RESULT), n))
+                }
+                ("steadfast.fallback.age", DebugValue::Histogram(values)) => {
+                    ages.extend(values.into_iter().map(|v| v.into_inner()))
+                }
+                _ => {}
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("breaker_open".into(), "served".into(), 1),
+                ("failed".into(), "failed".into(), 1),
+            ]
+        );
+        assert_eq!(ages, [1.5]);
     }
 }

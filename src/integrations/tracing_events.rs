@@ -4,8 +4,8 @@ use crate::event::{Event, OnEvent};
 
 /// Emits every event as a `tracing` event with structured fields, under the target
 /// `steadfast`: attempts at `DEBUG` (`WARN` for a failure), the end of each call at `DEBUG`,
-/// retries and injected faults at `INFO`, giving up, deadline cuts and breaker transitions at
-/// `WARN`. It asks for no durations; wrap it in [`timed`](crate::event::timed) to log how long
+/// retries, injected faults and fallbacks served at `INFO`, fallbacks failed, giving up,
+/// deadline cuts and breaker transitions at `WARN`. It asks for no durations; wrap it in [`timed`](crate::event::timed) to log how long
 /// attempts and calls took.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingEvents;
@@ -144,6 +144,17 @@ impl OnEvent for TracingEvents {
                 receive_count,
             } => {
                 warn!(target: "steadfast", message_id, receive_count, "message left to redrive");
+            }
+            Event::Fallback {
+                trigger,
+                served,
+                age,
+            } => {
+                if served {
+                    info!(target: "steadfast", %trigger, ?age, "fallback served");
+                } else {
+                    warn!(target: "steadfast", %trigger, "fallback failed");
+                }
             }
             Event::Fault { chaos, fault } => {
                 info!(

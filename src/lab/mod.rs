@@ -60,9 +60,58 @@ pub use self::sim::{LabError, MAX_EVENTS, run, run_with_progress};
 /// [`LabError::File`] naming where the JSON does not fit; [`LabError::Config`] for a setting
 /// out of range.
 pub fn scenario_from_json(json: &str) -> Result<Scenario, LabError> {
-    let scenario: Scenario = from_json(json)?;
+    checked_scenario(from_json(json)?)
+}
+
+/// Reads a scenario from TOML: the same fields as in JSON, durations as `"2m"`.
+///
+/// ```
+/// let scenario = steadfast::lab::scenario_from_toml(r#"
+/// name = "small"
+/// description = "a fleet of three, one region"
+/// clients = 3
+/// duration = "10s"
+/// load = { closed = { think = "1s" } }
+/// attempt_timeout = "1s"
+/// [[regions]]
+/// name = "primary"
+/// concurrency = 10
+/// service_min = "20ms"
+/// service_max = "60ms"
+/// network = "5ms"
+/// "#)?;
+/// assert_eq!((scenario.clients, scenario.regions.len()), (3, 1));
+/// # Ok::<(), steadfast::lab::LabError>(())
+/// ```
+///
+/// # Errors
+///
+/// [`LabError::File`] naming where the TOML does not fit; [`LabError::Config`] for a setting
+/// out of range.
+pub fn scenario_from_toml(toml: &str) -> Result<Scenario, LabError> {
+    checked_scenario(from_toml(toml)?)
+}
+
+fn checked_scenario(scenario: Scenario) -> Result<Scenario, LabError> {
     scenario.validate()?;
     Ok(scenario)
+}
+
+/// One policy, or several: how a file of policies is read.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    Many(Vec<PolicyConfig>),
+    One(Box<PolicyConfig>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<PolicyConfig> {
+        match self {
+            OneOrMany::Many(p) => p,
+            OneOrMany::One(p) => vec![*p],
+        }
+    }
 }
 
 /// Reads a list of policies from JSON (an array, or one policy).
@@ -72,16 +121,30 @@ pub fn scenario_from_json(json: &str) -> Result<Scenario, LabError> {
 /// [`LabError::File`] naming where the JSON does not fit; [`LabError::Config`] for a setting
 /// out of range.
 pub fn policies_from_json(json: &str) -> Result<Vec<PolicyConfig>, LabError> {
+    checked_policies(from_json::<OneOrMany>(json)?.into_vec())
+}
+
+/// Reads a list of policies from TOML: an array of tables `[[policies]]`, or one policy (TOML
+/// has no array at the top of a document).
+///
+/// # Errors
+///
+/// [`LabError::File`] naming where the TOML does not fit; [`LabError::Config`] for a setting
+/// out of range.
+pub fn policies_from_toml(toml: &str) -> Result<Vec<PolicyConfig>, LabError> {
     #[derive(serde::Deserialize)]
     #[serde(untagged)]
-    enum OneOrMany {
-        Many(Vec<PolicyConfig>),
+    enum Document {
+        Listed { policies: Vec<PolicyConfig> },
         One(Box<PolicyConfig>),
     }
-    let policies = match from_json::<OneOrMany>(json)? {
-        OneOrMany::Many(p) => p,
-        OneOrMany::One(p) => vec![*p],
-    };
+    checked_policies(match from_toml::<Document>(toml)? {
+        Document::Listed { policies } => policies,
+        Document::One(p) => vec![*p],
+    })
+}
+
+fn checked_policies(policies: Vec<PolicyConfig>) -> Result<Vec<PolicyConfig>, LabError> {
     for p in &policies {
         p.backoff.build()?;
         if let Some(b) = &p.budget {
@@ -92,6 +155,11 @@ pub fn policies_from_json(json: &str) -> Result<Vec<PolicyConfig>, LabError> {
         }
     }
     Ok(policies)
+}
+
+fn from_toml<T: serde::de::DeserializeOwned>(toml: &str) -> Result<T, LabError> {
+    let de = toml::de::Deserializer::parse(toml).map_err(|e| LabError::File(e.to_string()))?;
+    serde_path_to_error::deserialize(de).map_err(|e| LabError::File(e.to_string()))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, LabError> {

@@ -290,6 +290,26 @@ pub fn html(scenario: &Scenario, runs: &[RunResult]) -> Result<String, String> {
         chart("Latency p99", "ms", runs, |r| r.series.p99_ms.clone())?,
         chart("Latency p50", "ms", runs, |r| r.series.p50_ms.clone())?,
     ];
+    // What the policy's state did: breakers tripping and closing, the budget running dry.
+    let counts = |values: &[u64]| values.iter().map(|&n| n as f64).collect::<Vec<_>>();
+    charts.push(chart(
+        "Breakers opened",
+        "breakers per bucket",
+        runs,
+        |r| counts(&r.series.breakers_opened),
+    )?);
+    charts.push(chart(
+        "Breakers closed",
+        "breakers per bucket",
+        runs,
+        |r| counts(&r.series.breakers_closed),
+    )?);
+    charts.push(chart(
+        "Requests given up: retry budget exhausted",
+        "requests per bucket",
+        runs,
+        |r| counts(&r.series.budget_exhausted),
+    )?);
     // Each region's share of the load: where the failover sent it, and when it came back.
     for (i, region) in scenario.regions.iter().enumerate() {
         charts.push(chart(

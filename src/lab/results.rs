@@ -103,6 +103,17 @@ pub struct Series {
     pub p50_ms: Vec<f64>,
     /// Their 99th percentile (ms).
     pub p99_ms: Vec<f64>,
+    /// Breakers that opened in each bucket, every client's together (a failover's breakers:
+    /// one per region and client).
+    #[serde(default)]
+    pub breakers_opened: Vec<u64>,
+    /// Breakers that closed again in each bucket, every client's together.
+    #[serde(default)]
+    pub breakers_closed: Vec<u64>,
+    /// Requests that gave up in each bucket (by when they gave up) because the retry budget
+    /// could not pay for another attempt.
+    #[serde(default)]
+    pub budget_exhausted: Vec<u64>,
     /// The windows of the primary's faults (ms from the start): the incident, to shade.
     pub incidents: Vec<(u64, u64)>,
 }

@@ -632,13 +632,18 @@ impl<'a> Sim<'a> {
         let attempts: u64 = self.attempts_total.iter().sum();
         let mut failures: Vec<Count> = Vec::new();
         let mut budget_exhausted = 0;
-        for (_, _, reason) in &self.failures {
+        // The series' buckets (at least one), and the bucket of an instant.
+        let (width, points) = (self.buckets.width, self.buckets.requests.len().max(1));
+        let bucket = |t: u64| usize::try_from(t / width).map_or(points - 1, |b| b.min(points - 1));
+        let mut budget_series = vec![0; points];
+        for (t, _, reason) in &self.failures {
             let what = match reason {
                 None => "final".to_owned(),
                 Some(r) => r.to_string(),
             };
             if *reason == Some(GiveUpReason::BudgetExhausted) {
                 budget_exhausted += 1;
+                budget_series[bucket(*t)] += 1;
             }
             match failures.iter_mut().find(|c| c.what == what) {
                 Some(c) => c.count += 1,
@@ -654,8 +659,14 @@ impl<'a> Sim<'a> {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         let mut transitions: Vec<Count> = Vec::new();
+        let (mut opened, mut closed) = (vec![0; points], vec![0; points]);
         for m in &marks {
             if let MarkKind::Breaker(state) = m.kind {
+                match state {
+                    BreakerState::Open => opened[bucket(m.t)] += 1,
+                    BreakerState::Closed => closed[bucket(m.t)] += 1,
+                    _ => {}
+                }
                 let what = format!("{state:?}").to_lowercase();
                 match transitions.iter_mut().find(|c| c.what == what) {
                     Some(c) => c.count += 1,
@@ -727,6 +738,9 @@ impl<'a> Sim<'a> {
                 .collect(),
             requests: self.buckets.requests,
             attempts_per_region: self.buckets.attempts,
+            breakers_opened: opened,
+            breakers_closed: closed,
+            budget_exhausted: budget_series,
             incidents,
         };
         RunResult {

@@ -101,3 +101,56 @@ fn other_errors_are_transient_failures() {
     let plain_io = std::io::Error::from(std::io::ErrorKind::TimedOut);
     assert!(!is_own_error(&plain_io), "a timeout that is not ours");
 }
+
+/// `verdict_of` names the verdict in every shape `is_own_error` recognises, the outermost one
+/// of a chain first, and agrees with it everywhere.
+#[test]
+fn verdict_of_names_each_verdict_in_every_shape() {
+    use std::time::Duration;
+    use steadfast::classify::verdict_of;
+    use steadfast::{
+        AllEndpointsFailed, AttemptTimedOut, BreakerOpen, CallError, NoEndpointAvailable, Verdict,
+    };
+    let boxed: [(Verdict, BoxError); 5] = [
+        (Verdict::DeadlineExceeded, DeadlineExceeded::new().into()),
+        (
+            Verdict::AttemptTimedOut,
+            AttemptTimedOut::new(Duration::from_secs(1)).into(),
+        ),
+        (Verdict::BreakerOpen, BreakerOpen::new(None).into()),
+        (
+            Verdict::AllEndpointsFailed,
+            // The walk's last error is a timed-out attempt: the walk is named, not its source.
+            AllEndpointsFailed::new(Vec::new(), AttemptTimedOut::new(Duration::from_secs(1)))
+                .into(),
+        ),
+        (
+            Verdict::NoEndpointAvailable,
+            NoEndpointAvailable::new(None).into(),
+        ),
+    ];
+    for (verdict, error) in boxed {
+        assert_eq!(verdict_of(&error), Some(verdict));
+        assert!(is_own_error(&error));
+        let io = std::io::Error::other(error);
+        assert_eq!(verdict_of(&io), Some(verdict), "inside an io::Error");
+    }
+    assert_eq!(
+        verdict_of(&BreakerOpen::new(None)),
+        Some(Verdict::BreakerOpen)
+    );
+    let call: CallError<std::io::Error> = DeadlineExceeded::new().into();
+    assert_eq!(verdict_of(&call), Some(Verdict::DeadlineExceeded));
+    assert_eq!(call.verdict(), Some(Verdict::DeadlineExceeded));
+    let wrapped: BoxError = Box::new(Wrapper(DeadlineExceeded::new().into()));
+    assert_eq!(
+        verdict_of(&wrapped),
+        Some(Verdict::DeadlineExceeded),
+        "a source"
+    );
+    let theirs: BoxError = "reset".into();
+    assert_eq!(verdict_of(&theirs), None);
+    assert!(!is_own_error(&theirs));
+    let inner: CallError<std::io::Error> = CallError::Inner(std::io::Error::other("reset"));
+    assert_eq!((verdict_of(&inner), inner.verdict()), (None, None));
+}
