@@ -498,8 +498,14 @@ proptest! {
         // Per request: its arrival; per attempt, its arrival at the region, its service, its
         // reply, its timeout and the wake before it. Per client, one arrival more: the one
         // that falls after the end and starts no request (a think time longer than the run).
+        // And each of the scenario's routing changes, which happen whether or not any request
+        // came.
         let clients = u64::from(scenario.clients);
-        prop_assert!(sm.events <= clients + sm.requests * (1 + 5 * per_request), "{sm:?}");
+        let routing = scenario.routing.len() as u64;
+        prop_assert!(
+            sm.events <= clients + routing + sm.requests * (1 + 5 * per_request),
+            "{sm:?}"
+        );
         let sent: u64 = result.series.attempts_per_region.iter().flatten().sum();
         prop_assert_eq!(sent, sm.attempts);
         let started: u64 = result.series.requests.iter().sum();
