@@ -169,6 +169,7 @@ mod clock;
 pub mod config;
 mod coop;
 pub mod deadline;
+pub mod drill;
 pub mod error;
 pub mod event;
 pub mod failover;
