@@ -342,8 +342,17 @@ impl Report {
     }
 }
 
+/// `d` in words, to the microsecond (real clocks measure nanoseconds no drill needs).
 fn opt(d: Option<Duration>) -> String {
-    d.map_or_else(|| "never".to_owned(), |d| format!("{d:?}"))
+    d.map_or_else(
+        || "never".to_owned(),
+        |d| {
+            format!(
+                "{:?}",
+                Duration::from_micros(d.as_micros().try_into().unwrap_or(u64::MAX))
+            )
+        },
+    )
 }
 
 fn percent(share: f64) -> String {
@@ -361,8 +370,10 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  lead {:?}, fault {:?}, settle {:?}",
-            self.lead, self.window, self.settle
+            "  lead {}, fault {}, settle {}",
+            opt(Some(self.lead)),
+            opt(Some(self.window)),
+            opt(Some(self.settle))
         )?;
         writeln!(f, "  time to fail over: {}", opt(self.time_to_fail_over))?;
         writeln!(f, "  time to fail back: {}", opt(self.time_to_fail_back))?;
@@ -411,18 +422,21 @@ impl fmt::Display for Report {
             tokens(b.spent),
             b.exhausted
         )?;
-        for t in &self.breaker_transitions {
-            writeln!(
-                f,
-                "  {:>10.3}s breaker {}: {} -> {}",
-                t.at.as_secs_f64(),
-                t.breaker,
-                t.from,
-                t.to
-            )?;
-        }
-        for m in &self.timeline {
-            writeln!(f, "  {:>10.3}s {}", m.at.as_secs_f64(), m.what)?;
+        // Breaker transitions and routing marks, in one chronological list.
+        let mut lines: Vec<(Duration, String)> = self
+            .breaker_transitions
+            .iter()
+            .map(|t| {
+                (
+                    t.at,
+                    format!("breaker {}: {} -> {}", t.breaker, t.from, t.to),
+                )
+            })
+            .chain(self.timeline.iter().map(|m| (m.at, m.what.clone())))
+            .collect();
+        lines.sort_by_key(|(at, _)| *at);
+        for (at, what) in lines {
+            writeln!(f, "  {:>10.3}s {what}", at.as_secs_f64())?;
         }
         if let Some(a) = &self.aborted {
             writeln!(

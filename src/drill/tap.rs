@@ -233,15 +233,13 @@ impl Log {
             }
             Event::BreakerTransition {
                 breaker, from, to, ..
-            } => {
-                if self.transitions.len() < MAX_MARKS {
-                    self.transitions.push(BreakerChange {
-                        at,
-                        breaker: breaker.unwrap_or_default().to_owned(),
-                        from,
-                        to,
-                    });
-                }
+            } if self.transitions.len() < MAX_MARKS => {
+                self.transitions.push(BreakerChange {
+                    at,
+                    breaker: breaker.unwrap_or_default().to_owned(),
+                    from,
+                    to,
+                });
             }
             Event::FailedOver { from, to, .. } => {
                 self.mark(at, format!("failed over {from} -> {to}"));
