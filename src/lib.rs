@@ -45,6 +45,10 @@
 //!   routing; and the readiness roll-up a service serves from its readiness endpoint
 //!   ([`HealthReport`], [`Readiness`]).
 //!
+//! - [`drill`]: failover drills on a running stack (planned failover, regional outage,
+//!   brownout, hang) measured from its own events, judged against RTO and loss objectives, and
+//!   restored on end, abort or drop ([`drill::Drills`], [`drill::Tap`]); the operators'
+//!   [`runbook`].
 //! - [`chaos`]: seeded, reproducible fault injection (errors, latency, hangs, outage and
 //!   brownout windows) for any service, switched at run time through a [`ChaosHandle`]
 //!   ([`ChaosLayer`], [`Script`]), to rehearse outages in tests and in staging.
@@ -121,6 +125,7 @@
 //! | `retry/future.rs`, `breaker/layer.rs`, `breaker/future.rs`, `failover/future.rs`, `chaos/` | glue | the layers and their futures |
 //! | `failover/service.rs`, `failover/builder.rs`, `failover/handle.rs`, `failover/error.rs`, `failover/options.rs` | glue | the failover service, its builder, the operators' handle and status, its error trait, per-request options |
 //! | `http/`, `regional/`, `integrations/`, `aws/`, `messaging/`, `config/` | edge | HTTP, the regional clients, routing sources and metrics, the AWS SDK, messaging, policies from configuration |
+//! | `drill/` | glue | failover drills: the event tap (`tap.rs`), the runner and its restoring guard (`runner.rs`), what a drill is (`plan.rs`), the report and verdict (`report.rs`) |
 //! | `lab/` | edge | the policy lab: a simulator driving the core with virtual instants (`lab/drive.rs` is its one adapter) |
 //!
 //! # Feature flags
@@ -190,6 +195,8 @@ pub mod regional;
 pub mod replay;
 pub mod retry;
 mod rng;
+#[doc = include_str!("../docs/runbook.md")]
+pub mod runbook {}
 mod shard;
 mod sharded_arc;
 mod stopwatch;

@@ -205,6 +205,14 @@ async fn a_regional_outage_costs_three_hops_and_fails_back_after_the_open_period
         .settle(secs(20));
     let objectives = Objectives::default().failback_within(secs(6));
     let report = rig.drill(&drill, &objectives).await.unwrap();
+    // The runbook shows this very report.
+    let runbook = include_str!("../../docs/runbook.md");
+    let sample = runbook
+        .split("```text\n")
+        .find(|block| block.starts_with("drill: regional outage"))
+        .and_then(|block| block.split("```").next())
+        .unwrap();
+    assert_eq!(report.to_string(), sample);
 
     // The calls at 1.05, 1.15 and 1.25 s fail at the primary and hop to us-west-1 in the same
     // call; the third failure opens the primary's breaker (10 s), so the calls from 1.35 s start
