@@ -16,7 +16,9 @@
 //!
 //! Paths: `breaker-closed` (the default count window), `breaker-open` (rejecting, the default
 //! `BoxError`), `retry` (the happy path, default budget), `failover` (two regions, the primary
-//! healthy). Forms: `owned` (a handle, as the README's code holds it) or `static` (a
+//! healthy), `failover-tap` (the same, carrying an idle drill tap's hook), `failover-hook` and
+//! `failover-tap-hook` (a hook that reads every event, alone and wrapped in an idle tap's).
+//! Forms: `owned` (a handle, as the README's code holds it) or `static` (a
 //! `&'static` breaker or policy, `Failover::into_static`).
 
 mod support;
@@ -25,8 +27,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use steadfast::breaker::CircuitBreaker;
+use steadfast::drill::Tap;
+use steadfast::event::Event;
+use steadfast::replay::CloneReplay;
 use steadfast::retry::RetryPolicy;
-use steadfast::{CircuitBreakerLayer, Failover, RetryLayer};
+use steadfast::{CircuitBreakerLayer, DefaultClassifier, Failover, RetryLayer};
 use support::{Floor, one_call};
 use tower::{Layer, Service};
 
@@ -63,9 +68,27 @@ fn two_regions() -> Failover<Floor> {
         .unwrap()
 }
 
+/// Two regions whose failover carries `hook`.
+fn two_regions_with<H>(hook: H) -> Failover<Floor, DefaultClassifier, CloneReplay, H> {
+    Failover::builder()
+        .endpoint("us-east-2", Floor)
+        .endpoint("us-west-1", Floor)
+        .on_event(hook)
+        .build()
+        .unwrap()
+}
+
+/// A hook that reads every event, as a metrics hook does.
+fn read(event: &Event<'_>) {
+    black_box(event);
+}
+
+/// Which hook a failover carries.
+type Read = fn(&Event<'_>);
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: instructions breaker-closed|breaker-open|retry|failover owned|static CALLS";
+    let usage = "usage: instructions breaker-closed|breaker-open|retry|failover|failover-tap owned|static CALLS";
     let [path, form, calls] = &args[..] else {
         panic!("{usage}")
     };
@@ -105,6 +128,22 @@ fn main() {
         }
         ("failover", true) => run(two_regions(), calls, true),
         ("failover", false) => run(two_regions().into_static(), calls, true),
+        ("failover-tap", true) => run(two_regions_with(Tap::new().hook(())), calls, true),
+        ("failover-tap", false) => run(
+            two_regions_with(Tap::new().hook(())).into_static(),
+            calls,
+            true,
+        ),
+        ("failover-hook", true) => run(two_regions_with(read as Read), calls, true),
+        ("failover-hook", false) => run(two_regions_with(read as Read).into_static(), calls, true),
+        ("failover-tap-hook", true) => {
+            run(two_regions_with(Tap::new().hook(read as Read)), calls, true)
+        }
+        ("failover-tap-hook", false) => run(
+            two_regions_with(Tap::new().hook(read as Read)).into_static(),
+            calls,
+            true,
+        ),
         _ => panic!("{usage}"),
     }
 }

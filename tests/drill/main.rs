@@ -529,3 +529,30 @@ async fn the_report_reads_as_text() {
         "{text}"
     );
 }
+
+#[cfg(feature = "serde")]
+#[tokio::test(start_paused = true)]
+async fn the_report_serializes_to_json_in_milliseconds() {
+    let rig = rig();
+    let drill = Drill::regional_outage(secs(5))
+        .lead(secs(1))
+        .settle(secs(20));
+    let report = rig.drill(&drill, &Objectives::default()).await.unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["drill"], "regional outage");
+    assert_eq!(json["target"], "us-east-2");
+    assert_eq!(json["time_to_fail_over_ms"], 50);
+    assert_eq!(json["time_to_fail_back_ms"], 5250);
+    assert_eq!(json["window_ms"], 5000);
+    assert_eq!(json["phases"][1]["phase"], "fault");
+    assert_eq!(json["phases"][1]["hops"], 3);
+    assert_eq!(json["phases"][1]["attempts_per_call"], 1.06);
+    assert_eq!(json["phases"][1]["served"][1]["endpoint"], "us-west-1");
+    assert_eq!(json["phases"][1]["served"][1]["calls"], 50);
+    assert_eq!(json["breaker_transitions"][0]["at_ms"], 1250);
+    assert_eq!(json["breaker_transitions"][0]["to"], "open");
+    assert_eq!(json["breaker_transitions"][1]["to"], "half_open");
+    assert_eq!(json["budget"]["spent"], 5);
+    assert_eq!(json["aborted"], serde_json::Value::Null);
+    assert_eq!(json["verdict"]["passed"], true);
+}
