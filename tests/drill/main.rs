@@ -556,3 +556,26 @@ async fn the_report_serializes_to_json_in_milliseconds() {
     assert_eq!(json["aborted"], serde_json::Value::Null);
     assert_eq!(json["verdict"]["passed"], true);
 }
+
+#[test]
+fn a_drill_and_a_schedule_are_futures_a_multi_threaded_runtime_can_spawn() {
+    fn send<T: Send + 'static>(_: T) {}
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let rig = rig();
+    let drills = rig.drills.clone();
+    send(async move {
+        let _ = drills
+            .run(&Drill::hang(secs(1)), &Objectives::default())
+            .await;
+    });
+    send(rig.drills.clone().every(
+        secs(60),
+        Drill::hang(secs(1)),
+        Objectives::default(),
+        |_| {},
+    ));
+}
