@@ -28,9 +28,12 @@
 //! Paths: `breaker-closed` (the default count window), `breaker-open` (rejecting, the default
 //! `BoxError`), `retry` (the happy path, default budget), `failover` (two regions, the primary
 //! healthy), `failover-hop` (two regions, the primary failing every call behind a breaker that
-//! never trips, so that every call fails once, hops and is answered by the secondary). Forms:
-//! `owned` (a handle, as the README's code holds it) or `static` (a `&'static` breaker or
-//! policy, `Failover::into_static`).
+//! never trips, so that every call fails once, hops and is answered by the secondary),
+//! `failover-aa` (a tier of three healthy regions, spread by least load), `failover-tap` (two
+//! healthy regions carrying an idle drill tap's hook), `failover-hook` and `failover-tap-hook`
+//! (a hook that reads every event, alone and wrapped in an idle tap's). Forms: `owned` (a
+//! handle, as the README's code holds it) or `static` (a `&'static` breaker or policy,
+//! `Failover::into_static`).
 
 #![cfg_attr(instructions_case, allow(dead_code, unused_imports))]
 
@@ -40,8 +43,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use steadfast::breaker::CircuitBreaker;
+use steadfast::drill::Tap;
+use steadfast::event::Event;
+use steadfast::replay::CloneReplay;
 use steadfast::retry::RetryPolicy;
-use steadfast::{CircuitBreakerLayer, Failover, RetryLayer};
+use steadfast::{CircuitBreakerLayer, DefaultClassifier, Failover, RetryLayer};
 use support::{Floor, one_call};
 use tower::{Layer, Service};
 
@@ -119,6 +125,16 @@ fn failing_primary() -> Failover<Region> {
         .unwrap()
 }
 
+/// Two regions whose failover carries `hook`.
+fn two_regions_with<H>(hook: H) -> Failover<Floor, DefaultClassifier, CloneReplay, H> {
+    Failover::builder()
+        .endpoint("us-east-2", Floor)
+        .endpoint("us-west-1", Floor)
+        .on_event(hook)
+        .build()
+        .unwrap()
+}
+
 /// A tier of three always-ready regions, spread by least load.
 fn three_active() -> Failover<Floor> {
     Failover::builder()
@@ -131,11 +147,19 @@ fn three_active() -> Failover<Floor> {
         .unwrap()
 }
 
+/// A hook that reads every event, as a metrics hook does.
+fn read(event: &Event<'_>) {
+    black_box(event);
+}
+
+/// Which hook a failover carries.
+type Read = fn(&Event<'_>);
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: instructions \
-                 breaker-closed|breaker-open|retry|failover|failover-hop|failover-aa \
-                 owned|static CALLS";
+                 breaker-closed|breaker-open|retry|failover|failover-hop|failover-aa|\
+                 failover-tap|failover-hook|failover-tap-hook owned|static CALLS";
     let [path, form, calls] = &args[..] else {
         panic!("{usage}")
     };
@@ -191,6 +215,28 @@ fn main() {
         ("failover-aa", true) => run(three_active(), calls, true),
         #[cfg(any(not(instructions_case), instructions_case = "failover-aa/static"))]
         ("failover-aa", false) => run(three_active().into_static(), calls, true),
+        #[cfg(any(not(instructions_case), instructions_case = "failover-tap/owned"))]
+        ("failover-tap", true) => run(two_regions_with(Tap::new().hook(())), calls, true),
+        #[cfg(any(not(instructions_case), instructions_case = "failover-tap/static"))]
+        ("failover-tap", false) => run(
+            two_regions_with(Tap::new().hook(())).into_static(),
+            calls,
+            true,
+        ),
+        #[cfg(any(not(instructions_case), instructions_case = "failover-hook/owned"))]
+        ("failover-hook", true) => run(two_regions_with(read as Read), calls, true),
+        #[cfg(any(not(instructions_case), instructions_case = "failover-hook/static"))]
+        ("failover-hook", false) => run(two_regions_with(read as Read).into_static(), calls, true),
+        #[cfg(any(not(instructions_case), instructions_case = "failover-tap-hook/owned"))]
+        ("failover-tap-hook", true) => {
+            run(two_regions_with(Tap::new().hook(read as Read)), calls, true)
+        }
+        #[cfg(any(not(instructions_case), instructions_case = "failover-tap-hook/static"))]
+        ("failover-tap-hook", false) => run(
+            two_regions_with(Tap::new().hook(read as Read)).into_static(),
+            calls,
+            true,
+        ),
         _ => panic!("{usage}"),
     }
 }

@@ -50,6 +50,10 @@
 //!   the last good response per key ([`StaleCache`], bounded in entries and age)
 //!   ([`FallbackLayer`]).
 //!
+//! - [`drill`]: failover drills on a running stack (planned failover, regional outage,
+//!   brownout, hang) measured from its own events, judged against RTO and loss objectives, and
+//!   restored on end, abort or drop ([`drill::Drills`], [`drill::Tap`]); the operators'
+//!   [`runbook`].
 //! - [`chaos`]: seeded, reproducible fault injection (errors, latency, hangs, outage and
 //!   brownout windows) for any service, switched at run time through a [`ChaosHandle`]
 //!   ([`ChaosLayer`], [`Script`]), to rehearse outages in tests and in staging.
@@ -128,6 +132,7 @@
 //! | `fallback/` | glue | the fallback layer (`layer.rs`, `future.rs`), what triggers it (`trigger.rs`), the fallbacks (`policy.rs`, `stale.rs`), its error |
 //! | `failover/service.rs`, `failover/builder.rs`, `failover/handle.rs`, `failover/error.rs`, `failover/options.rs` | glue | the failover service, its builder, the operators' handle and status, its error trait, per-request options |
 //! | `http/`, `regional/`, `integrations/`, `aws/`, `messaging/`, `config/` | edge | HTTP, the regional clients, routing sources and metrics, the AWS SDK, messaging, policies from configuration |
+//! | `drill/` | glue | failover drills: the event tap (`tap.rs`), the runner and its restoring guard (`runner.rs`), what a drill is (`plan.rs`), the report and verdict (`report.rs`) |
 //! | `lab/` | edge | the policy lab: a simulator driving the core with virtual instants (`lab/drive.rs` is its one adapter) |
 //!
 //! # Feature flags
@@ -177,6 +182,7 @@ mod clock;
 pub mod config;
 mod coop;
 pub mod deadline;
+pub mod drill;
 pub mod error;
 pub mod event;
 pub mod failover;
@@ -198,6 +204,8 @@ pub mod regional;
 pub mod replay;
 pub mod retry;
 mod rng;
+#[doc = include_str!("../docs/runbook.md")]
+pub mod runbook {}
 mod shard;
 mod sharded_arc;
 mod stopwatch;

@@ -337,10 +337,10 @@ pub use self::control::{ControlError, RoutingControl};
 pub use self::error::FailoverError;
 pub use self::future::ResponseFuture;
 pub use self::handle::{CallShare, EndpointStatus, FailedOver, FailoverHandle, Serving};
+pub use self::hedge::{DEFAULT_HEDGE_FLOOR, DEFAULT_HEDGE_RATIO, HEDGE_RESERVE, Hedge};
 pub use self::options::{
     CallDeadline, CallOptions, PinnedEndpoint, ReplayMarker, RequestKey, RequestOptions, SpreadKey,
 };
-pub use self::hedge::{DEFAULT_HEDGE_FLOOR, DEFAULT_HEDGE_RATIO, HEDGE_RESERVE, Hedge};
 pub use self::router::{Failback, MAX_ENDPOINTS, Unavailable};
 pub use self::service::Failover;
 use self::service::{Inner, Settings, Shared};

@@ -202,6 +202,9 @@ mod report;
 mod table;
 
 pub use self::check::{CheckFn, HealthCheck, HealthChecks, HealthDriver, check_fn};
+/// JSON forms of durations and of other modules' types, shared with the drill report.
+#[cfg(feature = "serde")]
+pub(crate) use self::report::ser;
 pub use self::report::{
     Dependency, DependencyReport, DependencyState, Detail, EndpointReport, HealthReport,
     HealthReportBuilder, Readiness, Status,

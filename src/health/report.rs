@@ -529,7 +529,7 @@ pub struct EndpointReport {
 
 /// JSON forms of the types of other modules, and of durations (whole milliseconds).
 #[cfg(feature = "serde")]
-mod ser {
+pub(crate) mod ser {
     use std::time::Duration;
 
     use serde::Serializer;
@@ -537,7 +537,7 @@ mod ser {
     use crate::breaker::BreakerState;
     use crate::failover::{Switch, Unavailable};
 
-    pub(super) fn breaker_state<S: Serializer>(
+    pub(crate) fn breaker_state<S: Serializer>(
         s: &BreakerState,
         ser: S,
     ) -> Result<S::Ok, S::Error> {
@@ -550,7 +550,7 @@ mod ser {
         })
     }
 
-    pub(super) fn unavailable<S: Serializer>(
+    pub(crate) fn unavailable<S: Serializer>(
         u: &Option<Unavailable>,
         ser: S,
     ) -> Result<S::Ok, S::Error> {
@@ -566,7 +566,7 @@ mod ser {
         }
     }
 
-    pub(super) fn switch<S: Serializer>(s: &Switch, ser: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn switch<S: Serializer>(s: &Switch, ser: S) -> Result<S::Ok, S::Error> {
         ser.serialize_str(match s {
             Switch::On => "on",
             Switch::Off => "off",
@@ -577,11 +577,11 @@ mod ser {
         u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
     }
 
-    pub(super) fn ms<S: Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn ms<S: Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
         ser.serialize_u64(millis(*d))
     }
 
-    pub(super) fn opt_ms<S: Serializer>(d: &Option<Duration>, ser: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn opt_ms<S: Serializer>(d: &Option<Duration>, ser: S) -> Result<S::Ok, S::Error> {
         match d {
             None => ser.serialize_none(),
             Some(d) => ser.serialize_u64(millis(*d)),
