@@ -145,6 +145,7 @@
 //!
 //! Tiers of one endpoint take the active-passive route described above, unchanged and counting
 //! nothing per endpoint.
+//!
 //! # Hedging
 //!
 //! With [`FailoverBuilder::hedge`] (off by default), a call whose first attempt has not
