@@ -91,8 +91,10 @@
 //!     .chaos("us-west-1", west)?
 //!     .budget(failover.budget().clone());
 //!
-//! // The service's traffic, here a call every 100 ms, goes on while the drill runs.
+//! // The service's traffic, here a call every 100 ms (from 50 ms, so that no call starts at
+//! // the instant the fault does), goes on while the drill runs.
 //! let traffic = async {
+//!     tokio::time::sleep(Duration::from_millis(50)).await;
 //!     loop {
 //!         let _ = failover.clone().oneshot(7).await;
 //!         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -107,9 +109,9 @@
 //! };
 //! println!("{report}");
 //! assert!(report.verdict.passed);
-//! // The fault began at 1 s, with a call; the next one, at 1.1 s, failed at the primary and
-//! // was served by the secondary in the same call.
-//! assert_eq!(report.time_to_fail_over, Some(Duration::from_millis(100)));
+//! // The fault began at 1 s; the next call, at 1.05 s, failed at the primary and was served
+//! // by the secondary in the same call.
+//! assert_eq!(report.time_to_fail_over, Some(Duration::from_millis(50)));
 //! # Ok(())
 //! # }
 //! ```
