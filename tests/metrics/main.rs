@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use steadfast::backoff::Backoff;
 use steadfast::chaos::{ChaosHandle, ChaosLayer, Script};
-use steadfast::failover::{Failover, Switch};
+use steadfast::failover::{Failover, Hedge, Switch};
 use steadfast::health::{HealthChecks, check_fn};
 use steadfast::integrations::metrics::MetricsEvents;
 use steadfast::retry::{RetryLayer, RetryPolicy};
@@ -621,4 +621,34 @@ async fn without_durations_the_counters_are_kept_and_no_histogram_is_recorded() 
         v.histogram("steadfast.attempt.duration", &attempts(none, "success", ""))
             .is_empty()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedges_and_the_hedges_that_win_are_counted_by_the_hedges_endpoint() {
+    let m = recorded(|| {
+        MetricsEvents::builder("orders")
+            .endpoints(["east", "west"])
+            .build()
+    });
+    let after = |d, status| Step::After(d, Box::new(Step::Status(status)));
+    // First call: east hangs, the hedge to west answers and wins. Second call: east answers
+    // at 80 ms, before the hedge sent to west at 50 ms (which hangs): the first attempt wins.
+    let east = Scripted::new([Step::Hang, after(ms(80), 200)]);
+    let west = Scripted::new([after(ms(10), 201), Step::Hang]);
+    let f = Failover::builder()
+        .classifier(support::classify as Classifier)
+        .endpoint("east", east.clone())
+        .endpoint("west", west.clone())
+        .budget(RetryBudget::unlimited())
+        .hedge(Hedge::after(ms(50)))
+        .on_event(m.hook.clone())
+        .build()
+        .unwrap();
+    assert_eq!(call(&f, 1).await.unwrap().status, 201);
+    assert_eq!(call(&f, 2).await.unwrap().status, 200);
+    let v = m.read();
+    assert_eq!(v.counter("steadfast.hedges", &[WEST]), 2);
+    assert_eq!(v.total("steadfast.hedges"), 2);
+    assert_eq!(v.counter("steadfast.hedge.wins", &[WEST]), 1);
+    assert_eq!(v.total("steadfast.hedge.wins"), 1);
 }
