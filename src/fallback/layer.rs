@@ -61,21 +61,12 @@ impl<P, C, W, V, H> FallbackLayer<P, C, W, V, H> {
     /// `Transient` outcomes), and which successes (a stale cache keeps only those). This
     /// library's verdicts are read before it asks the classifier.
     pub fn classifier<C2>(self, classifier: C2) -> FallbackLayer<P, C2, W, V, H> {
-        let Rules {
-            when,
-            verdicts,
-            hook,
-            ..
-        } = self.rules;
-        FallbackLayer {
-            fallback: self.fallback,
-            rules: Rules {
-                classifier,
-                when,
-                verdicts,
-                hook,
-            },
-        }
+        self.with_rules(|r| Rules {
+            classifier,
+            when: r.when,
+            verdicts: r.verdicts,
+            hook: r.hook,
+        })
     }
 
     /// The same layer answering only the triggers `when` selects (default: [`Every`]), for
@@ -85,21 +76,12 @@ impl<P, C, W, V, H> FallbackLayer<P, C, W, V, H> {
     ///
     /// [`Trigger`]: super::Trigger
     pub fn when<W2: When>(self, when: W2) -> FallbackLayer<P, C, W2, V, H> {
-        let Rules {
-            classifier,
-            verdicts,
-            hook,
-            ..
-        } = self.rules;
-        FallbackLayer {
-            fallback: self.fallback,
-            rules: Rules {
-                classifier,
-                when,
-                verdicts,
-                hook,
-            },
-        }
+        self.with_rules(|r| Rules {
+            classifier: r.classifier,
+            when,
+            verdicts: r.verdicts,
+            hook: r.hook,
+        })
     }
 
     /// The same layer reading the library's verdicts from the inner error with `verdicts`
@@ -107,40 +89,33 @@ impl<P, C, W, V, H> FallbackLayer<P, C, W, V, H> {
     /// `CallError` over an error type [`verdict_of`](crate::classify::verdict_of) does not know,
     /// or a function of a caller's own error type.
     pub fn verdicts<V2>(self, verdicts: V2) -> FallbackLayer<P, C, W, V2, H> {
-        let Rules {
-            classifier,
-            when,
-            hook,
-            ..
-        } = self.rules;
-        FallbackLayer {
-            fallback: self.fallback,
-            rules: Rules {
-                classifier,
-                when,
-                verdicts,
-                hook,
-            },
-        }
+        self.with_rules(|r| Rules {
+            classifier: r.classifier,
+            when: r.when,
+            verdicts,
+            hook: r.hook,
+        })
     }
 
     /// The same layer reporting each answer of the fallback to `hook`
     /// ([`Event::Fallback`](crate::Event::Fallback)).
     pub fn on_event<H2: OnEvent>(self, hook: H2) -> FallbackLayer<P, C, W, V, H2> {
-        let Rules {
-            classifier,
-            when,
-            verdicts,
-            ..
-        } = self.rules;
+        self.with_rules(|r| Rules {
+            classifier: r.classifier,
+            when: r.when,
+            verdicts: r.verdicts,
+            hook,
+        })
+    }
+
+    /// The same layer with its rules changed by `change`: what each typed setter shares.
+    fn with_rules<C2, W2, V2, H2>(
+        self,
+        change: impl FnOnce(Rules<C, W, V, H>) -> Rules<C2, W2, V2, H2>,
+    ) -> FallbackLayer<P, C2, W2, V2, H2> {
         FallbackLayer {
             fallback: self.fallback,
-            rules: Rules {
-                classifier,
-                when,
-                verdicts,
-                hook,
-            },
+            rules: change(self.rules),
         }
     }
 }
